@@ -1,0 +1,5 @@
+"""The click command-line layer of wavedil (installed as ``wavedil.cli``).
+
+Each command is a module of its own; all of them parse options, call the
+library and format its results. No numerics live here.
+"""

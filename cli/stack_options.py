@@ -1,0 +1,97 @@
+"""Options shared by the commands that take a stack, and building it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from wavedil.errors import SpecError
+from wavedil.spec import DEFAULT_PRESET, PADDINGS, PRESETS, Stack, load_spec, preset, stack_from_dilations
+
+
+def _number_list(kind: type, what: str) -> Callable[[click.Context, click.Parameter, str | None], list[Any] | None]:
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> list[Any] | None:
+        if value is None:
+            return None
+        items = [v for v in value.replace(" ", "").split(",") if v]
+        try:
+            numbers = [kind(v) for v in items]
+        except ValueError:
+            numbers = []
+        if not numbers:
+            raise click.BadParameter(f"expected comma-separated {what}, got {value!r}")
+        return numbers
+
+    return convert
+
+
+def stack_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --spec / --preset / --kernel-size --dilations --taps --stacks / --padding."""
+    options = [
+        click.option("--spec", "spec_path", type=click.Path(dir_okay=False), help="Stack spec file (.toml or .json)."),
+        click.option("--preset", "preset_name", metavar="NAME", help="A named stack (see 'wavedil presets')."),
+        click.option("--kernel-size", type=click.IntRange(min=1), help="Shorthand: taps per layer (uniform 1/K)."),
+        click.option("--dilations", callback=_number_list(int, "integers"), metavar="D1,D2,...", help="Shorthand: dilation of each layer."),
+        click.option("--taps", callback=_number_list(float, "numbers"), metavar="W0,W1,...", help="Shorthand: the taps of every layer (w0 meets the current sample)."),
+        click.option("--stacks", type=click.IntRange(min=1), default=1, show_default=True, help="Shorthand: repeat the dilations N times."),
+        click.option("--padding", type=click.Choice(PADDINGS), help="Edge rule (overrides the spec's): causal or same."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _shorthand_name(kernel_size: int | None, dilations: list[int], taps: list[float] | None, stacks: int) -> str:
+    parts = [f"taps {','.join(f'{t:g}' for t in taps)}" if taps else f"kernel {kernel_size}"]
+    parts.append(f"dilations {','.join(map(str, dilations))}")
+    if stacks > 1:
+        parts.append(f"x{stacks}")
+    return " ".join(parts)
+
+
+def build_stack(
+    *,
+    spec_path: str | None,
+    preset_name: str | None,
+    kernel_size: int | None,
+    dilations: list[int] | None,
+    taps: list[float] | None,
+    stacks: int,
+    padding: str | None,
+    default_preset: str | None = DEFAULT_PRESET,
+) -> Stack:
+    """The stack the options describe; ``default_preset`` when none is given."""
+    shorthand = dilations is not None or taps is not None or kernel_size is not None
+    chosen = [name for name, on in (("--spec", spec_path), ("--preset", preset_name), ("--dilations", shorthand)) if on]
+    if len(chosen) > 1:
+        raise click.UsageError(f"give one stack: {' or '.join(chosen)}, not several")
+    if stacks != 1 and not shorthand:
+        raise click.UsageError("--stacks goes with --dilations")
+    if spec_path:
+        stack = load_spec(spec_path)
+    elif preset_name:
+        stack = preset(preset_name)
+    elif shorthand:
+        if dilations is None:
+            raise click.UsageError("--kernel-size and --taps need --dilations")
+        try:
+            stack = stack_from_dilations(
+                dilations,
+                kernel_size=kernel_size,
+                taps=taps,
+                stacks=stacks,
+                padding=padding or "causal",
+                name=_shorthand_name(kernel_size, dilations, taps, stacks),
+            )
+        except SpecError as exc:
+            option = f"--{(exc.field or 'dilations').replace('_', '-')}"
+            raise SpecError(exc.reason, source=option) from None
+    elif default_preset:
+        stack = preset(default_preset)
+    else:
+        raise click.UsageError(f"give a stack: --spec PATH, --preset NAME (one of {', '.join(PRESETS)}) or --dilations")
+    if padding and padding != stack.padding:
+        stack = Stack(layers=stack.layers, padding=padding, name=stack.name, description=stack.description)
+    return stack

@@ -1,0 +1,238 @@
+"""The forward pass: a stack run block by block with its state carried along.
+
+Each layer keeps the last ``(k-1)*d`` samples of its input, so a signal cut
+into blocks of any size gives the same output as the signal processed at once
+(to float rounding), and memory is bounded by the block, not the signal.
+
+Before the first block every layer is put in the steady state that endless
+silence produces: its history holds the constant that the layers below output
+for a silent input. A layer with a bias therefore does not start from zeros,
+and the output equals the response of the network to the input preceded by
+silence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from .activations import activation
+from .errors import WavedilError
+from .spec import Conv1d, Stack
+
+#: Samples per block unless a caller says otherwise.
+DEFAULT_BLOCK_SIZE = 8192
+
+
+class _ConvRunner:
+    """Streaming state and forward pass of one :class:`Conv1d` layer.
+
+    Works on arrays shaped (batch, channels, time).
+    """
+
+    def __init__(self, layer: Conv1d, batch: int, dtype: np.dtype) -> None:
+        self.dilation = layer.dilation
+        self.history = layer.history
+        self.mono = layer.in_channels == 1 and layer.out_channels == 1
+        # Per-tap (out, in) matrices: tap j meets the sample j*d earlier.
+        self.taps = [np.ascontiguousarray(layer.weights[:, :, j], dtype=dtype) for j in range(layer.kernel_size)]
+        self.scalar_taps = [dtype.type(w[0, 0]) for w in self.taps] if self.mono else []
+        self.bias = layer.bias.astype(dtype)[:, None]
+        self.has_bias = bool(np.any(layer.bias))
+        self.act = activation(layer.activation)
+        self.hist = np.zeros((batch, layer.in_channels, self.history), dtype=dtype)
+
+    def prime(self, steady_in: np.ndarray) -> np.ndarray:
+        """Fill the history with the constant input ``steady_in`` (shape (in,)).
+
+        Returns the constant this layer then outputs, computed by the same
+        arithmetic as :meth:`__call__` so the steady state is exact.
+        """
+        self.hist[...] = steady_in[None, :, None]
+        block = np.broadcast_to(steady_in[None, :, None], (self.hist.shape[0], steady_in.shape[0], 1))
+        out = self(np.ascontiguousarray(block))
+        return out[0, :, 0].copy()
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        n = x.shape[-1]
+        h = self.history
+        buf = np.concatenate((self.hist, x), axis=-1) if h else x
+        d = self.dilation
+        if self.mono:
+            y = x * self.scalar_taps[0]
+            for j in range(1, len(self.taps)):
+                start = h - j * d
+                y += buf[..., start : start + n] * self.scalar_taps[j]
+        else:
+            # (out, in) @ (batch, in, n) -> (batch, out, n): BLAS does the channel mixing.
+            y = np.matmul(self.taps[0], x)
+            for j in range(1, len(self.taps)):
+                start = h - j * d
+                y += np.matmul(self.taps[j], buf[..., start : start + n])
+        if self.has_bias:
+            y += self.bias
+        if h:
+            self.hist = buf[..., n:].copy()
+        return self.act(y)
+
+
+class StreamingFilter:
+    """Run a stack over audio frames block by block.
+
+    Feed frames shaped ``(n, channels)`` (soundfile's layout) to
+    :meth:`process` in order, then call :meth:`flush` once; the concatenated
+    outputs have exactly as many frames as the input.
+
+    A mono stack (one channel in and out) runs over each channel separately;
+    a stack whose ``in_channels`` equals the file's channel count takes all
+    channels together and outputs ``stack.out_channels`` channels.
+
+    Parameters
+    ----------
+    stack : Stack
+        The layers and padding.
+    channels : int
+        Channels of the input frames.
+    dtype : dtype
+        ``float32`` (default) or ``float64``: the arithmetic precision.
+    block_size : int
+        Longest run of frames pushed through the layers at once; bounds the
+        memory of temporaries.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavedil.spec import stack_from_dilations
+    >>> f = StreamingFilter(stack_from_dilations([1, 2], kernel_size=2), channels=1)
+    >>> y = np.concatenate([f.process(np.ones((3, 1))), f.flush()])
+    >>> y[:, 0].tolist()
+    [0.25, 0.5, 0.75]
+    """
+
+    def __init__(
+        self,
+        stack: Stack,
+        channels: int,
+        *,
+        dtype: DTypeLike = np.float32,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> None:
+        self.stack = stack
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise WavedilError(f"dtype must be float32 or float64, got {self.dtype}")
+        if block_size < 1:
+            raise WavedilError(f"block size must be positive, got {block_size}")
+        self.block_size = int(block_size)
+        self.channels = int(channels)
+        if stack.in_channels == channels:
+            self._batch, self._joint = 1, True
+            self.out_channels = stack.out_channels
+        elif stack.is_mono:
+            self._batch, self._joint = channels, False
+            self.out_channels = channels
+        else:
+            raise WavedilError(
+                f"the stack takes {stack.in_channels} input channel(s) but the audio has {channels}"
+            )
+        self._runners = [_ConvRunner(layer, self._batch, self.dtype) for layer in stack.layers]
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all input: return to the steady state of endless silence."""
+        steady = np.zeros(self.stack.in_channels, dtype=self.dtype)
+        for runner in self._runners:
+            steady = runner.prime(steady)
+        self._to_skip = self.stack.lookahead
+
+    @property
+    def latency(self) -> int:
+        """Frames the output lags the input by before :meth:`flush` (``same`` padding)."""
+        return self.stack.lookahead
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        for runner in self._runners:
+            x = runner(x)
+        return x
+
+    def process(self, frames: np.ndarray) -> np.ndarray:
+        """Filter the next frames; returns ``(m, out_channels)`` output frames.
+
+        ``m`` equals the number of input frames for causal padding; for
+        ``same`` padding the first :attr:`latency` output frames are held back
+        until enough input has arrived, and :meth:`flush` returns the rest.
+        """
+        frames = np.asarray(frames)
+        if frames.ndim != 2 or frames.shape[1] != self.channels:
+            raise WavedilError(f"expected frames shaped (n, {self.channels}), got {frames.shape}")
+        n = frames.shape[0]
+        out = np.empty((n, self.out_channels), dtype=self.dtype)
+        for start in range(0, n, self.block_size):
+            block = frames[start : start + self.block_size].T.astype(self.dtype)
+            x = block[None] if self._joint else block[:, None, :]
+            y = self._run(x)
+            out[start : start + block.shape[1]] = (y[0] if self._joint else y[:, 0, :]).T
+        if self._to_skip:
+            skip = min(self._to_skip, n)
+            self._to_skip -= skip
+            out = out[skip:]
+        return out
+
+    def flush(self) -> np.ndarray:
+        """Feed the silence that ``same`` padding appends; returns the last frames.
+
+        Call once, after the last :meth:`process`. Returns an empty array for
+        causal padding.
+        """
+        tail = self.stack.lookahead - self._to_skip
+        self._to_skip = 0
+        if tail <= 0:
+            return np.empty((0, self.out_channels), dtype=self.dtype)
+        return self.process(np.zeros((tail, self.channels), dtype=self.dtype))
+
+
+def apply(
+    stack: Stack,
+    x: np.ndarray,
+    *,
+    dtype: DTypeLike = np.float32,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> np.ndarray:
+    """Filter a whole signal with a stack.
+
+    ``y[t] = act_L(... act_1(b_1 + sum_j w_1[j] @ x[t - j*d_1]) ...)``, the
+    input taken as preceded by silence (``causal``) or also followed by it and
+    centred (``same``).
+
+    Parameters
+    ----------
+    stack : Stack
+    x : ndarray, shape (n,) or (n, channels)
+        Samples (any real dtype; converted to ``dtype``).
+    dtype : dtype
+        ``float32`` or ``float64`` arithmetic.
+    block_size : int
+        Frames per block; the result does not depend on it beyond rounding.
+
+    Returns
+    -------
+    ndarray
+        Same number of frames as ``x``; 1-D when ``x`` is 1-D and the output
+        has one channel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavedil.spec import stack_from_dilations
+    >>> stack = stack_from_dilations([1], taps=[1.0, -1.0])
+    >>> apply(stack, np.array([1.0, 2.0, 4.0]), dtype=np.float64).tolist()
+    [1.0, 1.0, 2.0]
+    """
+    x = np.asarray(x)
+    one_d = x.ndim == 1
+    frames = x[:, None] if one_d else x
+    if frames.ndim != 2:
+        raise WavedilError(f"x must be 1-D or 2-D (frames, channels), got shape {x.shape}")
+    f = StreamingFilter(stack, frames.shape[1], dtype=dtype, block_size=block_size)
+    y = np.concatenate((f.process(frames), f.flush()))
+    return y[:, 0] if one_d and y.shape[1] == 1 else y

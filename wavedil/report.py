@@ -1,0 +1,125 @@
+"""Render a receptive-field report (see :func:`wavedil.receptive.analyze`).
+
+Three formats: ``text`` (an aligned table for terminals), ``markdown`` (to
+paste into docs) and ``json`` (stable keys for scripts).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+FORMATS = ("text", "markdown", "json")
+
+_COLUMNS = (
+    ("index", "#"),
+    ("kind", "kind"),
+    ("kernel_size", "kernel"),
+    ("dilation", "dilation"),
+    ("channels", "channels"),
+    ("activation", "activation"),
+    ("parameters", "params"),
+    ("macs_per_sample", "MACs/sample"),
+    ("span", "span"),
+    ("receptive_field", "RF"),
+    ("receptive_field_ms", "RF ms"),
+)
+
+
+def format_for_path(path: str | Path) -> str:
+    """The report format a file name asks for: json, markdown, or text."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".json":
+        return "json"
+    if suffix in (".md", ".markdown"):
+        return "markdown"
+    return "text"
+
+
+def render(report: Mapping[str, Any], fmt: str = "text") -> str:
+    """Render ``report`` as ``text``, ``markdown`` or ``json``; ends with a newline."""
+    if fmt == "json":
+        return json.dumps(report, indent=2) + "\n"
+    if fmt == "markdown":
+        return _markdown(report)
+    if fmt == "text":
+        return _text(report)
+    raise ValueError(f"unknown report format {fmt!r}; known: {', '.join(FORMATS)}")
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.3f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def _cells(layer: Mapping[str, Any]) -> list[str]:
+    row = dict(layer, channels=f"{layer['in_channels']}->{layer['out_channels']}")
+    return [_num(row[key]) for key, _ in _COLUMNS]
+
+
+def _summary(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    sr = report["sample_rate"]
+    rf = f"{report['receptive_field']:,} samples"
+    if report["receptive_field_ms"] is not None:
+        rf += f" = {report['receptive_field_ms']:.3f} ms at {sr:,} Hz"
+    lines = [
+        ("receptive field", rf),
+        ("history / lookahead", f"{report['history']:,} / {report['lookahead']:,} samples"),
+        ("padding", report["padding"]),
+        ("channels in -> out", f"{report['in_channels']} -> {report['out_channels']}"),
+        ("parameters", f"{report['parameters']:,}"),
+        ("MACs per sample", f"{report['macs_per_sample']:,}"),
+    ]
+    if report["macs_per_second"] is not None:
+        lines.append(("MACs per second", f"{report['macs_per_second']:,} at {sr:,} Hz"))
+    audio = report.get("audio")
+    if audio:
+        lines += [
+            ("input", audio["input"]),
+            ("output", f"{audio['output']} ({audio['format']}/{audio['subtype']})"),
+            ("audio", f"{audio['frames']:,} frames = {audio['seconds']:.3f} s, {audio['channels']} -> {audio['out_channels']} ch"),
+            ("clipped samples", f"{audio['clipped_samples']:,}"),
+            ("output peak / gain", f"{audio['peak']:.4f} / {audio['gain']:.4f}"),
+        ]
+    return lines
+
+
+def _title(report: Mapping[str, Any]) -> str:
+    title = report["name"] or "stack"
+    if report["description"]:
+        title += f": {report['description']}"
+    return title
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    fmt = "  ".join("{:>%d}" % w for w in widths)
+    return [fmt.format(*header), fmt.format(*("-" * w for w in widths)), *(fmt.format(*r) for r in rows)]
+
+
+def _text(report: Mapping[str, Any]) -> str:
+    lines = [_title(report), ""]
+    summary = _summary(report)
+    width = max(len(k) for k, _ in summary)
+    lines += [f"{k:<{width}}  {v}" for k, v in summary]
+    lines.append("")
+    lines += _table([h for _, h in _COLUMNS], [_cells(layer) for layer in report["layers"]])
+    return "\n".join(lines) + "\n"
+
+
+def _markdown(report: Mapping[str, Any]) -> str:
+    lines = [f"## {_title(report)}", ""]
+    lines += [f"- **{k}**: {v}" for k, v in _summary(report)]
+    lines.append("")
+    header = [h for _, h in _COLUMNS]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join("---:" for _ in header) + "|")
+    lines += ["| " + " | ".join(_cells(layer)) + " |" for layer in report["layers"]]
+    return "\n".join(lines) + "\n"
