@@ -93,5 +93,5 @@ def build_stack(
     else:
         raise click.UsageError(f"give a stack: --spec PATH, --preset NAME (one of {', '.join(PRESETS)}) or --dilations")
     if padding and padding != stack.padding:
-        stack = Stack(layers=stack.layers, padding=padding, name=stack.name, description=stack.description)
+        stack = stack.replace(padding=padding)
     return stack

@@ -10,6 +10,9 @@ The public API::
 
 from .engine import DEFAULT_BLOCK_SIZE, StreamingFilter, apply
 from .errors import AudioError, OutputExistsError, SpecError, WavedilError
+from .process import FileResult, process_file
+from .receptive import analyze
+from .report import render
 from .spec import (
     DEFAULT_PRESET,
     PRESETS,
@@ -29,14 +32,18 @@ __all__ = [
     "PRESETS",
     "AudioError",
     "Conv1d",
+    "FileResult",
     "OutputExistsError",
     "SpecError",
     "Stack",
     "StreamingFilter",
     "WavedilError",
+    "analyze",
     "apply",
     "load_spec",
     "parse_spec",
     "preset",
+    "process_file",
+    "render",
     "stack_from_dilations",
 ]

@@ -16,64 +16,19 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .activations import activation
+from .conv import ConvRunner
 from .errors import WavedilError
-from .spec import Conv1d, Stack
+from .spec import Layer, Stack
+from .wavenet import WaveNet, WaveNetRunner
 
 #: Samples per block unless a caller says otherwise.
 DEFAULT_BLOCK_SIZE = 8192
 
 
-class _ConvRunner:
-    """Streaming state and forward pass of one :class:`Conv1d` layer.
-
-    Works on arrays shaped (batch, channels, time).
-    """
-
-    def __init__(self, layer: Conv1d, batch: int, dtype: np.dtype) -> None:
-        self.dilation = layer.dilation
-        self.history = layer.history
-        self.mono = layer.in_channels == 1 and layer.out_channels == 1
-        # Per-tap (out, in) matrices: tap j meets the sample j*d earlier.
-        self.taps = [np.ascontiguousarray(layer.weights[:, :, j], dtype=dtype) for j in range(layer.kernel_size)]
-        self.scalar_taps = [dtype.type(w[0, 0]) for w in self.taps] if self.mono else []
-        self.bias = layer.bias.astype(dtype)[:, None]
-        self.has_bias = bool(np.any(layer.bias))
-        self.act = activation(layer.activation)
-        self.hist = np.zeros((batch, layer.in_channels, self.history), dtype=dtype)
-
-    def prime(self, steady_in: np.ndarray) -> np.ndarray:
-        """Fill the history with the constant input ``steady_in`` (shape (in,)).
-
-        Returns the constant this layer then outputs, computed by the same
-        arithmetic as :meth:`__call__` so the steady state is exact.
-        """
-        self.hist[...] = steady_in[None, :, None]
-        block = np.broadcast_to(steady_in[None, :, None], (self.hist.shape[0], steady_in.shape[0], 1))
-        out = self(np.ascontiguousarray(block))
-        return out[0, :, 0].copy()
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        n = x.shape[-1]
-        h = self.history
-        buf = np.concatenate((self.hist, x), axis=-1) if h else x
-        d = self.dilation
-        if self.mono:
-            y = x * self.scalar_taps[0]
-            for j in range(1, len(self.taps)):
-                start = h - j * d
-                y += buf[..., start : start + n] * self.scalar_taps[j]
-        else:
-            # (out, in) @ (batch, in, n) -> (batch, out, n): BLAS does the channel mixing.
-            y = np.matmul(self.taps[0], x)
-            for j in range(1, len(self.taps)):
-                start = h - j * d
-                y += np.matmul(self.taps[j], buf[..., start : start + n])
-        if self.has_bias:
-            y += self.bias
-        if h:
-            self.hist = buf[..., n:].copy()
-        return self.act(y)
+def _runner(layer: Layer, batch: int, dtype: np.dtype) -> ConvRunner | WaveNetRunner:
+    if isinstance(layer, WaveNet):
+        return WaveNetRunner(layer, batch, dtype)
+    return ConvRunner(layer.weights, layer.bias, layer.dilation, layer.activation, batch, dtype)
 
 
 class StreamingFilter:
@@ -135,7 +90,7 @@ class StreamingFilter:
             raise WavedilError(
                 f"the stack takes {stack.in_channels} input channel(s) but the audio has {channels}"
             )
-        self._runners = [_ConvRunner(layer, self._batch, self.dtype) for layer in stack.layers]
+        self._runners = [_runner(layer, self._batch, self.dtype) for layer in stack.layers]
         self.reset()
 
     def reset(self) -> None:

@@ -49,24 +49,10 @@ def analyze(stack: Stack, sample_rate: int | None = None) -> dict[str, Any]:
     """
     rows = []
     rf = 1
-    for i, layer in enumerate(stack.layers, start=1):
-        rf += layer.history
-        rows.append(
-            {
-                "index": i,
-                "kind": layer.kind,
-                "kernel_size": layer.kernel_size,
-                "dilation": layer.dilation,
-                "in_channels": layer.in_channels,
-                "out_channels": layer.out_channels,
-                "activation": layer.activation,
-                "parameters": layer.parameters,
-                "macs_per_sample": layer.macs_per_sample,
-                "span": layer.span,
-                "receptive_field": rf,
-                "receptive_field_ms": _ms(rf, sample_rate),
-            }
-        )
+    for layer in stack.layers:
+        for row in layer.rows():
+            rf += row["span"] - 1
+            rows.append({"index": len(rows) + 1, **row, "receptive_field": rf, "receptive_field_ms": _ms(rf, sample_rate)})
     total_rf = stack.receptive_field
     return {
         "name": stack.name,

@@ -19,6 +19,7 @@ exhaust memory.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -32,6 +33,7 @@ import numpy as np
 
 from .activations import ACTIVATIONS
 from .errors import SpecError
+from .wavenet import WaveNet, parse_wavenet
 
 PADDINGS = ("causal", "same")
 
@@ -125,6 +127,22 @@ class Conv1d:
     def is_linear(self) -> bool:
         return self.activation == "linear"
 
+    def rows(self) -> list[dict[str, Any]]:
+        """The report row of this layer (see :func:`wavedil.receptive.analyze`)."""
+        return [
+            {
+                "kind": self.kind,
+                "kernel_size": self.kernel_size,
+                "dilation": self.dilation,
+                "in_channels": self.in_channels,
+                "out_channels": self.out_channels,
+                "activation": self.activation,
+                "parameters": self.parameters,
+                "macs_per_sample": self.macs_per_sample,
+                "span": self.span,
+            }
+        ]
+
     def to_dict(self) -> dict[str, Any]:
         """The layer in the spec schema (mono taps as a flat list)."""
         if self.in_channels == 1 and self.out_channels == 1:
@@ -142,13 +160,16 @@ class Conv1d:
         }
 
 
+Layer = Conv1d | WaveNet
+
+
 @dataclass(frozen=True, eq=False)
 class Stack:
-    """A chain of :class:`Conv1d` layers and how its edges are treated.
+    """A chain of layers (:class:`Conv1d` or :class:`~wavedil.wavenet.WaveNet`) and its edge rule.
 
     Parameters
     ----------
-    layers : tuple of Conv1d
+    layers : tuple of Conv1d or WaveNet
         Applied in order; each layer's ``in_channels`` equals the previous
         layer's ``out_channels``.
     padding : {"causal", "same"}
@@ -159,12 +180,18 @@ class Stack:
         A label for reports.
     description : str, optional
         One line saying what the stack does.
+    sample_rate : int, optional
+        The rate the stack was made for, in Hz (a trained model's); audio at
+        another rate is refused unless resampled.
+    metadata : mapping
+        Free-form facts about a model (name, gear, loudness, ...).
     """
 
-    layers: tuple[Conv1d, ...]
+    layers: tuple[Layer, ...]
     padding: str = "causal"
     name: str | None = None
     description: str | None = None
+    sample_rate: int | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -220,6 +247,10 @@ class Stack:
     def is_linear(self) -> bool:
         return all(layer.is_linear for layer in self.layers)
 
+    def replace(self, **changes: Any) -> "Stack":
+        """A copy with some fields changed (``padding=...``, ``name=...``)."""
+        return dataclasses.replace(self, **changes)
+
     def to_dict(self) -> dict[str, Any]:
         """The stack in the spec schema, ready for ``json.dumps``."""
         out: dict[str, Any] = {}
@@ -228,6 +259,8 @@ class Stack:
         if self.description:
             out["description"] = self.description
         out["padding"] = self.padding
+        if self.sample_rate:
+            out["sample_rate"] = self.sample_rate
         out["layers"] = [layer.to_dict() for layer in self.layers]
         return out
 
@@ -236,7 +269,7 @@ class Stack:
 # Parsing
 
 
-_STACK_KEYS = {"padding", "layers", "name", "description"}
+_STACK_KEYS = {"padding", "layers", "name", "description", "sample_rate"}
 _LAYER_KEYS = {"type", "dilation", "kernel_size", "weights", "bias", "activation"}
 
 
@@ -314,9 +347,27 @@ def _parse_bias(value: Any, out_channels: int, *, layer: int) -> np.ndarray:
     return arr
 
 
-def _parse_layer(raw: Any, index: int) -> Conv1d:
+_LIMITS = {
+    "kernel_size": MAX_KERNEL_SIZE,
+    "dilation": MAX_DILATION,
+    "channels": MAX_CHANNELS,
+    "layers": MAX_LAYERS,
+    "parameters": MAX_PARAMETERS,
+}
+
+
+def _parse_element(raw: Any, index: int, in_channels: int, base_dir: Path | None) -> Layer:
     if not isinstance(raw, Mapping):
         raise SpecError(f"must be a table/object, got {type(raw).__name__}", layer=index)
+    kind = raw.get("type", "conv")
+    if kind == "wavenet":
+        return parse_wavenet(raw, layer=index, in_channels=in_channels, base_dir=base_dir, limits=_LIMITS)
+    if kind != "conv":
+        raise SpecError(f"unknown layer type {kind!r}; known: conv, wavenet", layer=index, field="type")
+    return _parse_layer(raw, index)
+
+
+def _parse_layer(raw: Mapping[str, Any], index: int) -> Conv1d:
     unknown = sorted(set(raw) - _LAYER_KEYS)
     if unknown:
         raise SpecError(
@@ -324,9 +375,6 @@ def _parse_layer(raw: Any, index: int) -> Conv1d:
             layer=index,
             field=str(unknown[0]),
         )
-    kind = raw.get("type", "conv")
-    if kind != "conv":
-        raise SpecError(f"unknown layer type {kind!r}; known: conv", layer=index, field="type")
     dilation = _positive_int(raw.get("dilation", 1), MAX_DILATION, layer=index, name="dilation")
     if "weights" not in raw:
         raise SpecError("is required", layer=index, field="weights")
@@ -350,7 +398,7 @@ def _parse_layer(raw: Any, index: int) -> Conv1d:
     return Conv1d(weights=weights, bias=bias, dilation=dilation, activation=act.lower())
 
 
-def _check_totals(layers: Sequence[Conv1d]) -> None:
+def _check_totals(layers: Sequence[Layer]) -> None:
     rf = 1 + sum(layer.history for layer in layers)
     if rf > MAX_RECEPTIVE_FIELD:
         raise SpecError(f"receptive field {rf} samples exceeds the limit of {MAX_RECEPTIVE_FIELD}", field="layers")
@@ -359,7 +407,7 @@ def _check_totals(layers: Sequence[Conv1d]) -> None:
         raise SpecError(f"{params} parameters exceed the limit of {MAX_PARAMETERS}", field="layers")
 
 
-def parse_spec(data: Mapping[str, Any], *, source: str | None = None) -> Stack:
+def parse_spec(data: Mapping[str, Any], *, source: str | None = None, base_dir: str | os.PathLike[str] | None = None) -> Stack:
     """Build a :class:`Stack` from a spec mapping (the parsed TOML or JSON).
 
     The schema::
@@ -367,6 +415,7 @@ def parse_spec(data: Mapping[str, Any], *, source: str | None = None) -> Stack:
         padding = "causal"            # or "same"; optional, default "causal"
         name = "..."                  # optional
         description = "..."           # optional
+        sample_rate = 48000           # optional: the rate it was made for, in Hz
         [[layers]]
         dilation = 2                  # optional, default 1
         weights = [0.5, 0.3, 0.2]     # mono taps, or nested [out][in][k]
@@ -380,6 +429,8 @@ def parse_spec(data: Mapping[str, Any], *, source: str | None = None) -> Stack:
         The parsed document.
     source : str, optional
         Where it came from, used in error messages.
+    base_dir : path, optional
+        Where side files (a WaveNet's ``weights = "file.npz"``) are looked for.
 
     Raises
     ------
@@ -412,24 +463,33 @@ def parse_spec(data: Mapping[str, Any], *, source: str | None = None) -> Stack:
         for key in ("name", "description"):
             if key in data and not isinstance(data[key], str):
                 raise SpecError("must be a string", field=key)
-        layers = [_parse_layer(raw, i) for i, raw in enumerate(raw_layers, start=1)]
+        sample_rate = data.get("sample_rate")
+        if sample_rate is not None and (isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or not 1 <= sample_rate <= 10_000_000):
+            raise SpecError(f"must be a positive integer (Hz), got {sample_rate!r}", field="sample_rate")
+        layers: list[Layer] = []
+        channels = 1
+        for i, raw in enumerate(raw_layers, start=1):
+            layers.append(_parse_element(raw, i, channels, Path(base_dir) if base_dir is not None else None))
+            channels = layers[-1].out_channels
         _check_totals(layers)
         return Stack(
             layers=tuple(layers),
             padding=padding,
             name=data.get("name"),
             description=data.get("description"),
+            sample_rate=sample_rate,
         )
     except SpecError as exc:
         raise exc.located(source) if source else exc
 
 
 def load_spec(path: str | os.PathLike[str]) -> Stack:
-    """Read a stack spec from a ``.toml`` or ``.json`` file.
+    """Read a stack from a ``.toml`` or ``.json`` spec, or a ``.nam`` model.
 
     The format follows the extension; any other extension is tried as TOML,
     then JSON. The file is parsed as data only and may be at most
-    :data:`MAX_SPEC_BYTES` long.
+    :data:`MAX_SPEC_BYTES` long. ``.nam`` files are read by
+    :func:`wavedil.formats.nam.load_nam`.
 
     Raises
     ------
@@ -437,6 +497,11 @@ def load_spec(path: str | os.PathLike[str]) -> Stack:
         If the file is missing, too large, malformed or invalid.
     """
     path = Path(path)
+    if path.suffix.lower() == ".nam":
+        # Imported here: the NAM reader builds on this module.
+        from .formats.nam import load_nam
+
+        return load_nam(path)
     source = str(path)
     try:
         size = path.stat().st_size
@@ -457,7 +522,7 @@ def load_spec(path: str | os.PathLike[str]) -> Stack:
         raise SpecError("is not UTF-8 text", source=source) from None
     suffix = path.suffix.lower()
     data = _parse_document(text, suffix, source)
-    return parse_spec(data, source=source)
+    return parse_spec(data, source=source, base_dir=path.parent)
 
 
 def _parse_document(text: str, suffix: str, source: str) -> Any:
@@ -621,6 +686,30 @@ PRESETS: dict[str, Preset] = {
             "echo",
             "multi-tap echo: repeats at 2048, 4096 and 6144 samples (46, 93, 139 ms at 44.1 kHz), each quieter",
             {"layers": [_mono(2048, [0.7, 0.3]), _mono(4096, [1.0, 0.4])]},
+        ),
+        Preset(
+            "wavenet",
+            "the WaveNet paper's topology: gated residual blocks, 32 channels, kernel 2, dilations 1..512 x3; "
+            "seeded random weights, for shapes, receptive field and speed, not for sound",
+            {
+                "layers": [
+                    {
+                        "type": "wavenet",
+                        "init": {"seed": 0},
+                        "head_scale": 0.02,
+                        "arrays": [
+                            {
+                                "channels": 32,
+                                "kernel_size": 2,
+                                "dilations": [2**i for i in range(10)] * 3,
+                                "activation": "tanh",
+                                "gated": True,
+                                "head_size": 1,
+                            }
+                        ],
+                    }
+                ]
+            },
         ),
         Preset(
             "drive",

@@ -1,0 +1,579 @@
+"""WaveNet residual blocks: gated dilated layers with residual and skip paths.
+
+A WaveNet is a chain of *layer arrays*. Array ``a`` takes the previous
+array's output ``y`` (the raw input ``x`` for the first) and the raw input as
+its condition ``c``::
+
+    r = R @ y                                      # 1x1 rechannel, no bias
+    for each layer l (dilation d_l):
+        z = b_l + sum_j W_l[j] @ r[t - j*d_l]      # dilated conv, mid channels
+        z += M_l @ c                               # conditioning 1x1, no bias
+        p = act(z)                  (plain)
+        p = act(z[:C]) * sigmoid(z[C:])            (gated: mid = 2*C)
+        r = r + O_l @ p + o_l                      # residual 1x1
+        s = s + p                                  # skip sum (starts from the
+                                                   # previous array's head)
+    head = H @ s (+ h)                             # head 1x1 to head_size
+    y = r
+
+The network outputs ``head_scale * head`` of the last array. This is the
+layout of Neural Amp Modeler's WaveNet (file version 0.5), so its captures
+run here unchanged; the receptive field is ``1 + sum_a (k_a - 1) * sum(d_a)``.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .activations import ACTIVATIONS, activation as _activation
+from .conv import ConvRunner
+from .errors import SpecError
+
+#: Largest side .npz weight file, uncompressed, in bytes.
+MAX_NPZ_BYTES = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ArraySettings:
+    """The shape of one layer array, before weights (NAM's ``config.layers[i]``)."""
+
+    input_size: int
+    condition_size: int
+    channels: int
+    kernel_size: int
+    dilations: tuple[int, ...]
+    activation: str
+    gated: bool
+    head_size: int
+    head_bias: bool
+
+    @property
+    def mid(self) -> int:
+        """Channels of the dilated convolution's output: doubled when gated."""
+        return 2 * self.channels if self.gated else self.channels
+
+    @property
+    def history(self) -> int:
+        return (self.kernel_size - 1) * sum(self.dilations)
+
+    @property
+    def layer_parameters(self) -> int:
+        m, c = self.mid, self.channels
+        return m * c * self.kernel_size + m + m * self.condition_size + c * c + c
+
+    @property
+    def layer_macs(self) -> int:
+        m, c = self.mid, self.channels
+        return m * c * self.kernel_size + m * self.condition_size + c * c
+
+    @property
+    def head_parameters(self) -> int:
+        return self.head_size * self.channels + (self.head_size if self.head_bias else 0)
+
+    @property
+    def parameters(self) -> int:
+        """Also the array's length in the flat (NAM) weight vector."""
+        return self.channels * self.input_size + len(self.dilations) * self.layer_parameters + self.head_parameters
+
+    @property
+    def macs_per_sample(self) -> int:
+        return (
+            self.channels * self.input_size
+            + len(self.dilations) * self.layer_macs
+            + self.head_size * self.channels
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class LayerArray:
+    """One WaveNet layer array: its settings and weights.
+
+    Taps are in wavedil's order: ``conv_weights[l][..., 0]`` meets the current sample.
+    """
+
+    settings: ArraySettings
+    rechannel: np.ndarray  # (channels, input_size)
+    conv_weights: tuple[np.ndarray, ...]  # each (mid, channels, kernel_size)
+    conv_biases: tuple[np.ndarray, ...]  # each (mid,)
+    mixers: tuple[np.ndarray, ...]  # each (mid, condition_size)
+    out_weights: tuple[np.ndarray, ...]  # each (channels, channels)
+    out_biases: tuple[np.ndarray, ...]  # each (channels,)
+    head_weight: np.ndarray  # (head_size, channels)
+    head_bias_values: np.ndarray | None  # (head_size,)
+
+
+@dataclass(frozen=True, eq=False)
+class WaveNet:
+    """A WaveNet: layer arrays, and the scale of the final head output.
+
+    Used as one element of a :class:`~wavedil.spec.Stack`. See the module
+    docstring for the computation.
+    """
+
+    arrays: tuple[LayerArray, ...]
+    head_scale: float = 1.0
+
+    kind = "wavenet"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "arrays", tuple(self.arrays))
+        if not self.arrays:
+            raise SpecError("a WaveNet needs at least one layer array", field="arrays")
+        settings = [arr.settings for arr in self.arrays]
+        first = settings[0]
+        for i, (prev, arr) in enumerate(zip(settings, settings[1:]), start=2):
+            if arr.input_size != prev.channels:
+                raise SpecError(
+                    f"array {i} takes input_size {arr.input_size} but array {i - 1} has {prev.channels} channels",
+                    field="input_size",
+                )
+            if prev.head_size != arr.channels:
+                raise SpecError(
+                    f"array {i - 1} has head_size {prev.head_size} but its head feeds array {i}, "
+                    f"which has {arr.channels} channels",
+                    field="head_size",
+                )
+        for i, arr in enumerate(settings, start=1):
+            if arr.condition_size != first.input_size:
+                raise SpecError(
+                    f"array {i} has condition_size {arr.condition_size} but the network input has "
+                    f"{first.input_size} channel(s)",
+                    field="condition_size",
+                )
+
+    @property
+    def settings(self) -> tuple[ArraySettings, ...]:
+        return tuple(arr.settings for arr in self.arrays)
+
+    @property
+    def in_channels(self) -> int:
+        return self.settings[0].input_size
+
+    @property
+    def out_channels(self) -> int:
+        return self.settings[-1].head_size
+
+    @property
+    def history(self) -> int:
+        return sum(s.history for s in self.settings)
+
+    @property
+    def span(self) -> int:
+        return self.history + 1
+
+    @property
+    def parameters(self) -> int:
+        return sum(s.parameters for s in self.settings)
+
+    @property
+    def macs_per_sample(self) -> int:
+        return sum(s.macs_per_sample for s in self.settings)
+
+    @property
+    def is_linear(self) -> bool:
+        return False
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One report row per 1x1 rechannel, dilated layer and head."""
+        rows: list[dict[str, Any]] = []
+        for a, s in enumerate(self.settings, start=1):
+            act = f"{s.activation}*sigmoid" if s.gated else s.activation
+            rechannel = s.channels * s.input_size
+            rows.append(_row(f"wavenet {a} rechannel", 1, 1, s.input_size, s.channels, "linear", rechannel, rechannel))
+            for d in s.dilations:
+                rows.append(_row(f"wavenet {a} layer", s.kernel_size, d, s.channels, s.channels, act, s.layer_parameters, s.layer_macs))
+            rows.append(_row(f"wavenet {a} head", 1, 1, s.channels, s.head_size, "linear", s.head_parameters, s.head_size * s.channels))
+        return rows
+
+    def flat_weights(self) -> np.ndarray:
+        """The weights as NAM's flat vector (PyTorch order, taps reversed), without head_scale."""
+        parts: list[np.ndarray] = []
+        for arr in self.arrays:
+            parts.append(arr.rechannel.ravel())
+            for i in range(len(arr.settings.dilations)):
+                parts.append(arr.conv_weights[i][:, :, ::-1].ravel())
+                parts.append(arr.conv_biases[i])
+                parts.append(arr.mixers[i].ravel())
+                parts.append(arr.out_weights[i].ravel())
+                parts.append(arr.out_biases[i])
+            parts.append(arr.head_weight.ravel())
+            if arr.head_bias_values is not None:
+                parts.append(arr.head_bias_values)
+        return np.concatenate(parts)
+
+    def config(self) -> list[dict[str, Any]]:
+        """The layer-array settings, in NAM's key names (activations in wavedil's names)."""
+        return [dict(asdict(s), dilations=list(s.dilations)) for s in self.settings]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": "wavenet",
+            "head_scale": self.head_scale,
+            "arrays": self.config(),
+            "weights": self.flat_weights().tolist(),
+        }
+
+
+def _row(kind: str, k: int, d: int, cin: int, cout: int, act: str, params: int, macs: int) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "kernel_size": k,
+        "dilation": d,
+        "in_channels": cin,
+        "out_channels": cout,
+        "activation": act,
+        "parameters": params,
+        "macs_per_sample": macs,
+        "span": (k - 1) * d + 1,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Building from settings and a flat weight vector
+
+
+def weight_count(settings: Sequence[ArraySettings]) -> int:
+    """Length of the flat weight vector for these arrays (without head_scale)."""
+    return sum(s.parameters for s in settings)
+
+
+def from_flat(settings: Sequence[ArraySettings], flat: np.ndarray, head_scale: float) -> WaveNet:
+    """Build a :class:`WaveNet` from NAM's flat weight vector (PyTorch Conv1d order).
+
+    PyTorch convolutions are cross-correlations whose last tap meets the
+    current sample, so the taps are reversed into wavedil's order here.
+
+    Raises
+    ------
+    SpecError
+        If the vector's length does not match the settings.
+    """
+    flat = np.asarray(flat, dtype=np.float64).ravel()
+    expected = weight_count(settings)
+    if flat.size != expected:
+        raise SpecError(f"expected {expected} numbers for this architecture, found {flat.size}", field="weights")
+    pos = 0
+
+    def take(*shape: int) -> np.ndarray:
+        nonlocal pos
+        n = int(np.prod(shape))
+        out = flat[pos : pos + n].reshape(shape)
+        pos += n
+        return out
+
+    arrays = []
+    for s in settings:
+        m, c = s.mid, s.channels
+        rechannel = take(c, s.input_size)
+        convs, conv_b, mixers, outs, out_b = [], [], [], [], []
+        for _ in s.dilations:
+            convs.append(np.ascontiguousarray(take(m, c, s.kernel_size)[:, :, ::-1]))
+            conv_b.append(take(m))
+            mixers.append(take(m, s.condition_size))
+            outs.append(take(c, c))
+            out_b.append(take(c))
+        head_w = take(s.head_size, c)
+        head_b = take(s.head_size) if s.head_bias else None
+        arrays.append(
+            LayerArray(
+                settings=s,
+                rechannel=_ro(rechannel),
+                conv_weights=tuple(map(_ro, convs)),
+                conv_biases=tuple(map(_ro, conv_b)),
+                mixers=tuple(map(_ro, mixers)),
+                out_weights=tuple(map(_ro, outs)),
+                out_biases=tuple(map(_ro, out_b)),
+                head_weight=_ro(head_w),
+                head_bias_values=None if head_b is None else _ro(head_b),
+            )
+        )
+    return WaveNet(arrays=tuple(arrays), head_scale=float(head_scale))
+
+
+def _ro(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=np.float64)
+    a.setflags(write=False)
+    return a
+
+
+def seeded_weights(settings: Sequence[ArraySettings], seed: int) -> np.ndarray:
+    """A flat weight vector drawn like PyTorch's default Conv1d init, from ``seed``.
+
+    Each tensor is uniform in ``+-1/sqrt(fan_in)``. Meant for studying shapes,
+    receptive fields and speed, not for sound.
+    """
+    rng = np.random.default_rng(seed)
+    parts = []
+    for s in settings:
+        m, c = s.mid, s.channels
+
+        def draw(n: int, fan_in: int) -> np.ndarray:
+            bound = 1.0 / np.sqrt(fan_in)
+            return rng.uniform(-bound, bound, n)
+
+        parts.append(draw(c * s.input_size, s.input_size))
+        for _ in s.dilations:
+            parts.append(draw(m * c * s.kernel_size, c * s.kernel_size))
+            parts.append(draw(m, c * s.kernel_size))
+            parts.append(draw(m * s.condition_size, s.condition_size))
+            parts.append(draw(c * c, c))
+            parts.append(draw(c, c))
+        parts.append(draw(s.head_size * c, c))
+        if s.head_bias:
+            parts.append(draw(s.head_size, c))
+    return np.concatenate(parts)
+
+
+# ---------------------------------------------------------------------------
+# The spec form: [[layers]] type = "wavenet"
+
+_WAVENET_KEYS = {"type", "arrays", "head_scale", "init", "weights"}
+_ARRAY_KEYS = {
+    "input_size",
+    "condition_size",
+    "channels",
+    "kernel_size",
+    "dilations",
+    "activation",
+    "gated",
+    "head_size",
+    "head_bias",
+}
+
+
+def parse_wavenet(raw: Mapping[str, Any], *, layer: int, in_channels: int, base_dir: Path | None, limits: Mapping[str, int]) -> WaveNet:
+    """Build a WaveNet from its spec table (see the README for the schema).
+
+    ``in_channels`` is what the element before it outputs (the stack input for
+    the first element); ``base_dir`` is where a side ``.npz`` file is looked for.
+    """
+    unknown = sorted(set(raw) - _WAVENET_KEYS)
+    if unknown:
+        raise SpecError(
+            f"unknown field(s) {', '.join(map(str, unknown))}; known: {', '.join(sorted(_WAVENET_KEYS))}",
+            layer=layer,
+            field=str(unknown[0]),
+        )
+    raw_arrays = raw.get("arrays")
+    if not isinstance(raw_arrays, list) or not raw_arrays:
+        raise SpecError("must be a non-empty list of layer arrays", layer=layer, field="arrays")
+    if len(raw_arrays) > limits["layers"]:
+        raise SpecError(f"{len(raw_arrays)} arrays exceed the limit of {limits['layers']}", layer=layer, field="arrays")
+    settings: list[ArraySettings] = []
+    prev_channels = in_channels
+    for a, arr in enumerate(raw_arrays, start=1):
+        s = parse_array_settings(arr, layer=layer, array=a, default_input=prev_channels, default_condition=in_channels, limits=limits)
+        settings.append(s)
+        prev_channels = s.channels
+    total = weight_count(settings)
+    if total > limits["parameters"]:
+        raise SpecError(f"{total} parameters exceed the limit of {limits['parameters']}", layer=layer, field="arrays")
+    head_scale = raw.get("head_scale", 1.0)
+    if not _is_number(head_scale) or not np.isfinite(head_scale):
+        raise SpecError(f"must be a finite number, got {head_scale!r}", layer=layer, field="head_scale")
+    has_init, has_weights = "init" in raw, "weights" in raw
+    if has_init == has_weights:
+        raise SpecError("give either weights (a list or a .npz file) or init = { seed = N }", layer=layer, field="weights")
+    if has_init:
+        init = raw["init"]
+        seed = init.get("seed") if isinstance(init, Mapping) else None
+        if not isinstance(init, Mapping) or set(init) != {"seed"} or isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise SpecError("must be { seed = N } with N a non-negative integer", layer=layer, field="init")
+        flat = seeded_weights(settings, seed)
+    else:
+        flat = _weights_value(raw["weights"], total, layer=layer, base_dir=base_dir)
+    try:
+        return from_flat(settings, flat, float(head_scale))
+    except SpecError as exc:
+        raise SpecError(exc.reason, layer=layer, field=exc.field) from None
+
+
+def parse_array_settings(
+    arr: Any,
+    *,
+    layer: int | None,
+    array: int,
+    default_input: int | None,
+    default_condition: int | None,
+    limits: Mapping[str, int],
+    activation_names: Mapping[str, str] | None = None,
+) -> ArraySettings:
+    """Read and check one layer array's settings (spec or .nam ``config.layers[i]``)."""
+    where = f"arrays[{array}]"
+    if not isinstance(arr, Mapping):
+        raise SpecError(f"must be a table/object, got {type(arr).__name__}", layer=layer, field=where)
+    unknown = sorted(set(arr) - _ARRAY_KEYS)
+    if unknown:
+        raise SpecError(
+            f"unknown field(s) {', '.join(map(str, unknown))}; known: {', '.join(sorted(_ARRAY_KEYS))}",
+            layer=layer,
+            field=f"{where}.{unknown[0]}",
+        )
+
+    def integer(key: str, default: int | None, limit: int) -> int:
+        value = arr.get(key, default)
+        if value is None:
+            raise SpecError("is required", layer=layer, field=f"{where}.{key}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SpecError(f"must be a positive integer, got {value!r}", layer=layer, field=f"{where}.{key}")
+        if value > limit:
+            raise SpecError(f"{value} exceeds the limit of {limit}", layer=layer, field=f"{where}.{key}")
+        return value
+
+    channels = integer("channels", None, limits["channels"])
+    kernel_size = integer("kernel_size", None, limits["kernel_size"])
+    input_size = integer("input_size", default_input, limits["channels"])
+    condition_size = integer("condition_size", default_condition, limits["channels"])
+    head_size = integer("head_size", 1, limits["channels"])
+    dilations = arr.get("dilations")
+    if not isinstance(dilations, list) or not dilations:
+        raise SpecError("must be a non-empty list of positive integers", layer=layer, field=f"{where}.dilations")
+    if len(dilations) > limits["layers"]:
+        raise SpecError(f"{len(dilations)} layers exceed the limit of {limits['layers']}", layer=layer, field=f"{where}.dilations")
+    for d in dilations:
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise SpecError(f"must hold positive integers, got {d!r}", layer=layer, field=f"{where}.dilations")
+        if d > limits["dilation"]:
+            raise SpecError(f"dilation {d} exceeds the limit of {limits['dilation']}", layer=layer, field=f"{where}.dilations")
+    act_raw = arr.get("activation", "tanh")
+    names = activation_names if activation_names is not None else {n: n for n in ACTIVATIONS}
+    act = names.get(act_raw if activation_names is not None else str(act_raw).lower()) if isinstance(act_raw, str) else None
+    if act is None:
+        raise SpecError(
+            f"unknown activation {act_raw!r}; known: {', '.join(names)}",
+            layer=layer,
+            field=f"{where}.activation",
+        )
+    gated = arr.get("gated", False)
+    head_bias = arr.get("head_bias", True)
+    for key, value in (("gated", gated), ("head_bias", head_bias)):
+        if not isinstance(value, bool):
+            raise SpecError(f"must be true or false, got {value!r}", layer=layer, field=f"{where}.{key}")
+    return ArraySettings(
+        input_size=input_size,
+        condition_size=condition_size,
+        channels=channels,
+        kernel_size=kernel_size,
+        dilations=tuple(dilations),
+        activation=act,
+        gated=gated,
+        head_size=head_size,
+        head_bias=head_bias,
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _weights_value(value: Any, expected: int, *, layer: int, base_dir: Path | None) -> np.ndarray:
+    if isinstance(value, str):
+        return _load_npz(value, expected, layer=layer, base_dir=base_dir)
+    if not isinstance(value, list) or not all(_is_number(v) for v in value):
+        raise SpecError("must be a flat list of numbers or the name of a .npz file", layer=layer, field="weights")
+    if len(value) != expected:
+        raise SpecError(f"expected {expected} numbers, found {len(value)}", layer=layer, field="weights")
+    flat = np.array(value, dtype=np.float64)
+    if not np.all(np.isfinite(flat)):
+        raise SpecError("must be finite numbers", layer=layer, field="weights")
+    return flat
+
+
+def _load_npz(name: str, expected: int, *, layer: int, base_dir: Path | None) -> np.ndarray:
+    path = Path(name)
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    field = "weights"
+    try:
+        with zipfile.ZipFile(path) as zf:
+            try:
+                info = zf.getinfo("weights.npy")
+            except KeyError:
+                raise SpecError(f"{path}: has no array named 'weights'", layer=layer, field=field) from None
+            if info.file_size > MAX_NPZ_BYTES:
+                raise SpecError(f"{path}: 'weights' is {info.file_size} bytes, over the limit of {MAX_NPZ_BYTES}", layer=layer, field=field)
+        with np.load(path, allow_pickle=False) as npz:
+            flat = np.asarray(npz["weights"], dtype=np.float64).ravel()
+    except SpecError:
+        raise
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such file", layer=layer, field=field) from None
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise SpecError(f"{path}: not a readable .npz file ({exc})", layer=layer, field=field) from None
+    if flat.size != expected:
+        raise SpecError(f"{path}: expected {expected} numbers, found {flat.size}", layer=layer, field=field)
+    if not np.all(np.isfinite(flat)):
+        raise SpecError(f"{path}: weights must be finite numbers", layer=layer, field=field)
+    return flat
+
+
+# ---------------------------------------------------------------------------
+# The forward pass
+
+
+class _ArrayRunner:
+    def __init__(self, arr: LayerArray, batch: int, dtype: np.dtype) -> None:
+        s = arr.settings
+        self.channels = s.channels
+        self.gated = s.gated
+        self.act = _activation(s.activation)
+        self.rechannel = arr.rechannel.astype(dtype)
+        self.convs = [ConvRunner(w, b, d, "linear", batch, dtype) for w, b, d in zip(arr.conv_weights, arr.conv_biases, s.dilations)]
+        self.mixers = [m.astype(dtype) for m in arr.mixers]
+        self.outs = [w.astype(dtype) for w in arr.out_weights]
+        self.out_biases = [b.astype(dtype)[:, None] for b in arr.out_biases]
+        self.head = arr.head_weight.astype(dtype)
+        self.head_bias = None if arr.head_bias_values is None else arr.head_bias_values.astype(dtype)[:, None]
+        self.sigmoid = _activation("sigmoid")
+
+    def __call__(self, y: np.ndarray, c: np.ndarray, skip: np.ndarray | None, prime: bool) -> tuple[np.ndarray, np.ndarray]:
+        r = np.matmul(self.rechannel, y)
+        for conv, mixer, out_w, out_b in zip(self.convs, self.mixers, self.outs, self.out_biases):
+            if prime:
+                z = np.repeat(conv.prime(r[0, :, 0])[None, :, None], r.shape[0], axis=0)
+            else:
+                z = conv(r)
+            z += np.matmul(mixer, c)
+            if self.gated:
+                p = self.act(z[:, : self.channels])
+                p *= self.sigmoid(z[:, self.channels :])
+            else:
+                p = self.act(z)
+            r = r + np.matmul(out_w, p)
+            r += out_b
+            skip = p.copy() if skip is None else skip + p
+        head = np.matmul(self.head, skip)
+        if self.head_bias is not None:
+            head += self.head_bias
+        return r, head
+
+
+class WaveNetRunner:
+    """Streaming forward pass of a :class:`WaveNet` on (batch, channels, time) arrays."""
+
+    def __init__(self, net: WaveNet, batch: int, dtype: np.dtype) -> None:
+        self.arrays = [_ArrayRunner(arr, batch, dtype) for arr in net.arrays]
+        self.head_scale = dtype.type(net.head_scale)
+        self.batch = batch
+
+    def _forward(self, x: np.ndarray, prime: bool) -> np.ndarray:
+        y, skip = x, None
+        for arr in self.arrays:
+            y, skip = arr(y, x, skip, prime)
+        assert skip is not None
+        skip *= self.head_scale
+        return skip
+
+    def prime(self, steady_in: np.ndarray) -> np.ndarray:
+        """Put every layer in the steady state of the constant input; return the constant output."""
+        x = np.repeat(steady_in[None, :, None], self.batch, axis=0)
+        return self._forward(x, prime=True)[0, :, 0].copy()
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self._forward(x, prime=False)
