@@ -27,6 +27,7 @@ from .stack_options import build_stack, stack_options
 @click.option("--peak-db", type=float, default=-1.0, show_default=True, help="Peak for --normalize, in dBFS.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True, help="Arithmetic precision.")
 @click.option("--block-size", type=click.IntRange(min=1), default=DEFAULT_BLOCK_SIZE, show_default=True, help="Frames per block (bounds memory).")
+@click.option("--resample", is_flag=True, help="Resample audio to a model's rate (.nam) and back, instead of refusing it.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
 def apply_command(
     input: str,
@@ -38,6 +39,7 @@ def apply_command(
     peak_db: float,
     dtype: str,
     block_size: int,
+    resample: bool,
     quiet: bool,
     **stack_kw,
 ) -> None:
@@ -66,9 +68,10 @@ def apply_command(
         peak_db=peak_db,
         dtype=np.dtype(dtype),
         block_size=block_size,
+        resample=resample,
     )
     if report_path:
-        report = analyze(stack, result.sample_rate)
+        report = analyze(stack, stack.sample_rate or result.sample_rate)
         report["audio"] = {
             "input": result.input,
             "output": result.output,
@@ -95,7 +98,7 @@ def apply_command(
             f"{result.output}: {result.seconds_audio:.2f} s, {result.sample_rate} Hz, "
             f"{result.out_channels} ch, {result.format}/{result.subtype}, "
             f"receptive field {stack.receptive_field} samples "
-            f"({1000 * stack.receptive_field / result.sample_rate:.2f} ms)"
+            f"({1000 * stack.receptive_field / (stack.sample_rate or result.sample_rate):.2f} ms)"
             + (f"; report {report_path}" if report_path else ""),
             err=True,
         )

@@ -8,13 +8,16 @@ complete.
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from numpy.typing import DTypeLike
+from scipy.signal import resample_poly
 
 from .audio import atomic_output, choose_subtype, clips, open_input, output_format, same_file
 from .engine import DEFAULT_BLOCK_SIZE, StreamingFilter
@@ -57,6 +60,7 @@ def process_file(
     peak_db: float = -1.0,
     dtype: DTypeLike = np.float32,
     block_size: int = DEFAULT_BLOCK_SIZE,
+    resample: bool = False,
 ) -> FileResult:
     """Filter the audio file ``input`` with ``stack`` into ``output``.
 
@@ -84,6 +88,11 @@ def process_file(
         ``float32`` or ``float64`` arithmetic.
     block_size : int
         Frames per block (memory bound; the output does not depend on it).
+    resample : bool
+        When the stack names a sample rate (a trained model) and the file has
+        another, resample to the model's rate with
+        :func:`scipy.signal.resample_poly`, filter, and resample back. This
+        holds the whole file in memory. Without it such a file is refused.
 
     Raises
     ------
@@ -107,11 +116,22 @@ def process_file(
             filt = StreamingFilter(stack, src.channels, dtype=dtype, block_size=block_size)
         except WavedilError as exc:
             raise WavedilError(f"{in_name}: {exc}") from None
-        if not sf.check_format(fmt, sub):
-            raise AudioError(f"{out_name}: {fmt} cannot hold {sub}")
+        model_rate = stack.sample_rate
+        if model_rate and model_rate != src.samplerate and not resample:
+            raise AudioError(
+                f"{in_name}: the audio is at {src.samplerate} Hz but the model runs at {model_rate} Hz; "
+                "add --resample to convert it"
+            )
+        converting = bool(model_rate) and model_rate != src.samplerate
+
+        def output_blocks():
+            if converting:
+                return _resampled(src, filt, in_name, block_size, model_rate)
+            return _filtered(src, filt, in_name, block_size)
+
         gain = 1.0
         if normalize:
-            peak = max((float(np.max(np.abs(y), initial=0.0)) for y in _filtered(src, filt, in_name, block_size)), default=0.0)
+            peak = max((float(np.max(np.abs(y), initial=0.0)) for y in output_blocks()), default=0.0)
             gain = 10.0 ** (peak_db / 20.0) / peak if peak > 0 else 1.0
             src.seek(0)
             filt.reset()
@@ -124,7 +144,7 @@ def process_file(
             except (sf.LibsndfileError, RuntimeError) as exc:
                 raise AudioError(f"{out_name}: cannot write {fmt}/{sub}: {exc}") from None
             with dst:
-                for y in _filtered(src, filt, in_name, block_size):
+                for y in output_blocks():
                     if gain != 1.0:
                         y *= y.dtype.type(gain)
                     if y.size:
@@ -154,16 +174,38 @@ def process_file(
         )
 
 
-def _filtered(src: sf.SoundFile, filt: StreamingFilter, name: str, block_size: int):
-    """Yield output blocks of ``filt`` over the whole of ``src``, then its flush."""
+def _blocks(src: sf.SoundFile, name: str, block_size: int, dtype: str) -> Iterator[np.ndarray]:
+    """Yield the input's blocks, refusing NaN and infinity."""
     start = 0
     try:
-        for block in src.blocks(blocksize=block_size, dtype=filt.dtype.name, always_2d=True):
+        for block in src.blocks(blocksize=block_size, dtype=dtype, always_2d=True):
             if not np.all(np.isfinite(block)):
                 frame = start + int(np.argmax(~np.all(np.isfinite(block), axis=1)))
                 raise AudioError(f"{name}: contains NaN or infinite samples (the first at frame {frame})")
             start += block.shape[0]
-            yield filt.process(block)
+            yield block
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioError(f"{name}: read failed at frame {start}: {exc}") from None
+
+
+def _filtered(src: sf.SoundFile, filt: StreamingFilter, name: str, block_size: int) -> Iterator[np.ndarray]:
+    """Yield output blocks of ``filt`` over the whole of ``src``, then its flush."""
+    for block in _blocks(src, name, block_size, filt.dtype.name):
+        yield filt.process(block)
     yield filt.flush()
+
+
+def _resampled(src: sf.SoundFile, filt: StreamingFilter, name: str, block_size: int, rate: int) -> Iterator[np.ndarray]:
+    """Resample the whole input to ``rate``, filter, resample back; yield the output in blocks."""
+    x = np.concatenate([np.empty((0, src.channels)), *_blocks(src, name, block_size, "float64")])
+    g = math.gcd(rate, src.samplerate)
+    up, down = rate // g, src.samplerate // g
+    at_rate = resample_poly(x, up, down, axis=0) if len(x) else np.empty((0, src.channels))
+    y = np.concatenate([filt.process(at_rate), filt.flush()]).astype(np.float64)
+    back = resample_poly(y, down, up, axis=0) if len(y) else np.empty((0, filt.out_channels))
+    # resample_poly rounds lengths up; keep exactly the input's frame count.
+    if len(back) < len(x):
+        back = np.concatenate([back, np.zeros((len(x) - len(back), back.shape[1]))])
+    back = back[: len(x)].astype(filt.dtype)
+    for start in range(0, len(back), block_size):
+        yield back[start : start + block_size]

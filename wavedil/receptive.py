@@ -27,7 +27,9 @@ def analyze(stack: Stack, sample_rate: int | None = None) -> dict[str, Any]:
     None), ``in_channels``, ``out_channels``, ``receptive_field`` (samples),
     ``receptive_field_ms`` (or None), ``history`` (``RF - 1``),
     ``lookahead`` (0 for causal, ``(RF-1)//2`` for same), ``parameters``,
-    ``macs_per_sample``, ``macs_per_second`` (or None), ``linear`` and
+    ``macs_per_sample``, ``macs_per_second`` (or None), ``linear``, ``model_sample_rate`` (the
+    rate a trained model runs at, or None), ``metadata`` (a model's name,
+    gear, loudness... as its file gives them) and
     ``layers``: one mapping per layer with ``index`` (1-based), ``kind``,
     ``kernel_size``, ``dilation``, ``in_channels``, ``out_channels``,
     ``activation``, ``parameters``, ``macs_per_sample``, ``span``
@@ -38,7 +40,8 @@ def analyze(stack: Stack, sample_rate: int | None = None) -> dict[str, Any]:
     ----------
     stack : Stack
     sample_rate : int, optional
-        In Hz; gives the millisecond and per-second figures.
+        In Hz; gives the millisecond and per-second figures. Defaults to the
+        stack's own rate (a trained model's), if it has one.
 
     Examples
     --------
@@ -47,6 +50,7 @@ def analyze(stack: Stack, sample_rate: int | None = None) -> dict[str, Any]:
     >>> [layer["receptive_field"] for layer in r["layers"]], round(r["receptive_field_ms"], 4)
     ([3, 7, 15], 0.3125)
     """
+    sample_rate = sample_rate or stack.sample_rate
     rows = []
     rf = 1
     for layer in stack.layers:
@@ -69,5 +73,7 @@ def analyze(stack: Stack, sample_rate: int | None = None) -> dict[str, Any]:
         "macs_per_sample": stack.macs_per_sample,
         "macs_per_second": stack.macs_per_sample * sample_rate if sample_rate else None,
         "linear": stack.is_linear,
+        "model_sample_rate": stack.sample_rate,
+        "metadata": dict(stack.metadata),
         "layers": rows,
     }

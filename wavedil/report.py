@@ -79,6 +79,7 @@ def _summary(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
     if report["macs_per_second"] is not None:
         lines.append(("MACs per second", f"{report['macs_per_second']:,} at {sr:,} Hz"))
+    lines += [(key.replace("_", " "), str(value)) for key, value in report.get("metadata", {}).items()]
     audio = report.get("audio")
     if audio:
         lines += [
