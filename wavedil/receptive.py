@@ -1,40 +1,99 @@
-"""Receptive-field analysis of a stack: what it hears, what it costs.
+"""Receptive-field analysis of a stack: what it hears, where its holes are, what it costs.
 
 For a plain stack of causal layers with kernel sizes ``k_l`` and dilations
 ``d_l`` the output at ``t`` depends on ``x[t - RF + 1 .. t]`` with::
 
     RF = 1 + sum_l (k_l - 1) * d_l
 
-:func:`analyze` returns those figures as a plain mapping whose keys are part
-of the public interface (scripts read the JSON report).
+:func:`analyze` gathers the per-layer figures, the totals, the dense
+equivalent, the coverage (holes), the measured and effective receptive
+fields, and for linear mono stacks the frequency response, into a plain
+mapping whose keys are part of the public interface (scripts read the JSON
+report).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
+from .coverage import coverage, gridding_fixes
+from .frequency import frequency_response
+from .probe import effective_receptive_field, impulse_response, measure_speed, measured_receptive_field
 from .spec import Stack
+
+#: Rate used for the frequency response and speed when none is known, in Hz.
+FALLBACK_SAMPLE_RATE = 48000
+#: Holes listed at most in the report (``hole_count`` gives them all).
+MAX_LISTED_HOLES = 4096
 
 
 def _ms(samples: int, sample_rate: int | None) -> float | None:
     return None if not sample_rate else 1000.0 * samples / sample_rate
 
 
-def analyze(stack: Stack, sample_rate: int | None = None) -> dict[str, Any]:
-    """The receptive-field report of ``stack`` as a JSON-ready mapping.
+def dense_equivalent(stack: Stack) -> dict[str, Any]:
+    """What one dense convolution with the same receptive field and channels costs.
 
-    Keys: ``name``, ``description``, ``padding``, ``sample_rate`` (Hz or
-    None), ``in_channels``, ``out_channels``, ``receptive_field`` (samples),
-    ``receptive_field_ms`` (or None), ``history`` (``RF - 1``),
-    ``lookahead`` (0 for causal, ``(RF-1)//2`` for same), ``parameters``,
-    ``macs_per_sample``, ``macs_per_second`` (or None), ``linear``, ``model_sample_rate`` (the
-    rate a trained model runs at, or None), ``metadata`` (a model's name,
-    gear, loudness... as its file gives them) and
-    ``layers``: one mapping per layer with ``index`` (1-based), ``kind``,
-    ``kernel_size``, ``dilation``, ``in_channels``, ``out_channels``,
-    ``activation``, ``parameters``, ``macs_per_sample``, ``span``
-    (``(k-1)*d + 1``), ``receptive_field`` (cumulative, samples) and
-    ``receptive_field_ms``.
+    ``parameters = RF * in * out + out`` and ``macs_per_sample = RF * in * out``;
+    the ratios divide them by the stack's own figures.
+
+    Examples
+    --------
+    >>> from wavedil.spec import stack_from_dilations
+    >>> d = dense_equivalent(stack_from_dilations([2**i for i in range(13)], kernel_size=2))
+    >>> d["kernel_size"], d["macs_ratio"]
+    (8192, 315.0769230769231)
+    """
+    rf, cin, cout = stack.receptive_field, stack.in_channels, stack.out_channels
+    macs = rf * cin * cout
+    params = macs + cout
+    return {
+        "kernel_size": rf,
+        "in_channels": cin,
+        "out_channels": cout,
+        "parameters": params,
+        "macs_per_sample": macs,
+        "parameters_ratio": params / stack.parameters if stack.parameters else None,
+        "macs_ratio": macs / stack.macs_per_sample if stack.macs_per_sample else None,
+    }
+
+
+def _layer_rows(stack: Stack, sample_rate: int | None) -> list[dict[str, Any]]:
+    rows = []
+    rf = 1
+    for layer in stack.layers:
+        for row in layer.rows():
+            rf += row["span"] - 1
+            rows.append({"index": len(rows) + 1, **row, "receptive_field": rf, "receptive_field_ms": _ms(rf, sample_rate)})
+    return rows
+
+
+def _measured_note(measured: int, analytic: int) -> str | None:
+    if measured > analytic:
+        return (
+            f"BUG: the engine hears {measured} samples, more than the analytic {analytic}; "
+            "please report this stack"
+        )
+    if measured < analytic:
+        return (
+            f"the output does not depend on the oldest {analytic - measured} offset(s): "
+            "their taps vanish (zero weights) or their influence is below float64 resolution"
+        )
+    return None
+
+
+def analyze(
+    stack: Stack,
+    sample_rate: int | None = None,
+    *,
+    audio: np.ndarray | None = None,
+    frequencies: Sequence[float] | None = None,
+    speed: bool = False,
+) -> dict[str, Any]:
+    """The receptive-field report of ``stack`` as a JSON-ready mapping.
 
     Parameters
     ----------
@@ -42,6 +101,25 @@ def analyze(stack: Stack, sample_rate: int | None = None) -> dict[str, Any]:
     sample_rate : int, optional
         In Hz; gives the millisecond and per-second figures. Defaults to the
         stack's own rate (a trained model's), if it has one.
+    audio : ndarray, shape (positions, 2*RF, channels), optional
+        Excerpts of the actual input, over which the effective receptive
+        field of a nonlinear stack is averaged (seeded noise otherwise).
+    frequencies : sequence of float, optional
+        Where to report the gain of a linear mono stack, in Hz.
+    speed : bool
+        Time the engine on this machine (adds ``speed``).
+
+    Returns
+    -------
+    dict
+        The keys documented in the README's report table: ``receptive_field``,
+        ``receptive_field_ms``, ``sample_rate``, ``history``, ``lookahead``,
+        ``parameters``, ``macs_per_sample``, ``macs_per_second``, ``padding``,
+        ``in_channels``, ``out_channels``, ``linear``, ``name``,
+        ``description``, ``model_sample_rate``, ``metadata``, ``layers``,
+        ``dense_equivalent``, ``coverage``, ``gridding``,
+        ``measured_receptive_field``, ``measured_note``,
+        ``effective_receptive_field``, ``frequency_response``, ``speed``.
 
     Examples
     --------
@@ -51,13 +129,14 @@ def analyze(stack: Stack, sample_rate: int | None = None) -> dict[str, Any]:
     ([3, 7, 15], 0.3125)
     """
     sample_rate = sample_rate or stack.sample_rate
-    rows = []
-    rf = 1
-    for layer in stack.layers:
-        for row in layer.rows():
-            rf += row["span"] - 1
-            rows.append({"index": len(rows) + 1, **row, "receptive_field": rf, "receptive_field_ms": _ms(rf, sample_rate)})
-    total_rf = stack.receptive_field
+    rf = stack.receptive_field
+    cov = coverage(stack)
+    holes = cov.holes
+    measured = measured_receptive_field(stack)
+    fr = None
+    if stack.is_linear and stack.is_mono:
+        fr = frequency_response(impulse_response(stack)[:, 0, 0], sample_rate or FALLBACK_SAMPLE_RATE, frequencies)
+        fr["assumed_sample_rate"] = sample_rate is None
     return {
         "name": stack.name,
         "description": stack.description,
@@ -65,9 +144,9 @@ def analyze(stack: Stack, sample_rate: int | None = None) -> dict[str, Any]:
         "sample_rate": sample_rate,
         "in_channels": stack.in_channels,
         "out_channels": stack.out_channels,
-        "receptive_field": total_rf,
-        "receptive_field_ms": _ms(total_rf, sample_rate),
-        "history": total_rf - 1,
+        "receptive_field": rf,
+        "receptive_field_ms": _ms(rf, sample_rate),
+        "history": rf - 1,
         "lookahead": stack.lookahead,
         "parameters": stack.parameters,
         "macs_per_sample": stack.macs_per_sample,
@@ -75,5 +154,18 @@ def analyze(stack: Stack, sample_rate: int | None = None) -> dict[str, Any]:
         "linear": stack.is_linear,
         "model_sample_rate": stack.sample_rate,
         "metadata": dict(stack.metadata),
-        "layers": rows,
+        "layers": _layer_rows(stack, sample_rate),
+        "dense_equivalent": dense_equivalent(stack),
+        "coverage": {
+            "complete": cov.complete,
+            "holes": holes[:MAX_LISTED_HOLES],
+            "hole_fraction": cov.hole_fraction,
+            "hole_count": len(holes),
+        },
+        "gridding": gridding_fixes(stack) if holes else [],
+        "measured_receptive_field": measured,
+        "measured_note": _measured_note(measured, rf),
+        "effective_receptive_field": effective_receptive_field(stack, audio),
+        "frequency_response": fr,
+        "speed": measure_speed(stack, sample_rate or FALLBACK_SAMPLE_RATE) if speed else None,
     }

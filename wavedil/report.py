@@ -64,6 +64,10 @@ def _cells(layer: Mapping[str, Any]) -> list[str]:
     return [_num(row[key]) for key, _ in _COLUMNS]
 
 
+def _samples(n: int, sr: int | None) -> str:
+    return f"{n:,} samples" + (f" ({1000.0 * n / sr:,.3f} ms)" if sr else "")
+
+
 def _summary(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     sr = report["sample_rate"]
     rf = f"{report['receptive_field']:,} samples"
@@ -79,6 +83,53 @@ def _summary(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
     if report["macs_per_second"] is not None:
         lines.append(("MACs per second", f"{report['macs_per_second']:,} at {sr:,} Hz"))
+    dense = report.get("dense_equivalent")
+    if dense:
+        lines.append(
+            (
+                "dense equivalent",
+                f"one kernel of {dense['kernel_size']:,} taps: {dense['parameters']:,} parameters "
+                f"({_ratio(dense['parameters_ratio'])}), {dense['macs_per_sample']:,} MACs/sample ({_ratio(dense['macs_ratio'])})",
+            )
+        )
+    cov = report.get("coverage")
+    if cov:
+        if cov["complete"]:
+            text = "complete: every offset 0..RF-1 is reached"
+        else:
+            shown = ", ".join(map(str, cov["holes"][:12])) + (", ..." if cov["hole_count"] > 12 else "")
+            text = f"{cov['hole_count']:,} hole(s), {100 * cov['hole_fraction']:.1f}% of the field, at offsets {shown}"
+        lines.append(("coverage", text))
+    if "measured_receptive_field" in report:
+        lines.append(("measured receptive field", _samples(report["measured_receptive_field"], sr)))
+    erf = report.get("effective_receptive_field")
+    if erf:
+        lines.append(
+            (
+                "effective receptive field",
+                f"50% within {_samples(erf['samples_50'], sr)}, 95% within {_samples(erf['samples_95'], sr)} "
+                f"(squared sensitivity, from {erf['source']})",
+            )
+        )
+    fr = report.get("frequency_response")
+    if fr:
+        at = f"at {fr['sample_rate']:,} Hz" + (" (assumed)" if fr.get("assumed_sample_rate") else "")
+        gains = ", ".join(f"{g['frequency']:g} Hz {g['gain_db']:+.1f} dB" for g in fr["gains"])
+        lines.append(("frequency response", f"{at}: DC {fr['dc_gain_db']:+.1f} dB, Nyquist {fr['nyquist_gain_db']:+.1f} dB"))
+        if gains:
+            lines.append(("gains", gains))
+        if fr["notch_count"]:
+            shown = ", ".join(f"{f:g}" for f in fr["notches_hz"][:12]) + (", ..." if fr["notch_count"] > 12 else "")
+            lines.append(("comb notches", f"{fr['notch_count']} (>= 30 dB deep) at {shown} Hz"))
+    speed = report.get("speed")
+    if speed:
+        lines.append(
+            (
+                "speed",
+                f"{speed['realtime_factor']:,.1f}x real time ({speed['samples_per_second']:,.0f} samples/s); "
+                f"real time needs {100 * speed['realtime_cpu_share']:.2f}% of one core",
+            )
+        )
     lines += [(key.replace("_", " "), str(value)) for key, value in report.get("metadata", {}).items()]
     audio = report.get("audio")
     if audio:
@@ -90,6 +141,27 @@ def _summary(report: Mapping[str, Any]) -> list[tuple[str, str]]:
             ("output peak / gain", f"{audio['peak']:.4f} / {audio['gain']:.4f}"),
         ]
     return lines
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}x this stack"
+
+
+def _warnings(report: Mapping[str, Any]) -> list[str]:
+    """Lines a reader must not miss: gridding and a suspicious measured field."""
+    out = []
+    cov = report.get("coverage")
+    if cov and not cov["complete"]:
+        out.append(
+            f"WARNING: gridding: the output never hears {cov['hole_count']:,} of the past offsets in its field "
+            "(see coverage). Choose each dilation no larger than the receptive field built before it, "
+            "or add layers with the missing dilations."
+        )
+        out += [f"  fix: {fix}" for fix in report.get("gridding", [])]
+    note = report.get("measured_note")
+    if note:
+        out.append(("!!! " if note.startswith("BUG") else "note: ") + f"measured receptive field: {note}")
+    return out
 
 
 def _title(report: Mapping[str, Any]) -> str:
@@ -110,6 +182,9 @@ def _text(report: Mapping[str, Any]) -> str:
     summary = _summary(report)
     width = max(len(k) for k, _ in summary)
     lines += [f"{k:<{width}}  {v}" for k, v in summary]
+    warnings = _warnings(report)
+    if warnings:
+        lines += ["", *warnings]
     lines.append("")
     lines += _table([h for _, h in _COLUMNS], [_cells(layer) for layer in report["layers"]])
     return "\n".join(lines) + "\n"
@@ -118,6 +193,9 @@ def _text(report: Mapping[str, Any]) -> str:
 def _markdown(report: Mapping[str, Any]) -> str:
     lines = [f"## {_title(report)}", ""]
     lines += [f"- **{k}**: {v}" for k, v in _summary(report)]
+    warnings = _warnings(report)
+    if warnings:
+        lines += ["", *(f"> {w}" for w in warnings)]
     lines.append("")
     header = [h for _, h in _COLUMNS]
     lines.append("| " + " | ".join(header) + " |")
