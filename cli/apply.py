@@ -71,7 +71,7 @@ def apply_command(
         resample=resample,
     )
     if report_path:
-        report = analyze(stack, stack.sample_rate or result.sample_rate)
+        report = analyze(stack, stack.sample_rate or result.sample_rate, audio=input)
         report["audio"] = {
             "input": result.input,
             "output": result.output,

@@ -14,6 +14,7 @@ from wavedil import __version__
 from wavedil.errors import WavedilError
 
 from .apply import apply_command
+from .plan import plan_command
 from .presets import presets_command
 from .report import report_command
 
@@ -45,12 +46,14 @@ def cli() -> None:
       wavedil apply in.wav -o out.wav --report out.txt
       wavedil apply in.wav -o out.wav --kernel-size 2 --dilations 1,2,4,8
       wavedil report --spec stack.toml --sample-rate 48000 --format json
+      wavedil plan --target 100ms --sample-rate 48000 --kernel-size 3
     """
 
 
 cli.add_command(apply_command)
 cli.add_command(report_command)
 cli.add_command(presets_command)
+cli.add_command(plan_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,34 +1,62 @@
-"""``wavedil report``: the receptive-field report of a stack, without audio."""
+"""``wavedil report``: the receptive-field report of a stack, without filtering audio."""
 
 from __future__ import annotations
 
 import click
 
 from wavedil.audio import write_text
+from wavedil.diagram import DEFAULT_WIDTH, render_tree
+from wavedil.plot import plot_stack
 from wavedil.receptive import analyze
 from wavedil.report import FORMATS, render
 
-from .stack_options import build_stack, stack_options
+from .stack_options import number_list, build_stack, stack_options
 
 
 @click.command("report")
 @stack_options
-@click.option("--sample-rate", type=click.IntRange(min=1), metavar="HZ", help="Sample rate for the millisecond figures.")
+@click.option("--sample-rate", type=click.IntRange(min=1), metavar="HZ", help="Sample rate for the millisecond figures (default: a model's own).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to a file instead of stdout.")
-@click.option("--force", is_flag=True, help="Replace an existing --output.")
-def report_command(sample_rate: int | None, fmt: str, output: str | None, force: bool, **stack_kw) -> None:
+@click.option("--force", is_flag=True, help="Replace an existing --output or --plot file.")
+@click.option("--freq", "frequencies", callback=number_list(float, "numbers"), metavar="HZ,HZ,...", help="Frequencies for the gain table of linear stacks.")
+@click.option("--audio", "audio_path", type=click.Path(dir_okay=False), help="Average the effective receptive field of a nonlinear stack over this file (seeded noise otherwise).")
+@click.option("--speed", is_flag=True, help="Also measure the engine's throughput on this machine.")
+@click.option("--diagram", is_flag=True, help="Print the dilation tree of one output sample (text format).")
+@click.option("--diagram-width", type=click.IntRange(min=8), default=DEFAULT_WIDTH, show_default=True, help="Columns of the dilation tree.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Draw the tree, the effective field and the frequency response to a .png or .svg (needs wavedil[plot]).")
+def report_command(
+    sample_rate: int | None,
+    fmt: str,
+    output: str | None,
+    force: bool,
+    frequencies: list[float] | None,
+    audio_path: str | None,
+    speed: bool,
+    diagram: bool,
+    diagram_width: int,
+    plot_path: str | None,
+    **stack_kw,
+) -> None:
     """Print the receptive-field report of a stack.
 
     With no stack option the default preset is reported.
 
     \b
     Examples:
-      wavedil report --kernel-size 3 --dilations 1,2,4
+      wavedil report --kernel-size 3 --dilations 1,2,4 --diagram
       wavedil report --spec stack.toml --sample-rate 48000 --format json
+      wavedil report --spec capture.nam --speed --plot capture.png
     """
     stack = build_stack(**stack_kw)
-    text = render(analyze(stack, sample_rate), fmt)
+    report = analyze(stack, sample_rate, audio=audio_path, frequencies=frequencies, speed=speed)
+    text = render(report, fmt)
+    if diagram:
+        if fmt != "text":
+            raise click.UsageError("--diagram goes with --format text")
+        text += "\n" + render_tree(stack, diagram_width) + "\n"
+    if plot_path:
+        plot_stack(stack, report, plot_path, force=force)
     if output:
         write_text(output, text, force=force)
     else:

@@ -11,7 +11,7 @@ from wavedil.errors import SpecError
 from wavedil.spec import DEFAULT_PRESET, PADDINGS, PRESETS, Stack, load_spec, preset, stack_from_dilations
 
 
-def _number_list(kind: type, what: str) -> Callable[[click.Context, click.Parameter, str | None], list[Any] | None]:
+def number_list(kind: type, what: str) -> Callable[[click.Context, click.Parameter, str | None], list[Any] | None]:
     def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> list[Any] | None:
         if value is None:
             return None
@@ -33,8 +33,8 @@ def stack_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--spec", "spec_path", type=click.Path(dir_okay=False), help="Stack spec file (.toml or .json)."),
         click.option("--preset", "preset_name", metavar="NAME", help="A named stack (see 'wavedil presets')."),
         click.option("--kernel-size", type=click.IntRange(min=1), help="Shorthand: taps per layer (uniform 1/K)."),
-        click.option("--dilations", callback=_number_list(int, "integers"), metavar="D1,D2,...", help="Shorthand: dilation of each layer."),
-        click.option("--taps", callback=_number_list(float, "numbers"), metavar="W0,W1,...", help="Shorthand: the taps of every layer (w0 meets the current sample)."),
+        click.option("--dilations", callback=number_list(int, "integers"), metavar="D1,D2,...", help="Shorthand: dilation of each layer."),
+        click.option("--taps", callback=number_list(float, "numbers"), metavar="W0,W1,...", help="Shorthand: the taps of every layer (w0 meets the current sample)."),
         click.option("--stacks", type=click.IntRange(min=1), default=1, show_default=True, help="Shorthand: repeat the dilations N times."),
         click.option("--padding", type=click.Choice(PADDINGS), help="Edge rule (overrides the spec's): causal or same."),
     ]

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 
 from .errors import AudioError, OutputExistsError
@@ -205,3 +206,19 @@ def write_text(target: str | os.PathLike[str], text: str, *, force: bool = False
             tmp.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise AudioError(f"{target}: cannot write: {exc.strerror or exc}") from None
+
+
+def read_excerpts(path: str | os.PathLike[str], frames: int, count: int) -> np.ndarray:
+    """``count`` excerpts of ``frames`` frames, evenly spaced through an audio file.
+
+    Returns an array shaped (count, frames, channels), zero-padded where the
+    file is shorter; only the excerpts are read, never the whole file.
+    """
+    with open_input(path) as f:
+        out = np.zeros((count, frames, f.channels))
+        span = max(0, f.frames - frames)
+        for i in range(count):
+            f.seek(span * i // max(1, count - 1) if count > 1 else 0)
+            block = f.read(frames, dtype="float64", always_2d=True)
+            out[i, : len(block)] = block
+    return out

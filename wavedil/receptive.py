@@ -14,14 +14,16 @@ report).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from .audio import read_excerpts
 from .coverage import coverage, gridding_fixes
 from .frequency import frequency_response
-from .probe import effective_receptive_field, impulse_response, measure_speed, measured_receptive_field
+from .probe import DEFAULT_POSITIONS, effective_receptive_field, impulse_response, measure_speed, measured_receptive_field
 from .spec import Stack
 
 #: Rate used for the frequency response and speed when none is known, in Hz.
@@ -37,8 +39,10 @@ def _ms(samples: int, sample_rate: int | None) -> float | None:
 def dense_equivalent(stack: Stack) -> dict[str, Any]:
     """What one dense convolution with the same receptive field and channels costs.
 
-    ``parameters = RF * in * out + out`` and ``macs_per_sample = RF * in * out``;
-    the ratios divide them by the stack's own figures.
+    The dense layer spans the receptive field and is as wide as the stack's
+    widest signal (``C`` channels in and out; ``C = 1`` for a mono stack):
+    ``macs_per_sample = RF * C * C`` and ``parameters = RF * C * C + C``. The
+    ratios divide them by the stack's own figures.
 
     Examples
     --------
@@ -47,13 +51,13 @@ def dense_equivalent(stack: Stack) -> dict[str, Any]:
     >>> d["kernel_size"], d["macs_ratio"]
     (8192, 315.0769230769231)
     """
-    rf, cin, cout = stack.receptive_field, stack.in_channels, stack.out_channels
-    macs = rf * cin * cout
-    params = macs + cout
+    rf = stack.receptive_field
+    width = max(max(row["in_channels"], row["out_channels"]) for layer in stack.layers for row in layer.rows())
+    macs = rf * width * width
+    params = macs + width
     return {
         "kernel_size": rf,
-        "in_channels": cin,
-        "out_channels": cout,
+        "channels": width,
         "parameters": params,
         "macs_per_sample": macs,
         "parameters_ratio": params / stack.parameters if stack.parameters else None,
@@ -69,6 +73,17 @@ def _layer_rows(stack: Stack, sample_rate: int | None) -> list[dict[str, Any]]:
             rf += row["span"] - 1
             rows.append({"index": len(rows) + 1, **row, "receptive_field": rf, "receptive_field_ms": _ms(rf, sample_rate)})
     return rows
+
+
+def _excerpts(stack: Stack, audio: np.ndarray | str | os.PathLike[str] | None) -> np.ndarray | None:
+    """Probe excerpts for a nonlinear stack, with the channels it takes (a mono mix for mono stacks)."""
+    if audio is None or stack.is_linear:
+        return None
+    if not isinstance(audio, np.ndarray):
+        audio = read_excerpts(audio, 2 * stack.receptive_field, DEFAULT_POSITIONS)
+    if stack.is_mono and audio.shape[2] != 1:
+        audio = audio.mean(axis=2, keepdims=True)
+    return audio
 
 
 def _measured_note(measured: int, analytic: int) -> str | None:
@@ -89,7 +104,7 @@ def analyze(
     stack: Stack,
     sample_rate: int | None = None,
     *,
-    audio: np.ndarray | None = None,
+    audio: np.ndarray | str | os.PathLike[str] | None = None,
     frequencies: Sequence[float] | None = None,
     speed: bool = False,
 ) -> dict[str, Any]:
@@ -101,9 +116,10 @@ def analyze(
     sample_rate : int, optional
         In Hz; gives the millisecond and per-second figures. Defaults to the
         stack's own rate (a trained model's), if it has one.
-    audio : ndarray, shape (positions, 2*RF, channels), optional
-        Excerpts of the actual input, over which the effective receptive
-        field of a nonlinear stack is averaged (seeded noise otherwise).
+    audio : path, or ndarray shaped (positions, 2*RF, channels), optional
+        The actual input (an audio file, of which evenly spaced excerpts are
+        read, or the excerpts themselves), over which the effective receptive
+        field of a nonlinear stack is averaged; seeded noise otherwise.
     frequencies : sequence of float, optional
         Where to report the gain of a linear mono stack, in Hz.
     speed : bool
@@ -165,7 +181,7 @@ def analyze(
         "gridding": gridding_fixes(stack) if holes else [],
         "measured_receptive_field": measured,
         "measured_note": _measured_note(measured, rf),
-        "effective_receptive_field": effective_receptive_field(stack, audio),
+        "effective_receptive_field": effective_receptive_field(stack, _excerpts(stack, audio)),
         "frequency_response": fr,
         "speed": measure_speed(stack, sample_rate or FALLBACK_SAMPLE_RATE) if speed else None,
     }

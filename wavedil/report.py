@@ -88,7 +88,7 @@ def _summary(report: Mapping[str, Any]) -> list[tuple[str, str]]:
         lines.append(
             (
                 "dense equivalent",
-                f"one kernel of {dense['kernel_size']:,} taps: {dense['parameters']:,} parameters "
+                f"one kernel of {dense['kernel_size']:,} taps, {dense['channels']} channel(s): {dense['parameters']:,} parameters "
                 f"({_ratio(dense['parameters_ratio'])}), {dense['macs_per_sample']:,} MACs/sample ({_ratio(dense['macs_ratio'])})",
             )
         )
