@@ -1,104 +1,154 @@
-"""``wavedil apply``: filter an audio file through a stack."""
+"""``wavedil apply``: filter audio files through a stack, one or many."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
+import sys
+import time
 
 import click
-import numpy as np
 
-from wavedil.audio import check_writable, write_text
+from wavedil.batch import Options, collect_jobs, default_workers, input_seconds, run_jobs, summarize
 from wavedil.engine import DEFAULT_BLOCK_SIZE
-from wavedil.process import process_file
-from wavedil.receptive import analyze
-from wavedil.report import format_for_path, render
 
+from .progress import ProgressLine
 from .stack_options import build_stack, stack_options
 
 
 @click.command("apply")
-@click.argument("input", type=click.Path(dir_okay=True))
-@click.option("-o", "--output", required=True, type=click.Path(), help="Output audio file; its extension sets the format.")
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option("-o", "--output", type=click.Path(), help="Output file for a single INPUT ('-' writes a WAV stream to stdout).")
+@click.option("-d", "--outdir", type=click.Path(file_okay=False), help="Output folder for one or more inputs.")
 @stack_options
-@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Also write the receptive-field report (.json, .md, or text).")
-@click.option("--force", is_flag=True, help="Replace existing output and report files.")
+@click.option("-r", "--recursive", is_flag=True, help="With -d: process the audio files in INPUT folders, keeping their layout.")
+@click.option("--suffix", default="", help="With -d: added to each output's name, before the extension.")
+@click.option("--ext", help="With -d: output extension (format), e.g. flac; default: the input's.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="With -o: the receptive-field report (.json, .md, or text).")
+@click.option("--report-dir", type=click.Path(file_okay=False), help="With -d: one report per output, in this folder.")
+@click.option("--report-format", type=click.Choice(["json", "md", "txt"]), default="json", show_default=True, help="With --report-dir: the reports' format.")
+@click.option("--force", is_flag=True, help="Replace existing outputs and reports.")
+@click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (resume a batch).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes [default: the number of cores].")
 @click.option("--subtype", metavar="NAME", help="Output sample format, e.g. PCM_16, PCM_24, FLOAT (default: the input's).")
-@click.option("--normalize", is_flag=True, help="Scale the output to a peak of --peak-db instead of clipping.")
+@click.option("--normalize", is_flag=True, help="Scale each output to a peak of --peak-db instead of clipping.")
 @click.option("--peak-db", type=float, default=-1.0, show_default=True, help="Peak for --normalize, in dBFS.")
+@click.option("--sanitize", is_flag=True, help="Replace NaN and infinite input samples by zero instead of refusing the file.")
+@click.option("--resample", is_flag=True, help="Resample audio to a model's rate (.nam) and back, instead of refusing it.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True, help="Arithmetic precision.")
 @click.option("--block-size", type=click.IntRange(min=1), default=DEFAULT_BLOCK_SIZE, show_default=True, help="Frames per block (bounds memory).")
-@click.option("--resample", is_flag=True, help="Resample audio to a model's rate (.nam) and back, instead of refusing it.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per input on stdout, then a summary.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no success lines; errors only.")
 def apply_command(
-    input: str,
-    output: str,
+    inputs: tuple[str, ...],
+    output: str | None,
+    outdir: str | None,
+    recursive: bool,
+    suffix: str,
+    ext: str | None,
     report_path: str | None,
+    report_dir: str | None,
+    report_format: str,
     force: bool,
+    skip_existing: bool,
+    jobs: int | None,
     subtype: str | None,
     normalize: bool,
     peak_db: float,
+    sanitize: bool,
+    resample: bool,
     dtype: str,
     block_size: int,
-    resample: bool,
+    as_json: bool,
     quiet: bool,
     **stack_kw,
 ) -> None:
-    """Filter INPUT through a stack and write OUTPUT.
+    """Filter INPUT files through a stack into -o OUTPUT or -d OUTDIR.
 
     With no stack option the default preset ('smooth', a 16-sample moving
-    average) is used; 'wavedil presets' lists the others.
+    average) is used; 'wavedil presets' lists the others. '-' as INPUT reads
+    a WAV stream from stdin. A bad input is reported and the others still run;
+    the exit code is 0 only when every input succeeded.
 
     \b
     Examples:
-      wavedil apply in.wav -o out.wav
-      wavedil apply in.wav -o out.flac --kernel-size 2 --dilations 1,2,4,8 --report rf.json
-      wavedil apply in.wav -o out.wav --spec stack.toml --force
+      wavedil apply in.wav -o out.wav --report out.json
+      wavedil apply takes/*.wav -d out --suffix _smooth --jobs 2 --json
+      wavedil apply recordings -d out --recursive --ext flac --skip-existing
+      sox in.flac -t wav - | wavedil apply - -o - --spec capture.nam | sox -t wav - out.flac
     """
     stack = build_stack(**stack_kw)
-    if report_path:
-        # Refuse before hours of filtering, not after.
-        check_writable(Path(report_path), force=force)
-    result = process_file(
-        input,
-        output,
-        stack,
+    if output == "-" and as_json:
+        raise click.UsageError("--json prints on stdout, which -o - uses for audio")
+    if inputs.count("-") > 1:
+        raise click.UsageError("standard input ('-') can be read once")
+    job_list, early = collect_jobs(
+        list(inputs),
+        output=output,
+        outdir=outdir,
+        recursive=recursive,
+        suffix=suffix,
+        ext=ext,
+        report=report_path,
+        report_dir=report_dir,
+        report_ext="." + report_format,
+    )
+    options = Options(
         force=force,
         subtype=subtype,
         normalize=normalize,
         peak_db=peak_db,
-        dtype=np.dtype(dtype),
+        dtype=dtype,
         block_size=block_size,
         resample=resample,
+        sanitize=sanitize,
+        skip_existing=skip_existing,
     )
-    if report_path:
-        report = analyze(stack, stack.sample_rate or result.sample_rate, audio=input)
-        report["audio"] = {
-            "input": result.input,
-            "output": result.output,
-            "frames": result.frames,
-            "seconds": result.seconds_audio,
-            "sample_rate": result.sample_rate,
-            "channels": result.channels,
-            "out_channels": result.out_channels,
-            "format": result.format,
-            "subtype": result.subtype,
-            "clipped_samples": result.clipped_samples,
-            "peak": result.peak,
-            "gain": result.gain,
-        }
-        write_text(report_path, render(report, format_for_path(report_path)), force=force)
-    if result.clipped_samples:
-        click.echo(
-            f"Warning: {result.output}: {result.clipped_samples} sample(s) beyond full scale were clipped; "
-            "use --normalize or --subtype FLOAT to keep them",
-            err=True,
-        )
-    if not quiet:
-        click.echo(
-            f"{result.output}: {result.seconds_audio:.2f} s, {result.sample_rate} Hz, "
-            f"{result.out_channels} ch, {result.format}/{result.subtype}, "
-            f"receptive field {stack.receptive_field} samples "
-            f"({1000 * stack.receptive_field / (stack.sample_rate or result.sample_rate):.2f} ms)"
-            + (f"; report {report_path}" if report_path else ""),
-            err=True,
-        )
+    show = not quiet and sys.stderr.isatty()
+    total = sum(filter(None, (input_seconds(j.input) for j in job_list))) if show else None
+    bar = ProgressLine(len(job_list) + len(early), total, enabled=show)
+    start = time.perf_counter()
+
+    def report(r) -> None:
+        bar.clear()
+        if as_json:
+            click.echo(json.dumps(r.to_dict()))
+        if r.status == "error":
+            click.echo(f"Error: {r.error}", err=True)
+        elif not quiet and not as_json:
+            click.echo(_describe(r), err=True)
+        if r.clipped_samples and not quiet:
+            click.echo(
+                f"Warning: {r.output}: {r.clipped_samples} sample(s) beyond full scale were clipped; "
+                "use --normalize or --subtype FLOAT to keep them",
+                err=True,
+            )
+        if r.sanitized_samples and not quiet:
+            click.echo(f"Warning: {r.input}: {r.sanitized_samples} NaN or infinite sample(s) were replaced by zero", err=True)
+        bar.file_done()
+
+    for r in early:
+        report(r)
+    results = early + run_jobs(
+        job_list,
+        stack,
+        options,
+        workers=jobs or default_workers(),
+        on_result=report,
+        on_progress=bar.advance if show else None,
+    )
+    bar.clear()
+    if as_json:
+        click.echo(json.dumps(summarize(results, time.perf_counter() - start)))
+    if any(r.status == "error" for r in results):
+        sys.exit(1)
+
+
+def _describe(r) -> str:
+    if r.status == "skipped":
+        return f"{r.output}: exists, skipped"
+    d = r.detail
+    text = (
+        f"{r.output}: {d['seconds']:.2f} s, {d['sample_rate']} Hz, {d['out_channels']} ch, "
+        f"{d['format']}/{d['subtype']}, {d['seconds'] / r.seconds_wall if r.seconds_wall else 0:,.0f}x real time"
+    )
+    return text + (f"; report {r.report}" if r.report else "")

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import struct
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +28,9 @@ from .errors import AudioError, OutputExistsError
 
 #: Marker in temporary file names, so stale ones can be recognised.
 TEMP_MARK = ".wavedil-"
+# ".NAME.wavedil-PID@HOST-RANDOM.tmp": the writer's process, so a later run can
+# tell a temporary file of a killed run from one still being written.
+_TEMP_NAME = re.compile(r"^\..*\.wavedil-(?P<pid>\d+)@(?P<host>.+)-[A-Za-z0-9_]+\.tmp$")
 
 _FORMAT_ALIASES = {"AIF": "AIFF", "OGA": "OGG", "OPUS": "OGG", "WAVE": "WAV"}
 _FLOAT_SUBTYPES = {"FLOAT", "DOUBLE"}
@@ -125,15 +130,51 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
 
 
 def temp_path_for(target: str | os.PathLike[str]) -> Path:
-    """A fresh hidden temporary path in the target's directory."""
+    """A fresh hidden temporary path in the target's directory, naming this process."""
     target = Path(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}{TEMP_MARK}", suffix=".tmp", dir=target.parent or ".")
+    owner = f"{os.getpid()}@{socket.gethostname()}-"
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}{TEMP_MARK}{owner}", suffix=".tmp", dir=target.parent or ".")
     os.close(fd)
     # mkstemp makes the file private (0600); give the output the usual mode.
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     return Path(tmp)
+
+
+def remove_stale_temps(directory: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files that killed runs on this host left in ``directory``.
+
+    Only files whose writing process is gone are removed; those of live
+    processes, and those written from other hosts (a shared filesystem), stay.
+    Returns the removed paths.
+    """
+    removed = []
+    host = socket.gethostname()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TEMP_NAME.match(entry.name)
+        if not m or m.group("host") != host or _alive(int(m.group("pid"))):
+            continue
+        try:
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager
@@ -222,3 +263,84 @@ def read_excerpts(path: str | os.PathLike[str], frames: int, count: int) -> np.n
             block = f.read(frames, dtype="float64", always_2d=True)
             out[i, : len(block)] = block
     return out
+
+
+#: Subtypes :class:`WavStreamWriter` writes: (WAVE format tag, bytes per sample, numpy dtype).
+_WAV_STREAM_SUBTYPES = {
+    "PCM_U8": (1, 1, "u1"),
+    "PCM_16": (1, 2, "<i2"),
+    "PCM_24": (1, 3, None),
+    "PCM_32": (1, 4, "<i4"),
+    "FLOAT": (3, 4, "<f4"),
+    "DOUBLE": (3, 8, "<f8"),
+}
+_UNKNOWN_SIZE = 0xFFFFFFFF
+_KSDATAFORMAT_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
+
+
+class WavStreamWriter:
+    """Write a WAV file to a stream that cannot seek (a pipe on stdout).
+
+    libsndfile refuses to write WAV to a pipe because it patches the sizes in
+    the header when the file is closed. This writer puts them in the header
+    up front: exact when the frame count is known, else ``0xFFFFFFFF``, the
+    convention of streaming tools (sox, ffmpeg) for "until the end".
+    ``WAVE_FORMAT_EXTENSIBLE`` is used for more than two channels or more than
+    16 bits, as the format's specification asks.
+    """
+
+    subtypes = tuple(_WAV_STREAM_SUBTYPES)
+
+    def __init__(self, stream, samplerate: int, channels: int, subtype: str, frames: int | None = None) -> None:
+        if subtype not in _WAV_STREAM_SUBTYPES:
+            raise AudioError(f"-: a WAV stream can hold {', '.join(_WAV_STREAM_SUBTYPES)}, not {subtype}")
+        tag, width, self._dtype = _WAV_STREAM_SUBTYPES[subtype]
+        self._stream = stream
+        self._subtype = subtype
+        self._channels = channels
+        extensible = channels > 2 or width > 2
+        fmt_size = 40 if extensible else 16
+        block_align = width * channels
+        data_size = _UNKNOWN_SIZE if frames is None else frames * block_align
+        riff_size = _UNKNOWN_SIZE if frames is None else 4 + (8 + fmt_size) + (8 + data_size)
+        if data_size != _UNKNOWN_SIZE and riff_size > _UNKNOWN_SIZE:
+            data_size = riff_size = _UNKNOWN_SIZE
+        fmt = struct.pack(
+            "<HHIIHH",
+            0xFFFE if extensible else tag,
+            channels,
+            samplerate,
+            samplerate * block_align,
+            block_align,
+            8 * width,
+        )
+        if extensible:
+            mask = (1 << channels) - 1 if channels <= 18 else 0
+            fmt += struct.pack("<HHI", 22, 8 * width, mask) + struct.pack("<H", tag) + _KSDATAFORMAT_TAIL
+        header = b"RIFF" + struct.pack("<I", riff_size) + b"WAVE"
+        header += b"fmt " + struct.pack("<I", fmt_size) + fmt
+        header += b"data" + struct.pack("<I", data_size)
+        self._stream.write(header)
+
+    def write(self, frames: np.ndarray) -> None:
+        """Write float frames shaped (n, channels) in [-1, 1].
+
+        Integers are made as libsndfile makes them (round to 32 bits, then
+        shift right), so a pipe carries the same samples a file would.
+        """
+        x = np.asarray(frames, dtype=np.float64)
+        if self._subtype in ("FLOAT", "DOUBLE"):
+            data = x.astype(self._dtype).tobytes()
+        else:
+            bits = {"PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}[self._subtype]
+            i32 = np.clip(np.rint(x * 2.0**31), -(2**31), 2**31 - 1).astype(np.int64) >> (32 - bits)
+            if bits == 8:
+                data = (i32 + 128).astype("u1").tobytes()
+            elif bits == 24:
+                data = i32.astype("<i4").view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+            else:
+                data = i32.astype(self._dtype).tobytes()
+        self._stream.write(data)
+
+    def close(self) -> None:
+        self._stream.flush()

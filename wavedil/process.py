@@ -2,27 +2,43 @@
 
 Memory is bounded by the block size whatever the file's length: the input is
 read block by block, each block goes through a :class:`StreamingFilter`, and
-the output is written as it comes to a temporary file renamed into place when
-complete.
+the output is written as it comes, to a temporary file renamed into place when
+complete. ``-`` stands for standard input or output (a WAV stream).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
 from numpy.typing import DTypeLike
 from scipy.signal import resample_poly
 
-from .audio import atomic_output, choose_subtype, clips, open_input, output_format, same_file
+from .audio import (
+    WavStreamWriter,
+    atomic_output,
+    choose_subtype,
+    clips,
+    open_input,
+    output_format,
+    same_file,
+)
 from .engine import DEFAULT_BLOCK_SIZE, StreamingFilter
 from .errors import AudioError, WavedilError
 from .spec import Stack
+
+#: The path that means standard input (as input) or standard output (as output).
+STDIO = "-"
+
+#: Called with the seconds of input audio just processed.
+Progress = Callable[[float], None]
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,8 @@ class FileResult:
     peak: float
     #: Gain applied by normalisation (1.0 without it).
     gain: float
+    #: NaN or infinite input samples replaced by zero (with ``sanitize``).
+    sanitized_samples: int = 0
 
     @property
     def seconds_audio(self) -> float:
@@ -61,6 +79,8 @@ def process_file(
     dtype: DTypeLike = np.float32,
     block_size: int = DEFAULT_BLOCK_SIZE,
     resample: bool = False,
+    sanitize: bool = False,
+    progress: Progress | None = None,
 ) -> FileResult:
     """Filter the audio file ``input`` with ``stack`` into ``output``.
 
@@ -73,15 +93,16 @@ def process_file(
 
     Parameters
     ----------
-    input, output : path
-        Audio files; ``output`` must differ from ``input``.
+    input, output : path or "-"
+        Audio files; ``output`` must differ from ``input``. ``-`` reads a
+        stream from standard input, or writes a WAV stream to standard output.
     stack : Stack
     force : bool
         Replace an existing ``output``.
     subtype : str, optional
         libsndfile subtype to write, e.g. ``PCM_24`` or ``FLOAT``.
     normalize : bool
-        Scale the output to a peak of ``peak_db`` dBFS.
+        Scale the output to a peak of ``peak_db`` dBFS (not with ``-`` as input).
     peak_db : float
         Target peak for ``normalize``, in dB relative to full scale.
     dtype : dtype
@@ -93,6 +114,11 @@ def process_file(
         another, resample to the model's rate with
         :func:`scipy.signal.resample_poly`, filter, and resample back. This
         holds the whole file in memory. Without it such a file is refused.
+    sanitize : bool
+        Replace NaN and infinite input samples by zero (and count them)
+        instead of refusing the file.
+    progress : callable, optional
+        Called with the seconds of input audio processed, after each block.
 
     Raises
     ------
@@ -107,11 +133,15 @@ def process_file(
     0
     """
     in_name, out_name = str(input), str(output)
-    if same_file(input, output):
+    to_stdout = out_name == STDIO
+    if in_name != STDIO and not to_stdout and same_file(input, output):
         raise AudioError(f"{out_name}: the output is the input file; choose another output path")
-    fmt = output_format(output)
-    with open_input(input) as src:
+    fmt = "WAV" if to_stdout else output_format(output)
+    with _open_source(in_name) as src:
         sub = choose_subtype(fmt, src.subtype, subtype, path=out_name)
+        if to_stdout and sub not in WavStreamWriter.subtypes and not subtype:
+            # An input subtype a WAV stream cannot hold (u-law, ADPCM...): float loses nothing.
+            sub = "FLOAT"
         try:
             filt = StreamingFilter(stack, src.channels, dtype=dtype, block_size=block_size)
         except WavedilError as exc:
@@ -123,46 +153,42 @@ def process_file(
                 "add --resample to convert it"
             )
         converting = bool(model_rate) and model_rate != src.samplerate
+        reader = _Reader(src, in_name, block_size, sanitize, progress)
 
-        def output_blocks():
+        def output_blocks() -> Iterator[np.ndarray]:
             if converting:
-                return _resampled(src, filt, in_name, block_size, model_rate)
-            return _filtered(src, filt, in_name, block_size)
+                return _resampled(reader, filt, model_rate)
+            return _filtered(reader, filt)
 
         gain = 1.0
         if normalize:
+            if not src.seekable():
+                raise AudioError(f"{in_name}: --normalize reads the input twice and needs a file, not a stream")
             peak = max((float(np.max(np.abs(y), initial=0.0)) for y in output_blocks()), default=0.0)
             gain = 10.0 ** (peak_db / 20.0) / peak if peak > 0 else 1.0
             src.seek(0)
             filt.reset()
+            reader = _Reader(src, in_name, block_size, sanitize, progress)
         clipped = 0
         peak_out = 0.0
         clip = clips(sub)
-        with atomic_output(output, force=force) as tmp:
-            try:
-                dst = sf.SoundFile(tmp, "w", samplerate=src.samplerate, channels=filt.out_channels, format=fmt, subtype=sub)
-            except (sf.LibsndfileError, RuntimeError) as exc:
-                raise AudioError(f"{out_name}: cannot write {fmt}/{sub}: {exc}") from None
-            with dst:
-                for y in output_blocks():
-                    if gain != 1.0:
-                        y *= y.dtype.type(gain)
-                    if y.size:
-                        peak_out = max(peak_out, float(np.max(np.abs(y))))
-                    if clip:
-                        over = np.abs(y) > 1.0
-                        n_over = int(np.count_nonzero(over))
-                        if n_over:
-                            clipped += n_over
-                            np.clip(y, -1.0, 1.0, out=y)
-                    try:
-                        dst.write(y)
-                    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-                        raise AudioError(f"{out_name}: write failed: {exc}") from None
+        known_frames = src.frames if src.seekable() else None
+        with _sink(out_name, force, src.samplerate, filt.out_channels, fmt, sub, known_frames) as write:
+            for y in output_blocks():
+                if gain != 1.0:
+                    y *= y.dtype.type(gain)
+                if y.size:
+                    peak_out = max(peak_out, float(np.max(np.abs(y))))
+                if clip:
+                    n_over = int(np.count_nonzero(np.abs(y) > 1.0))
+                    if n_over:
+                        clipped += n_over
+                        np.clip(y, -1.0, 1.0, out=y)
+                write(y)
         return FileResult(
             input=in_name,
             output=out_name,
-            frames=src.frames,
+            frames=reader.frames,
             sample_rate=src.samplerate,
             channels=src.channels,
             out_channels=filt.out_channels,
@@ -171,41 +197,137 @@ def process_file(
             clipped_samples=clipped,
             peak=peak_out,
             gain=gain,
+            sanitized_samples=reader.sanitized,
         )
 
 
-def _blocks(src: sf.SoundFile, name: str, block_size: int, dtype: str) -> Iterator[np.ndarray]:
-    """Yield the input's blocks, refusing NaN and infinity."""
-    start = 0
+@contextmanager
+def _open_source(name: str) -> Iterator[sf.SoundFile]:
+    if name != STDIO:
+        with open_input(name) as f:
+            yield f
+        return
+    if sys.stdin is None or sys.stdin.isatty():
+        raise AudioError("-: no audio on standard input (pipe a WAV stream in, or give a file)")
     try:
-        for block in src.blocks(blocksize=block_size, dtype=dtype, always_2d=True):
-            if not np.all(np.isfinite(block)):
-                frame = start + int(np.argmax(~np.all(np.isfinite(block), axis=1)))
-                raise AudioError(f"{name}: contains NaN or infinite samples (the first at frame {frame})")
-            start += block.shape[0]
-            yield block
+        f = sf.SoundFile(sys.stdin.buffer.fileno(), closefd=False)
     except (sf.LibsndfileError, RuntimeError) as exc:
-        raise AudioError(f"{name}: read failed at frame {start}: {exc}") from None
+        raise AudioError(f"-: standard input is not an audio stream libsndfile can read ({exc})") from None
+    with f:
+        yield f
 
 
-def _filtered(src: sf.SoundFile, filt: StreamingFilter, name: str, block_size: int) -> Iterator[np.ndarray]:
-    """Yield output blocks of ``filt`` over the whole of ``src``, then its flush."""
-    for block in _blocks(src, name, block_size, filt.dtype.name):
+@contextmanager
+def _sink(
+    name: str, force: bool, rate: int, channels: int, fmt: str, sub: str, frames: int | None
+) -> Iterator[Callable[[np.ndarray], None]]:
+    """A function that writes output blocks, to a temporary file renamed into place or to stdout."""
+    if name == STDIO:
+        writer = WavStreamWriter(sys.stdout.buffer, rate, channels, sub, frames)
+        try:
+            yield writer.write
+        except BrokenPipeError:
+            raise AudioError("-: the reader of standard output went away") from None
+        writer.close()
+        return
+    with atomic_output(name, force=force) as tmp:
+        try:
+            dst = sf.SoundFile(tmp, "w", samplerate=rate, channels=channels, format=fmt, subtype=sub)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioError(f"{name}: cannot write {fmt}/{sub}: {exc}") from None
+
+        def write(y: np.ndarray) -> None:
+            try:
+                dst.write(y)
+            except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+                raise AudioError(f"{name}: write failed: {_reason(exc)}") from None
+
+        try:
+            with dst:
+                yield write
+        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            # Closing flushes the last bytes: a full disk can show here too.
+            raise AudioError(f"{name}: write failed: {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+class _Reader:
+    """Blocks of the input as float arrays, checked for NaN and infinity."""
+
+    def __init__(self, src: sf.SoundFile, name: str, block_size: int, sanitize: bool, progress: Progress | None) -> None:
+        self.src, self.name, self.block_size = src, name, block_size
+        self.sanitize, self.progress = sanitize, progress
+        self.frames = 0
+        self.sanitized = 0
+
+    def blocks(self, dtype: str) -> Iterator[np.ndarray]:
+        try:
+            while True:
+                # read() with a count works on streams too, unlike blocks().
+                block = self.src.read(self.block_size, dtype=dtype, always_2d=True)
+                if not len(block):
+                    return
+                bad = ~np.isfinite(block)
+                if bad.any():
+                    if not self.sanitize:
+                        frame = self.frames + int(np.argmax(bad.any(axis=1)))
+                        raise AudioError(
+                            f"{self.name}: contains NaN or infinite samples (the first at frame {frame}); "
+                            "--sanitize replaces them by zero"
+                        )
+                    self.sanitized += int(np.count_nonzero(bad))
+                    block[bad] = 0.0
+                self.frames += len(block)
+                if self.progress:
+                    self.progress(len(block) / self.src.samplerate)
+                yield block
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioError(f"{self.name}: read failed at frame {self.frames}: {exc}") from None
+
+
+def _filtered(reader: _Reader, filt: StreamingFilter) -> Iterator[np.ndarray]:
+    """Output blocks of ``filt`` over the whole input, then its flush."""
+    for block in reader.blocks(filt.dtype.name):
         yield filt.process(block)
     yield filt.flush()
 
 
-def _resampled(src: sf.SoundFile, filt: StreamingFilter, name: str, block_size: int, rate: int) -> Iterator[np.ndarray]:
+def _resampled(reader: _Reader, filt: StreamingFilter, rate: int) -> Iterator[np.ndarray]:
     """Resample the whole input to ``rate``, filter, resample back; yield the output in blocks."""
-    x = np.concatenate([np.empty((0, src.channels)), *_blocks(src, name, block_size, "float64")])
-    g = math.gcd(rate, src.samplerate)
-    up, down = rate // g, src.samplerate // g
-    at_rate = resample_poly(x, up, down, axis=0) if len(x) else np.empty((0, src.channels))
+    src_rate = reader.src.samplerate
+    x = np.concatenate([np.empty((0, reader.src.channels)), *reader.blocks("float64")])
+    g = math.gcd(rate, src_rate)
+    up, down = rate // g, src_rate // g
+    at_rate = resample_poly(x, up, down, axis=0) if len(x) else np.empty((0, x.shape[1]))
     y = np.concatenate([filt.process(at_rate), filt.flush()]).astype(np.float64)
     back = resample_poly(y, down, up, axis=0) if len(y) else np.empty((0, filt.out_channels))
     # resample_poly rounds lengths up; keep exactly the input's frame count.
     if len(back) < len(x):
         back = np.concatenate([back, np.zeros((len(x) - len(back), back.shape[1]))])
     back = back[: len(x)].astype(filt.dtype)
-    for start in range(0, len(back), block_size):
-        yield back[start : start + block_size]
+    for start in range(0, len(back), reader.block_size):
+        yield back[start : start + reader.block_size]
+
+
+def describe(result: FileResult) -> dict[str, Any]:
+    """The result as the ``audio`` object of a report."""
+    return {
+        "input": result.input,
+        "output": result.output,
+        "frames": result.frames,
+        "seconds": result.seconds_audio,
+        "sample_rate": result.sample_rate,
+        "channels": result.channels,
+        "out_channels": result.out_channels,
+        "format": result.format,
+        "subtype": result.subtype,
+        "clipped_samples": result.clipped_samples,
+        "sanitized_samples": result.sanitized_samples,
+        "peak": result.peak,
+        "gain": result.gain,
+    }

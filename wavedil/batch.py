@@ -1,0 +1,375 @@
+"""Batches: many inputs, worker processes, resumable runs, one result per input.
+
+:func:`collect_jobs` turns inputs (files, directories) into jobs with output
+paths; :func:`run_jobs` runs them, in this process or in worker processes,
+and reports each input's :class:`JobResult`. A bad file is reported and the
+others still run. Outputs are written to temporary files renamed into place,
+so an output that exists is complete: ``skip_existing`` resumes a killed
+batch, and stale temporary files of killed runs are removed from the output
+folders when a run starts.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from .audio import remove_stale_temps, same_file, write_text
+from .engine import DEFAULT_BLOCK_SIZE
+from .errors import WavedilError
+from .process import STDIO, FileResult, describe, process_file
+from .receptive import analyze
+from .report import format_for_path, render
+from .spec import Stack
+
+#: Extensions a directory walk picks up as audio.
+AUDIO_EXTENSIONS = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".au", ".caf", ".w64", ".rf64", ".mp3")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input, where its output (and report) go."""
+
+    input: str
+    output: str
+    report: str | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    """How every job of a batch is processed (see :func:`wavedil.process_file`)."""
+
+    force: bool = False
+    subtype: str | None = None
+    normalize: bool = False
+    peak_db: float = -1.0
+    dtype: str = "float32"
+    block_size: int = DEFAULT_BLOCK_SIZE
+    resample: bool = False
+    sanitize: bool = False
+    skip_existing: bool = False
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What happened to one input. ``status`` is ``ok``, ``error`` or ``skipped``."""
+
+    input: str
+    output: str | None
+    status: str
+    error: str | None = None
+    seconds_audio: float = 0.0
+    seconds_wall: float = 0.0
+    clipped_samples: int = 0
+    sanitized_samples: int = 0
+    report: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON line of this result (``detail`` left out)."""
+        out = asdict(self)
+        del out["detail"]
+        return out
+
+
+# ---------------------------------------------------------------------------
+# Jobs
+
+
+def _is_audio(path: Path) -> bool:
+    return path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
+
+
+def collect_jobs(
+    inputs: Sequence[str],
+    *,
+    output: str | None = None,
+    outdir: str | None = None,
+    recursive: bool = False,
+    suffix: str = "",
+    ext: str | None = None,
+    report: str | None = None,
+    report_dir: str | None = None,
+    report_ext: str = ".json",
+) -> tuple[list[Job], list[JobResult]]:
+    """Jobs for ``inputs``, and error results for inputs that cannot become one.
+
+    With ``output`` there must be one input. With ``outdir`` each input file
+    ``NAME.EXT`` gives ``OUTDIR/NAME{suffix}{ext or .EXT}``; a directory (with
+    ``recursive``) gives its audio files, keeping their layout under
+    ``outdir``. Reports go to ``report`` (one input) or to ``report_dir``,
+    mirroring the outputs, with extension ``report_ext``. Two inputs that
+    would write the same output are refused (the later one).
+    """
+    if (output is None) == (outdir is None):
+        raise WavedilError("give either an output file (-o) or an output folder (-d)")
+    if output is not None:
+        if len(inputs) != 1:
+            raise WavedilError(f"-o takes one input, got {len(inputs)}; use -d OUTDIR for several")
+        return [Job(inputs[0], output, report)], []
+    if report is not None:
+        raise WavedilError("--report names one file; use --report-dir with -d")
+    if ext is not None and not ext.startswith("."):
+        ext = "." + ext
+    if report_ext and not report_ext.startswith("."):
+        report_ext = "." + report_ext
+    jobs: list[Job] = []
+    errors: list[JobResult] = []
+    base = Path(outdir)  # type: ignore[arg-type]
+    for item in inputs:
+        p = Path(item)
+        if item != STDIO and p.is_dir():
+            if not recursive:
+                errors.append(JobResult(item, None, "error", f"{item}: is a directory (add --recursive to process the audio files in it)"))
+                continue
+            files = sorted(f for f in p.rglob("*") if f.is_file() and _is_audio(f) and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            pairs = [(str(f), f.relative_to(p)) for f in files]
+        else:
+            pairs = [(item, Path(p.name if item != STDIO else "stdin.wav"))]
+        for src, rel in pairs:
+            out = base / rel.parent / f"{rel.stem}{suffix}{ext or rel.suffix or '.wav'}"
+            rep = str(Path(report_dir) / rel.parent / f"{rel.stem}{suffix}{report_ext}") if report_dir else None
+            jobs.append(Job(src, str(out), rep))
+    seen: dict[str, str] = {}
+    unique = []
+    for job in jobs:
+        key = os.path.realpath(job.output)
+        if key in seen:
+            errors.append(JobResult(job.input, job.output, "error", f"{job.output}: the same output as for {seen[key]}; use --suffix or separate runs"))
+            continue
+        seen[key] = job.input
+        unique.append(job)
+    return unique, errors
+
+
+# ---------------------------------------------------------------------------
+# Running one job
+
+
+def run_job(job: Job, stack: Stack, options: Options, progress: Callable[[float], None] | None = None) -> JobResult:
+    """Process one job; every failure becomes an ``error`` result, never an exception.
+
+    KeyboardInterrupt passes through, after the output's temporary file is removed.
+    """
+    start = time.perf_counter()
+    if options.skip_existing and job.output != STDIO and Path(job.output).exists():
+        return JobResult(job.input, job.output, "skipped", seconds_wall=time.perf_counter() - start, report=job.report)
+    try:
+        if job.output != STDIO:
+            Path(job.output).parent.mkdir(parents=True, exist_ok=True)
+        if job.report:
+            Path(job.report).parent.mkdir(parents=True, exist_ok=True)
+        result = process_file(
+            job.input,
+            job.output,
+            stack,
+            force=options.force,
+            subtype=options.subtype,
+            normalize=options.normalize,
+            peak_db=options.peak_db,
+            dtype=np.dtype(options.dtype),
+            block_size=options.block_size,
+            resample=options.resample,
+            sanitize=options.sanitize,
+            progress=progress,
+        )
+        if job.report:
+            write_report(job.report, stack, result, force=options.force)
+    except WavedilError as exc:
+        return JobResult(job.input, job.output, "error", str(exc), seconds_wall=time.perf_counter() - start)
+    except OSError as exc:
+        where = exc.filename or job.output
+        return JobResult(job.input, job.output, "error", f"{where}: {exc.strerror or exc}", seconds_wall=time.perf_counter() - start)
+    except MemoryError:
+        return JobResult(job.input, job.output, "error", f"{job.input}: out of memory; try a smaller --block-size", seconds_wall=time.perf_counter() - start)
+    return JobResult(
+        job.input,
+        job.output,
+        "ok",
+        seconds_audio=result.seconds_audio,
+        seconds_wall=time.perf_counter() - start,
+        clipped_samples=result.clipped_samples,
+        sanitized_samples=result.sanitized_samples,
+        report=job.report,
+        detail=describe(result),
+    )
+
+
+def write_report(path: str, stack: Stack, result: FileResult, *, force: bool) -> None:
+    """The receptive-field report of ``stack`` with the file's ``audio`` facts, rendered by extension."""
+    report = analyze(stack, stack.sample_rate or result.sample_rate, audio=None if result.input == STDIO else result.input)
+    report["audio"] = describe(result)
+    write_text(path, render(report, format_for_path(path)), force=force)
+
+
+# ---------------------------------------------------------------------------
+# Running many
+
+
+def default_workers() -> int:
+    """Worker processes by default: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def input_seconds(path: str) -> float | None:
+    """Length of an audio file in seconds from its header, or None if it cannot be read."""
+    if path == STDIO:
+        return None
+    try:
+        info = sf.info(path)
+    except Exception:  # any unreadable file: its job will report why
+        return None
+    return info.frames / info.samplerate if info.samplerate else None
+
+
+def run_jobs(
+    jobs: Sequence[Job],
+    stack: Stack,
+    options: Options,
+    *,
+    workers: int = 1,
+    on_result: Callable[[JobResult], None] | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> list[JobResult]:
+    """Run ``jobs``, ``workers`` at a time, and return their results in job order.
+
+    ``on_result`` is called as each job ends; ``on_progress`` with the seconds
+    of audio processed, as blocks complete. With more than one worker the
+    jobs run in separate processes (BLAS limited to one thread each, so that
+    workers do not oversubscribe the cores). Before starting, stale temporary
+    files of killed runs are removed from the output folders.
+    """
+    for folder in sorted({str(Path(j.output).parent) for j in jobs if j.output != STDIO}):
+        remove_stale_temps(folder)
+    results: dict[int, JobResult] = {}
+
+    def done(i: int, r: JobResult) -> None:
+        results[i] = r
+        if on_result:
+            on_result(r)
+
+    # Standard input belongs to this process: a batch that reads it runs here.
+    if workers <= 1 or len(jobs) <= 1 or any(j.input == STDIO for j in jobs):
+        for i, job in enumerate(jobs):
+            done(i, run_job(job, stack, options, on_progress))
+    else:
+        _run_pool(jobs, stack, options, min(workers, len(jobs)), done, on_progress)
+    return [results[i] for i in range(len(jobs))]
+
+
+_progress_queue: Any = None
+
+
+def _init_worker(progress_queue: Any) -> None:
+    global _progress_queue
+    _progress_queue = progress_queue
+    # The parent handles Ctrl-C and forwards it; a worker only cleans up.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _worker_job(job: Job, stack: Stack, options: Options) -> JobResult:
+    q = _progress_queue
+    return run_job(job, stack, options, (lambda s: q.put(s)) if q is not None else None)
+
+
+def _single_thread_blas_env() -> dict[str, str]:
+    keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+    return {k: "1" for k in keys}
+
+
+def _run_pool(
+    jobs: Sequence[Job],
+    stack: Stack,
+    options: Options,
+    workers: int,
+    done: Callable[[int, JobResult], None],
+    on_progress: Callable[[float], None] | None,
+) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    progress_queue = ctx.Queue() if on_progress else None
+    # Spawned workers read these when they import numpy: one BLAS thread each.
+    saved = {k: os.environ.get(k) for k in _single_thread_blas_env()}
+    os.environ.update(_single_thread_blas_env())
+    stop = threading.Event()
+    drain = None
+    if progress_queue is not None:
+        drain = threading.Thread(target=_drain, args=(progress_queue, on_progress, stop), daemon=True)
+        drain.start()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(progress_queue,))
+    try:
+        futures: dict[Future, int] = {pool.submit(_worker_job, job, stack, options): i for i, job in enumerate(jobs)}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                i = futures[fut]
+                try:
+                    done(i, fut.result())
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:  # a worker died (killed, out of memory): that job failed
+                    done(i, JobResult(jobs[i].input, jobs[i].output, "error", f"{jobs[i].input}: worker failed: {exc or type(exc).__name__}"))
+    except KeyboardInterrupt:
+        _interrupt_workers(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        stop.set()
+        if drain is not None:
+            drain.join(timeout=1.0)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _interrupt_workers(pool: ProcessPoolExecutor) -> None:
+    """Pass Ctrl-C on to the workers, so each removes its temporary file before it stops."""
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        try:
+            os.kill(proc.pid, signal.SIGINT)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _drain(q: Any, on_progress: Callable[[float], None], stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            on_progress(q.get(timeout=0.1))
+        except queue.Empty:
+            continue
+        except (EOFError, OSError):
+            return
+
+
+def summarize(results: Iterable[JobResult], seconds_wall: float) -> dict[str, Any]:
+    """The closing object of a batch: counts, audio and wall seconds, speed."""
+    results = list(results)
+    audio = sum(r.seconds_audio for r in results)
+    return {
+        "summary": True,
+        "files": len(results),
+        "ok": sum(r.status == "ok" for r in results),
+        "error": sum(r.status == "error" for r in results),
+        "skipped": sum(r.status == "skipped" for r in results),
+        "seconds_audio": audio,
+        "seconds_wall": seconds_wall,
+        "realtime_factor": audio / seconds_wall if seconds_wall > 0 else None,
+        "clipped_samples": sum(r.clipped_samples for r in results),
+    }
