@@ -8,7 +8,8 @@ import time
 
 import click
 
-from wavedil.batch import Options, collect_jobs, default_workers, input_seconds, run_jobs, summarize
+from wavedil.batch import Options, collect_jobs, input_seconds, run_jobs, summarize
+from wavedil.workers import default_workers
 from wavedil.engine import DEFAULT_BLOCK_SIZE
 
 from .progress import ProgressLine

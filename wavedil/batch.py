@@ -14,11 +14,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,13 +25,15 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from .audio import remove_stale_temps, same_file, write_text
+from .audio import remove_stale_temps, write_text
 from .engine import DEFAULT_BLOCK_SIZE
 from .errors import WavedilError
 from .process import STDIO, FileResult, describe, process_file
 from .receptive import analyze
 from .report import format_for_path, render
+from .segments import choose_segment_frames
 from .spec import Stack
+from .workers import stop_workers, worker_pool
 
 #: Extensions a directory walk picks up as audio.
 AUDIO_EXTENSIONS = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".au", ".caf", ".w64", ".rf64", ".mp3")
@@ -158,8 +159,18 @@ def collect_jobs(
 # Running one job
 
 
-def run_job(job: Job, stack: Stack, options: Options, progress: Callable[[float], None] | None = None) -> JobResult:
+def run_job(
+    job: Job,
+    stack: Stack,
+    options: Options,
+    progress: Callable[[float], None] | None = None,
+    *,
+    executor: Executor | None = None,
+    workers: int = 1,
+) -> JobResult:
     """Process one job; every failure becomes an ``error`` result, never an exception.
+
+    With an ``executor`` and ``workers`` > 1 a long input runs in segments there.
 
     KeyboardInterrupt passes through, after the output's temporary file is removed.
     """
@@ -184,6 +195,8 @@ def run_job(job: Job, stack: Stack, options: Options, progress: Callable[[float]
             resample=options.resample,
             sanitize=options.sanitize,
             progress=progress,
+            executor=executor,
+            workers=workers,
         )
         if job.report:
             write_report(job.report, stack, result, force=options.force)
@@ -218,14 +231,6 @@ def write_report(path: str, stack: Stack, result: FileResult, *, force: bool) ->
 # Running many
 
 
-def default_workers() -> int:
-    """Worker processes by default: the cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def input_seconds(path: str) -> float | None:
     """Length of an audio file in seconds from its header, or None if it cannot be read."""
     if path == STDIO:
@@ -250,9 +255,12 @@ def run_jobs(
 
     ``on_result`` is called as each job ends; ``on_progress`` with the seconds
     of audio processed, as blocks complete. With more than one worker the
-    jobs run in separate processes (BLAS limited to one thread each, so that
-    workers do not oversubscribe the cores). Before starting, stale temporary
-    files of killed runs are removed from the output folders.
+    work runs in separate processes (BLAS limited to one thread each, so that
+    workers do not oversubscribe the cores): whole files when there are at
+    least as many files as workers, otherwise segments of each long file
+    (:mod:`wavedil.segments`), with the same output bit for bit. Before
+    starting, stale temporary files of killed runs are removed from the
+    output folders.
     """
     for folder in sorted({str(Path(j.output).parent) for j in jobs if j.output != STDIO}):
         remove_stale_temps(folder)
@@ -264,32 +272,48 @@ def run_jobs(
             on_result(r)
 
     # Standard input belongs to this process: a batch that reads it runs here.
-    if workers <= 1 or len(jobs) <= 1 or any(j.input == STDIO for j in jobs):
+    if workers <= 1 or any(j.input == STDIO for j in jobs):
         for i, job in enumerate(jobs):
             done(i, run_job(job, stack, options, on_progress))
+    elif len(jobs) < workers:
+        if any(_worth_splitting(j, stack, options, workers) for j in jobs):
+            with worker_pool(workers) as pool:
+                try:
+                    for i, job in enumerate(jobs):
+                        done(i, run_job(job, stack, options, on_progress, executor=pool, workers=workers))
+                except KeyboardInterrupt:
+                    stop_workers(pool)
+                    raise
+        else:
+            for i, job in enumerate(jobs):
+                done(i, run_job(job, stack, options, on_progress))
     else:
-        _run_pool(jobs, stack, options, min(workers, len(jobs)), done, on_progress)
+        _run_pool(jobs, stack, options, workers, done, on_progress)
     return [results[i] for i in range(len(jobs))]
+
+
+def _worth_splitting(job: Job, stack: Stack, options: Options, workers: int) -> bool:
+    """Whether the job's input is long enough to cut into two segments or more."""
+    if options.resample:
+        return False
+    try:
+        frames = sf.info(job.input).frames
+    except Exception:  # unreadable: its job will report why
+        return False
+    return frames > choose_segment_frames(frames, stack, workers, options.block_size)
 
 
 _progress_queue: Any = None
 
 
-def _init_worker(progress_queue: Any) -> None:
+def _set_progress_queue(progress_queue: Any) -> None:
     global _progress_queue
     _progress_queue = progress_queue
-    # The parent handles Ctrl-C and forwards it; a worker only cleans up.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _worker_job(job: Job, stack: Stack, options: Options) -> JobResult:
     q = _progress_queue
     return run_job(job, stack, options, (lambda s: q.put(s)) if q is not None else None)
-
-
-def _single_thread_blas_env() -> dict[str, str]:
-    keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-    return {k: "1" for k in keys}
 
 
 def _run_pool(
@@ -300,17 +324,13 @@ def _run_pool(
     done: Callable[[int, JobResult], None],
     on_progress: Callable[[float], None] | None,
 ) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    progress_queue = ctx.Queue() if on_progress else None
-    # Spawned workers read these when they import numpy: one BLAS thread each.
-    saved = {k: os.environ.get(k) for k in _single_thread_blas_env()}
-    os.environ.update(_single_thread_blas_env())
+    progress_queue = multiprocessing.get_context("spawn").Queue() if on_progress else None
     stop = threading.Event()
     drain = None
     if progress_queue is not None:
         drain = threading.Thread(target=_drain, args=(progress_queue, on_progress, stop), daemon=True)
         drain.start()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(progress_queue,))
+    pool = worker_pool(workers, initializer=_set_progress_queue, initargs=(progress_queue,))
     try:
         futures: dict[Future, int] = {pool.submit(_worker_job, job, stack, options): i for i, job in enumerate(jobs)}
         pending = set(futures)
@@ -325,27 +345,15 @@ def _run_pool(
                 except BaseException as exc:  # a worker died (killed, out of memory): that job failed
                     done(i, JobResult(jobs[i].input, jobs[i].output, "error", f"{jobs[i].input}: worker failed: {exc or type(exc).__name__}"))
     except KeyboardInterrupt:
-        _interrupt_workers(pool)
+        stop_workers(pool)
+        for folder in sorted({str(Path(j.output).parent) for j in jobs if j.output != STDIO}):
+            remove_stale_temps(folder)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         stop.set()
         if drain is not None:
             drain.join(timeout=1.0)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def _interrupt_workers(pool: ProcessPoolExecutor) -> None:
-    """Pass Ctrl-C on to the workers, so each removes its temporary file before it stops."""
-    for proc in list(getattr(pool, "_processes", {}).values()):
-        try:
-            os.kill(proc.pid, signal.SIGINT)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def _drain(q: Any, on_progress: Callable[[float], None], stop: threading.Event) -> None:

@@ -12,6 +12,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from .audio import (
 )
 from .engine import DEFAULT_BLOCK_SIZE, StreamingFilter
 from .errors import AudioError, WavedilError
+from .segments import Segment, choose_segment_frames, ordered_results, plan_segments, run_segment
 from .spec import Stack
 
 #: The path that means standard input (as input) or standard output (as output).
@@ -81,6 +83,8 @@ def process_file(
     resample: bool = False,
     sanitize: bool = False,
     progress: Progress | None = None,
+    executor: Executor | None = None,
+    workers: int = 1,
 ) -> FileResult:
     """Filter the audio file ``input`` with ``stack`` into ``output``.
 
@@ -119,6 +123,13 @@ def process_file(
         instead of refusing the file.
     progress : callable, optional
         Called with the seconds of input audio processed, after each block.
+    executor : concurrent.futures.Executor, optional
+        With ``workers`` > 1, the file is cut into segments that run on this
+        executor (a pool from :func:`wavedil.workers.worker_pool` or a
+        ``dask.distributed.Client``); see :mod:`wavedil.segments`. The output
+        is the same, bit for bit. Standard input and ``resample`` run here.
+    workers : int
+        Segments in flight at once.
 
     Raises
     ------
@@ -155,9 +166,14 @@ def process_file(
         converting = bool(model_rate) and model_rate != src.samplerate
         reader = _Reader(src, in_name, block_size, sanitize, progress)
 
+        split = executor is not None and workers > 1 and in_name != STDIO and src.seekable() and not converting
+
         def output_blocks() -> Iterator[np.ndarray]:
             if converting:
                 return _resampled(reader, filt, model_rate)
+            if split:
+                assert executor is not None
+                return _segmented(reader, stack, executor, workers, dtype, block_size)
             return _filtered(reader, filt)
 
         gain = 1.0
@@ -295,6 +311,58 @@ def _filtered(reader: _Reader, filt: StreamingFilter) -> Iterator[np.ndarray]:
     for block in reader.blocks(filt.dtype.name):
         yield filt.process(block)
     yield filt.flush()
+
+
+def _segmented(
+    reader: _Reader, stack: Stack, executor: Executor, workers: int, dtype: DTypeLike, block_size: int
+) -> Iterator[np.ndarray]:
+    """Output of the whole input computed in segments on ``executor``, in order."""
+    src = reader.src
+    frames = src.frames
+    seg_len = choose_segment_frames(frames, stack, workers, block_size)
+    segments = plan_segments(frames, stack, segment_frames=seg_len, block_size=block_size)
+    name = np.dtype(dtype).name
+    submitted = (
+        executor.submit(file_segment, reader.name, s, stack, name, block_size, reader.sanitize) for s in segments
+    )
+    for seg, (y, sanitized) in zip(segments, ordered_results(submitted, 2 * workers)):
+        reader.frames += seg.frames
+        reader.sanitized += sanitized
+        if reader.progress:
+            reader.progress(seg.frames / src.samplerate)
+        yield y
+
+
+def file_segment(
+    path: str, segment: Segment, stack: Stack, dtype: str, block_size: int, sanitize: bool
+) -> tuple[np.ndarray, int]:
+    """Read the input ``segment`` needs from ``path`` and compute its output.
+
+    Returns the output frames and the count of NaN or infinite samples replaced
+    by zero in the segment's own frames (with ``sanitize``; without it such
+    samples are an error naming the first bad frame).
+    """
+    with open_input(path) as src:
+        try:
+            src.seek(segment.read_start)
+            x = src.read(segment.read_stop - segment.read_start, dtype=dtype, always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioError(f"{path}: read failed at frame {segment.read_start}: {exc}") from None
+    if len(x) != segment.read_stop - segment.read_start:
+        raise AudioError(f"{path}: read failed: the data ends at frame {segment.read_start + len(x)}, before its header says")
+    bad = ~np.isfinite(x)
+    sanitized = 0
+    if bad.any():
+        if not sanitize:
+            frame = segment.read_start + int(np.argmax(bad.any(axis=1)))
+            raise AudioError(
+                f"{path}: contains NaN or infinite samples (the first at frame {frame}); "
+                "--sanitize replaces them by zero"
+            )
+        own = bad[segment.start - segment.read_start : segment.stop - segment.read_start]
+        sanitized = int(np.count_nonzero(own))
+        x[bad] = 0.0
+    return run_segment(stack, x, segment, dtype=dtype, block_size=block_size), sanitized
 
 
 def _resampled(reader: _Reader, filt: StreamingFilter, rate: int) -> Iterator[np.ndarray]:

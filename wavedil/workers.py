@@ -1,0 +1,82 @@
+"""Worker processes that share the machine's cores without oversubscribing them.
+
+Each worker is a fresh (spawned) interpreter whose BLAS runs one thread, so
+``n`` workers keep ``n`` cores busy, not ``n`` times the BLAS default.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+#: Environment variables the common BLAS and OpenMP builds read at start-up.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+def default_workers() -> int:
+    """The cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def worker_pool(
+    workers: int,
+    *,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> ProcessPoolExecutor:
+    """A started pool of ``workers`` spawned processes, one BLAS thread each.
+
+    All processes are started here, while the single-thread settings are in
+    the environment they inherit; the parent's environment is then restored.
+    Workers ignore Ctrl-C: the parent handles it and stops them with
+    :func:`stop_workers`. Use the pool as a context manager, or call
+    ``shutdown()``.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
+    os.environ.update({k: "1" for k in THREAD_VARIABLES})
+    # An ignored signal stays ignored in the spawned interpreter, from its first instruction.
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=initializer, initargs=initargs)
+        # A spawned pool starts a process per submit while none is idle: start them all now.
+        for fut in [pool.submit(os.getpid) for _ in range(workers)]:
+            fut.result()
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return pool
+
+
+def stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's processes now and wait for them to end.
+
+    A worker stopped mid-file leaves a temporary file named after its process
+    ID, which :func:`wavedil.audio.remove_stale_temps` then removes.
+    """
+    processes = list(getattr(pool, "_processes", {}).values())
+    for proc in processes:
+        proc.terminate()
+    for proc in processes:
+        proc.join(timeout=10)
