@@ -25,9 +25,9 @@ from .wavenet import WaveNet, WaveNetRunner
 DEFAULT_BLOCK_SIZE = 8192
 
 
-def _runner(layer: Layer, batch: int, dtype: np.dtype) -> ConvRunner | WaveNetRunner:
+def _runner(layer: Layer, batch: int, dtype: np.dtype, block: int) -> ConvRunner | WaveNetRunner:
     if isinstance(layer, WaveNet):
-        return WaveNetRunner(layer, batch, dtype)
+        return WaveNetRunner(layer, batch, dtype, block)
     return ConvRunner(layer.weights, layer.bias, layer.dilation, layer.activation, batch, dtype)
 
 
@@ -90,7 +90,7 @@ class StreamingFilter:
             raise WavedilError(
                 f"the stack takes {stack.in_channels} input channel(s) but the audio has {channels}"
             )
-        self._runners = [_runner(layer, self._batch, self.dtype) for layer in stack.layers]
+        self._runners = [_runner(layer, self._batch, self.dtype, self.block_size) for layer in stack.layers]
         self.reset()
 
     def reset(self) -> None:

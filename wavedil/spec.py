@@ -368,7 +368,7 @@ def _parse_element(raw: Any, index: int, in_channels: int, base_dir: Path | None
 
 
 def _parse_layer(raw: Mapping[str, Any], index: int) -> Conv1d:
-    unknown = sorted(set(raw) - _LAYER_KEYS)
+    unknown = sorted(set(map(str, raw)) - _LAYER_KEYS)
     if unknown:
         raise SpecError(
             f"unknown field(s) {', '.join(map(str, unknown))}; known: {', '.join(sorted(_LAYER_KEYS))}",
@@ -446,7 +446,7 @@ def parse_spec(data: Mapping[str, Any], *, source: str | None = None, base_dir: 
     try:
         if not isinstance(data, Mapping):
             raise SpecError(f"the document must be a table/object, got {type(data).__name__}")
-        unknown = sorted(set(data) - _STACK_KEYS)
+        unknown = sorted(set(map(str, data)) - _STACK_KEYS)
         if unknown:
             raise SpecError(
                 f"unknown top-level field(s) {', '.join(map(str, unknown))}; known: {', '.join(sorted(_STACK_KEYS))}",

@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 
 from .activations import ACTIVATIONS, activation as _activation
-from .conv import ConvRunner
 from .errors import SpecError
 
 #: Largest side .npz weight file, uncompressed, in bytes.
@@ -353,7 +353,7 @@ def parse_wavenet(raw: Mapping[str, Any], *, layer: int, in_channels: int, base_
     ``in_channels`` is what the element before it outputs (the stack input for
     the first element); ``base_dir`` is where a side ``.npz`` file is looked for.
     """
-    unknown = sorted(set(raw) - _WAVENET_KEYS)
+    unknown = sorted(set(map(str, raw)) - _WAVENET_KEYS)
     if unknown:
         raise SpecError(
             f"unknown field(s) {', '.join(map(str, unknown))}; known: {', '.join(sorted(_WAVENET_KEYS))}",
@@ -408,7 +408,7 @@ def parse_array_settings(
     where = f"arrays[{array}]"
     if not isinstance(arr, Mapping):
         raise SpecError(f"must be a table/object, got {type(arr).__name__}", layer=layer, field=where)
-    unknown = sorted(set(arr) - _ARRAY_KEYS)
+    unknown = sorted(set(map(str, arr)) - _ARRAY_KEYS)
     if unknown:
         raise SpecError(
             f"unknown field(s) {', '.join(map(str, unknown))}; known: {', '.join(sorted(_ARRAY_KEYS))}",
@@ -517,38 +517,105 @@ def _load_npz(name: str, expected: int, *, layer: int, base_dir: Path | None) ->
 # The forward pass
 
 
-class _ArrayRunner:
-    def __init__(self, arr: LayerArray, batch: int, dtype: np.dtype) -> None:
-        s = arr.settings
-        self.channels = s.channels
-        self.gated = s.gated
-        self.act = _activation(s.activation)
-        self.rechannel = arr.rechannel.astype(dtype)
-        self.convs = [ConvRunner(w, b, d, "linear", batch, dtype) for w, b, d in zip(arr.conv_weights, arr.conv_biases, s.dilations)]
-        self.mixers = [m.astype(dtype) for m in arr.mixers]
-        self.outs = [w.astype(dtype) for w in arr.out_weights]
-        self.out_biases = [b.astype(dtype)[:, None] for b in arr.out_biases]
-        self.head = arr.head_weight.astype(dtype)
-        self.head_bias = None if arr.head_bias_values is None else arr.head_bias_values.astype(dtype)[:, None]
-        self.sigmoid = _activation("sigmoid")
+_TANH = _activation("tanh")
 
-    def __call__(self, y: np.ndarray, c: np.ndarray, skip: np.ndarray | None, prime: bool) -> tuple[np.ndarray, np.ndarray]:
-        r = np.matmul(self.rechannel, y)
-        for conv, mixer, out_w, out_b in zip(self.convs, self.mixers, self.outs, self.out_biases):
+
+class _LayerState:
+    """One layer's input with its history: ``buf[..., :history]`` holds the past."""
+
+    def __init__(self, w_cat: np.ndarray, o_aug: np.ndarray, dilation: int, kernel_size: int, batch: int, channels: int, block: int, dtype: np.dtype) -> None:
+        self.w_cat = w_cat
+        self.o_aug = o_aug
+        self.dilation = dilation
+        self.kernel_size = kernel_size
+        self.history = (kernel_size - 1) * dilation
+        self.buf = np.zeros((batch, channels, self.history + block), dtype=dtype)
+
+    def shift(self, n: int) -> None:
+        """Keep the last ``history`` samples after a block of ``n``."""
+        h = self.history
+        if h:
+            # A memmove when the regions overlap (history longer than the block).
+            self.buf[..., :h] = self.buf[..., n : n + h]
+
+
+class _ArrayRunner:
+    """The forward pass of one layer array over blocks of up to ``block`` samples.
+
+    Per layer, the k taps, the conditioning input and the bias are one GEMM:
+    ``z = [W_0 .. W_{k-1} M b] @ [r[t]; r[t-d]; ..; c[t]; 1]``, and the
+    residual 1x1 with its bias another, ``[O o] @ [p; 1]``, written straight
+    into the next layer's input buffer. All buffers are allocated once.
+    """
+
+    def __init__(self, arr: LayerArray, batch: int, dtype: np.dtype, block: int) -> None:
+        s = arr.settings
+        c, k, cond = s.channels, s.kernel_size, s.condition_size
+        self.channels, self.gated, self.cond = c, s.gated, cond
+        self.act = _activation(s.activation)
+        self.rechannel = np.ascontiguousarray(arr.rechannel, dtype=dtype)
+        self.layers = []
+        for w, b, m, o, ob, d in zip(arr.conv_weights, arr.conv_biases, arr.mixers, arr.out_weights, arr.out_biases, s.dilations):
+            w_cat = np.concatenate([w[:, :, j] for j in range(k)] + [m, b[:, None]], axis=1)
+            o_aug = np.concatenate([o, ob[:, None]], axis=1)
+            self.layers.append(_LayerState(w_cat.astype(dtype), o_aug.astype(dtype), d, k, batch, c, block, dtype))
+        self.head = np.ascontiguousarray(arr.head_weight, dtype=dtype)
+        self.head_bias = None if arr.head_bias_values is None else arr.head_bias_values.astype(dtype)[:, None]
+        # Shared by the layers: the stacked GEMM input, whose last rows hold the
+        # condition and a row of ones; the activations with a row of ones; the skip sum.
+        self.stacked = np.empty((batch, k * c + cond + 1, block), dtype=dtype)
+        self.stacked[:, -1] = 1
+        self.z = np.empty((batch, s.mid, block), dtype=dtype)
+        self.p = np.empty((batch, c + 1, block), dtype=dtype)
+        self.p[:, -1] = 1
+        self.skip = np.empty((batch, c, block), dtype=dtype)
+        self.out = np.empty((batch, c, block), dtype=dtype)
+        self.head_out = np.empty((batch, s.head_size, block), dtype=dtype)
+
+    def __call__(self, y: np.ndarray, cond: np.ndarray, skip_in: np.ndarray | None, prime: bool) -> tuple[np.ndarray, np.ndarray]:
+        n = y.shape[-1]
+        c = self.channels
+        layers = self.layers
+        stacked = self.stacked[..., :n]
+        stacked[:, -1 - self.cond : -1] = cond
+        z, p, pa = self.z[..., :n], self.p[:, :c, :n], self.p[..., :n]
+        skip = self.skip[..., :n]
+        first = layers[0]
+        r = first.buf[..., first.history : first.history + n]
+        np.matmul(self.rechannel, y, out=r)
+        for i, layer in enumerate(layers):
+            h, d = layer.history, layer.dilation
+            buf = layer.buf
             if prime:
-                z = np.repeat(conv.prime(r[0, :, 0])[None, :, None], r.shape[0], axis=0)
+                buf[..., :h] = r[..., :1]
+            for j in range(layer.kernel_size):
+                stacked[:, j * c : (j + 1) * c] = buf[..., h - j * d : h - j * d + n]
+            np.matmul(layer.w_cat, stacked, out=z)
+            if self.act is _TANH:
+                np.tanh(z[:, :c], out=p)
             else:
-                z = conv(r)
-            z += np.matmul(mixer, c)
+                np.copyto(p, z[:, :c])
+                self.act(p)
             if self.gated:
-                p = self.act(z[:, : self.channels])
-                p *= self.sigmoid(z[:, self.channels :])
+                np.multiply(p, expit(z[:, c:], out=z[:, c:]), out=p)
+            if i == 0:
+                if skip_in is None:
+                    np.copyto(skip, p)
+                else:
+                    np.add(skip_in, p, out=skip)
             else:
-                p = self.act(z)
-            r = r + np.matmul(out_w, p)
-            r += out_b
-            skip = p.copy() if skip is None else skip + p
-        head = np.matmul(self.head, skip)
+                np.add(skip, p, out=skip)
+            if i + 1 < len(layers):
+                nxt = layers[i + 1]
+                r_next = nxt.buf[..., nxt.history : nxt.history + n]
+            else:
+                r_next = self.out[..., :n]
+            np.matmul(layer.o_aug, pa, out=r_next)
+            np.add(r_next, r, out=r_next)
+            layer.shift(n)
+            r = r_next
+        head = self.head_out[..., :n]
+        np.matmul(self.head, skip, out=head)
         if self.head_bias is not None:
             head += self.head_bias
         return r, head
@@ -557,8 +624,8 @@ class _ArrayRunner:
 class WaveNetRunner:
     """Streaming forward pass of a :class:`WaveNet` on (batch, channels, time) arrays."""
 
-    def __init__(self, net: WaveNet, batch: int, dtype: np.dtype) -> None:
-        self.arrays = [_ArrayRunner(arr, batch, dtype) for arr in net.arrays]
+    def __init__(self, net: WaveNet, batch: int, dtype: np.dtype, block: int) -> None:
+        self.arrays = [_ArrayRunner(arr, batch, dtype, block) for arr in net.arrays]
         self.head_scale = dtype.type(net.head_scale)
         self.batch = batch
 
@@ -567,8 +634,8 @@ class WaveNetRunner:
         for arr in self.arrays:
             y, skip = arr(y, x, skip, prime)
         assert skip is not None
-        skip *= self.head_scale
-        return skip
+        # A fresh array: the caller keeps it while the buffers are reused.
+        return skip * self.head_scale
 
     def prime(self, steady_in: np.ndarray) -> np.ndarray:
         """Put every layer in the steady state of the constant input; return the constant output."""

@@ -191,7 +191,7 @@ def _metadata(raw: Any) -> dict[str, Any]:
 
 
 def _wavenet(config: Mapping[str, Any], flat: np.ndarray, version: str) -> WaveNet:
-    extra = sorted(set(config) - {"layers", "head", "head_scale"})
+    extra = sorted(set(map(str, config)) - {"layers", "head", "head_scale"})
     if extra:
         raise SpecError(
             f"unsupported WaveNet option(s) {', '.join(extra)} (file version {version}); "
@@ -252,7 +252,7 @@ def _check_array_layout(arr: Mapping[str, Any], index: int, version: str) -> Non
             field=f"{where}.activation",
         )
     known = {"input_size", "condition_size", "head_size", "channels", "kernel_size", "dilations", "activation", "gated", "head_bias"}
-    extra = sorted(set(arr) - known)
+    extra = sorted(set(map(str, arr)) - known)
     if extra:
         raise SpecError(
             f"unsupported option(s) {', '.join(map(str, extra))} (file version {version}; FiLM, slimmable and "
@@ -262,7 +262,7 @@ def _check_array_layout(arr: Mapping[str, Any], index: int, version: str) -> Non
 
 
 def _linear(config: Mapping[str, Any], flat: np.ndarray) -> Conv1d:
-    extra = sorted(set(config) - {"receptive_field", "bias"})
+    extra = sorted(set(map(str, config)) - {"receptive_field", "bias"})
     if extra:
         raise SpecError(f"unsupported Linear option(s) {', '.join(extra)}", field="config")
     rf = config.get("receptive_field")
