@@ -8,7 +8,7 @@ The public API::
     wavedil.analyze(stack, sample_rate=48000)        # the receptive-field report
 """
 
-from .engine import DEFAULT_BLOCK_SIZE, StreamingFilter, apply
+from .engine import StreamingFilter, apply, block_size_for
 from .errors import AudioError, OutputExistsError, SpecError, WavedilError
 from .process import FileResult, process_file
 from .receptive import analyze
@@ -27,7 +27,6 @@ from .spec import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_BLOCK_SIZE",
     "DEFAULT_PRESET",
     "PRESETS",
     "AudioError",
@@ -40,6 +39,7 @@ __all__ = [
     "WavedilError",
     "analyze",
     "apply",
+    "block_size_for",
     "load_spec",
     "parse_spec",
     "preset",

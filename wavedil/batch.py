@@ -26,7 +26,6 @@ import numpy as np
 import soundfile as sf
 
 from .audio import remove_stale_temps, write_text
-from .engine import DEFAULT_BLOCK_SIZE
 from .errors import WavedilError
 from .process import STDIO, FileResult, describe, process_file
 from .receptive import analyze
@@ -57,7 +56,7 @@ class Options:
     normalize: bool = False
     peak_db: float = -1.0
     dtype: str = "float32"
-    block_size: int = DEFAULT_BLOCK_SIZE
+    block_size: int | None = None
     resample: bool = False
     sanitize: bool = False
     skip_existing: bool = False

@@ -21,14 +21,37 @@ from .errors import WavedilError
 from .spec import Layer, Stack
 from .wavenet import WaveNet, WaveNetRunner
 
-#: Samples per block unless a caller says otherwise.
-DEFAULT_BLOCK_SIZE = 8192
+#: Most samples per block for cheap stacks: long blocks spread the per-call
+#: cost of NumPy over many samples.
+MAX_BLOCK_SIZE = 65536
+#: Fewest samples per block for wide stacks, whose buffers must stay in cache.
+MIN_BLOCK_SIZE = 1024
 
 
-def _runner(layer: Layer, batch: int, dtype: np.dtype, block: int) -> ConvRunner | WaveNetRunner:
+def block_size_for(stack: Stack) -> int:
+    """The block size the engine uses for ``stack`` unless told otherwise.
+
+    Mono stacks run in blocks of :data:`MAX_BLOCK_SIZE` samples; the widest
+    layer's channels shrink the block so that its buffers stay in the CPU's
+    cache (about 64 KiB each), down to :data:`MIN_BLOCK_SIZE`.
+    """
+    widest = max(_width(layer) for layer in stack.layers)
+    size = MAX_BLOCK_SIZE
+    while size > MIN_BLOCK_SIZE and size * widest * 4 > 64 * 1024 and widest > 1:
+        size //= 2
+    return size
+
+
+def _width(layer: Layer) -> int:
     if isinstance(layer, WaveNet):
-        return WaveNetRunner(layer, batch, dtype, block)
-    return ConvRunner(layer.weights, layer.bias, layer.dilation, layer.activation, batch, dtype)
+        return max(s.mid for s in layer.settings)
+    return max(layer.in_channels, layer.out_channels) * (layer.kernel_size if layer.in_channels > 1 else 1)
+
+
+def _runner(layer: Layer, batch: int, dtype: np.dtype, block: int, gain_in: float) -> ConvRunner | WaveNetRunner:
+    if isinstance(layer, WaveNet):
+        return WaveNetRunner(layer, batch, dtype, block, gain_in)
+    return ConvRunner(layer.weights, layer.bias, layer.dilation, layer.activation, batch, dtype, block, gain_in)
 
 
 class StreamingFilter:
@@ -50,9 +73,9 @@ class StreamingFilter:
         Channels of the input frames.
     dtype : dtype
         ``float32`` (default) or ``float64``: the arithmetic precision.
-    block_size : int
+    block_size : int, optional
         Longest run of frames pushed through the layers at once; bounds the
-        memory of temporaries.
+        memory of the buffers. Default: :func:`block_size_for` the stack.
 
     Examples
     --------
@@ -70,12 +93,14 @@ class StreamingFilter:
         channels: int,
         *,
         dtype: DTypeLike = np.float32,
-        block_size: int = DEFAULT_BLOCK_SIZE,
+        block_size: int | None = None,
     ) -> None:
         self.stack = stack
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise WavedilError(f"dtype must be float32 or float64, got {self.dtype}")
+        if block_size is None:
+            block_size = block_size_for(stack)
         if block_size < 1:
             raise WavedilError(f"block size must be positive, got {block_size}")
         self.block_size = int(block_size)
@@ -90,7 +115,15 @@ class StreamingFilter:
             raise WavedilError(
                 f"the stack takes {stack.in_channels} input channel(s) but the audio has {channels}"
             )
-        self._runners = [_runner(layer, self._batch, self.dtype, self.block_size) for layer in stack.layers]
+        self._runners: list[ConvRunner | WaveNetRunner] = []
+        gain = 1.0
+        for layer in stack.layers:
+            runner = _runner(layer, self._batch, self.dtype, self.block_size, gain)
+            self._runners.append(runner)
+            gain = runner.gain_out
+        # The gain the last layers deferred, applied once to the output.
+        self._gain = None if gain == 1.0 else self.dtype.type(gain)
+        self._out = np.empty((self._batch, self.out_channels, self.block_size), dtype=self.dtype)
         self.reset()
 
     def reset(self) -> None:
@@ -105,10 +138,22 @@ class StreamingFilter:
         """Frames the output lags the input by before :meth:`flush` (``same`` padding)."""
         return self.stack.lookahead
 
-    def _run(self, x: np.ndarray) -> np.ndarray:
-        for runner in self._runners:
-            x = runner(x)
-        return x
+    def _run(self, block: np.ndarray, out: np.ndarray) -> None:
+        """Filter ``block`` (n, channels) into ``out`` (n, out_channels)."""
+        n = len(block)
+        first = self._runners[0].input(n)
+        # One pass: transpose to (batch, channels, n) and convert to the working dtype.
+        np.copyto(first[0] if self._joint else first[:, 0, :], block.T, casting="unsafe")
+        last = len(self._runners) - 1
+        for i, runner in enumerate(self._runners):
+            runner.run(n, self._runners[i + 1].input(n) if i < last else self._out[..., :n])
+        y = self._out[..., :n]
+        y = y[0] if self._joint else y[:, 0, :]
+        # The last layer's output stays in cache; one pass moves it out, with any deferred gain.
+        if self._gain is None:
+            np.copyto(out, y.T)
+        else:
+            np.multiply(y.T, self._gain, out=out)
 
     def process(self, frames: np.ndarray) -> np.ndarray:
         """Filter the next frames; returns ``(m, out_channels)`` output frames.
@@ -123,10 +168,8 @@ class StreamingFilter:
         n = frames.shape[0]
         out = np.empty((n, self.out_channels), dtype=self.dtype)
         for start in range(0, n, self.block_size):
-            block = frames[start : start + self.block_size].T.astype(self.dtype)
-            x = block[None] if self._joint else block[:, None, :]
-            y = self._run(x)
-            out[start : start + block.shape[1]] = (y[0] if self._joint else y[:, 0, :]).T
+            stop = min(start + self.block_size, n)
+            self._run(frames[start:stop], out[start:stop])
         if self._to_skip:
             skip = min(self._to_skip, n)
             self._to_skip -= skip
@@ -151,7 +194,7 @@ def apply(
     x: np.ndarray,
     *,
     dtype: DTypeLike = np.float32,
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = None,
 ) -> np.ndarray:
     """Filter a whole signal with a stack.
 
@@ -166,8 +209,9 @@ def apply(
         Samples (any real dtype; converted to ``dtype``).
     dtype : dtype
         ``float32`` or ``float64`` arithmetic.
-    block_size : int
+    block_size : int, optional
         Frames per block; the result does not depend on it beyond rounding.
+        Default: :func:`block_size_for` the stack.
 
     Returns
     -------
@@ -189,5 +233,8 @@ def apply(
     if frames.ndim != 2:
         raise WavedilError(f"x must be 1-D or 2-D (frames, channels), got shape {x.shape}")
     f = StreamingFilter(stack, frames.shape[1], dtype=dtype, block_size=block_size)
-    y = np.concatenate((f.process(frames), f.flush()))
+    y = f.process(frames)
+    tail = f.flush()
+    if len(tail):
+        y = np.concatenate((y, tail))
     return y[:, 0] if one_d and y.shape[1] == 1 else y

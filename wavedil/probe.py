@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import DEFAULT_BLOCK_SIZE, StreamingFilter, apply
+from .engine import StreamingFilter, apply, block_size_for
 from .spec import Stack
 from .wavenet import WaveNet
 
@@ -183,7 +183,7 @@ def measure_speed(
     *,
     seconds: float = 5.0,
     channels: int | None = None,
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = None,
     repeats: int = 3,
 ) -> dict[str, Any]:
     """Time the engine (float32) on seeded noise; the best of ``repeats`` runs.
@@ -193,6 +193,7 @@ def measure_speed(
     ``realtime_cpu_share`` (the share of one core real time needs).
     """
     ch = channels or (1 if stack.is_mono else stack.in_channels)
+    block_size = block_size or block_size_for(stack)
     n = max(1, int(seconds * sample_rate))
     x = np.random.default_rng(0).normal(0.0, 0.25, (n, ch)).astype(np.float32)
     best = float("inf")

@@ -31,7 +31,7 @@ from .audio import (
     output_format,
     same_file,
 )
-from .engine import DEFAULT_BLOCK_SIZE, StreamingFilter
+from .engine import StreamingFilter, block_size_for
 from .errors import AudioError, WavedilError
 from .segments import Segment, choose_segment_frames, ordered_results, plan_segments, run_segment
 from .spec import Stack
@@ -79,7 +79,7 @@ def process_file(
     normalize: bool = False,
     peak_db: float = -1.0,
     dtype: DTypeLike = np.float32,
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = None,
     resample: bool = False,
     sanitize: bool = False,
     progress: Progress | None = None,
@@ -111,8 +111,9 @@ def process_file(
         Target peak for ``normalize``, in dB relative to full scale.
     dtype : dtype
         ``float32`` or ``float64`` arithmetic.
-    block_size : int
+    block_size : int, optional
         Frames per block (memory bound; the output does not depend on it).
+        Default: the engine's choice for the stack.
     resample : bool
         When the stack names a sample rate (a trained model) and the file has
         another, resample to the model's rate with
@@ -144,6 +145,7 @@ def process_file(
     0
     """
     in_name, out_name = str(input), str(output)
+    block_size = block_size or block_size_for(stack)
     to_stdout = out_name == STDIO
     if in_name != STDIO and not to_stdout and same_file(input, output):
         raise AudioError(f"{out_name}: the output is the input file; choose another output path")

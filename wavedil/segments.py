@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .engine import DEFAULT_BLOCK_SIZE, StreamingFilter
+from .engine import StreamingFilter, block_size_for
 from .errors import WavedilError
 from .spec import Stack
 
@@ -58,12 +58,13 @@ class Segment:
         return self.stop - self.start
 
 
-def choose_segment_frames(frames: int, stack: Stack, workers: int, block_size: int = DEFAULT_BLOCK_SIZE) -> int:
+def choose_segment_frames(frames: int, stack: Stack, workers: int, block_size: int | None = None) -> int:
     """A segment length giving each worker about four segments.
 
     Never shorter than four warm-ups (so the overlap costs at most a quarter)
     nor longer than :data:`MAX_SEGMENT_FRAMES`; a multiple of ``block_size``.
     """
+    block_size = block_size or block_size_for(stack)
     want = math.ceil(frames / max(1, 4 * workers))
     want = max(want, 4 * (stack.receptive_field - 1), 16 * block_size)
     want = min(want, MAX_SEGMENT_FRAMES)
@@ -75,7 +76,7 @@ def plan_segments(
     stack: Stack,
     *,
     segment_frames: int,
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = None,
 ) -> list[Segment]:
     """Cut ``frames`` output frames into segments of ``segment_frames``.
 
@@ -86,8 +87,9 @@ def plan_segments(
     stack : Stack
     segment_frames : int
         Output frames per segment; must be a positive multiple of ``block_size``.
-    block_size : int
-        The block size of the serial run the segments must match.
+    block_size : int, optional
+        The block size of the serial run the segments must match (default:
+        the engine's choice for the stack).
 
     Examples
     --------
@@ -96,6 +98,7 @@ def plan_segments(
     >>> [(s.read_start, s.start, s.stop) for s in plan_segments(40, stack, segment_frames=16, block_size=8)]
     [(0, 0, 16), (0, 16, 32), (16, 32, 40)]
     """
+    block_size = block_size or block_size_for(stack)
     if block_size < 1 or segment_frames < 1 or segment_frames % block_size:
         raise WavedilError(f"segment length {segment_frames} must be a positive multiple of the block size {block_size}")
     lookahead = stack.lookahead
@@ -117,7 +120,7 @@ def run_segment(
     segment: Segment,
     *,
     dtype: DTypeLike = np.float32,
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = None,
 ) -> np.ndarray:
     """Output frames ``[segment.start, segment.stop)`` of ``stack`` over a signal.
 
@@ -135,7 +138,7 @@ def run_segment(
     return y[segment.skip : segment.skip + segment.frames]
 
 
-def _run_array_segment(stack: Stack, x: np.ndarray, segment: Segment, dtype: str, block_size: int) -> np.ndarray:
+def _run_array_segment(stack: Stack, x: np.ndarray, segment: Segment, dtype: str, block_size: int | None) -> np.ndarray:
     return run_segment(stack, x, segment, dtype=dtype, block_size=block_size)
 
 
@@ -168,7 +171,7 @@ def parallel_apply(
     workers: int,
     segment_frames: int | None = None,
     dtype: DTypeLike = np.float32,
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = None,
 ) -> np.ndarray:
     """:func:`wavedil.apply` with segments run on ``executor``; the same output, bit for bit.
 
@@ -199,6 +202,7 @@ def parallel_apply(
     frames = x[:, None] if one_d else x
     if frames.ndim != 2:
         raise WavedilError(f"x must be 1-D or 2-D (frames, channels), got shape {x.shape}")
+    block_size = block_size or block_size_for(stack)
     # Convert once here, as the serial run converts each block: the same values reach the layers.
     frames = frames.astype(np.dtype(dtype), copy=False)
     seg_len = segment_frames or choose_segment_frames(len(frames), stack, workers, block_size)

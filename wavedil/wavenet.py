@@ -622,25 +622,41 @@ class _ArrayRunner:
 
 
 class WaveNetRunner:
-    """Streaming forward pass of a :class:`WaveNet` on (batch, channels, time) arrays."""
+    """Streaming forward pass of a :class:`WaveNet` on (batch, channels, time) arrays.
 
-    def __init__(self, net: WaveNet, batch: int, dtype: np.dtype, block: int) -> None:
+    The same protocol as :class:`~wavedil.conv.ConvRunner`: the previous
+    layer writes into :meth:`input`, :meth:`run` writes the output.
+    """
+
+    def __init__(self, net: WaveNet, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0) -> None:
         self.arrays = [_ArrayRunner(arr, batch, dtype, block) for arr in net.arrays]
         self.head_scale = dtype.type(net.head_scale)
-        self.batch = batch
+        self.gain_in = None if gain_in == 1.0 else dtype.type(gain_in)
+        self.gain_out = 1.0
+        self.x = np.zeros((batch, net.in_channels, block), dtype=dtype)
+        self.out_channels = net.out_channels
 
-    def _forward(self, x: np.ndarray, prime: bool) -> np.ndarray:
+    def input(self, n: int) -> np.ndarray:
+        """Where the next ``n`` input samples go, shaped (batch, in, n)."""
+        return self.x[..., :n]
+
+    def _forward(self, n: int, out: np.ndarray, prime: bool) -> None:
+        x = self.x[..., :n]
+        if self.gain_in is not None:
+            x *= self.gain_in
         y, skip = x, None
         for arr in self.arrays:
             y, skip = arr(y, x, skip, prime)
         assert skip is not None
-        # A fresh array: the caller keeps it while the buffers are reused.
-        return skip * self.head_scale
+        np.multiply(skip, self.head_scale, out=out)
 
     def prime(self, steady_in: np.ndarray) -> np.ndarray:
         """Put every layer in the steady state of the constant input; return the constant output."""
-        x = np.repeat(steady_in[None, :, None], self.batch, axis=0)
-        return self._forward(x, prime=True)[0, :, 0].copy()
+        self.x[..., :1] = steady_in[None, :, None]
+        out = np.empty((self.x.shape[0], self.out_channels, 1), dtype=self.x.dtype)
+        self._forward(1, out, prime=True)
+        return out[0, :, 0].copy()
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self._forward(x, prime=False)
+    def run(self, n: int, out: np.ndarray) -> None:
+        """Compute the output for the ``n`` samples in :meth:`input` into ``out`` (batch, out, n)."""
+        self._forward(n, out, prime=False)
