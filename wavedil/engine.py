@@ -123,7 +123,7 @@ class StreamingFilter:
             gain = runner.gain_out
         # The gain the last layers deferred, applied once to the output.
         self._gain = None if gain == 1.0 else self.dtype.type(gain)
-        self._out = np.empty((self._batch, self.out_channels, self.block_size), dtype=self.dtype)
+        self._out = np.empty((self._batch, stack.out_channels, self.block_size), dtype=self.dtype)
         self.reset()
 
     def reset(self) -> None:
@@ -182,11 +182,12 @@ class StreamingFilter:
         Call once, after the last :meth:`process`. Returns an empty array for
         causal padding.
         """
-        tail = self.stack.lookahead - self._to_skip
-        self._to_skip = 0
-        if tail <= 0:
+        lookahead = self.stack.lookahead
+        if not lookahead:
             return np.empty((0, self.out_channels), dtype=self.dtype)
-        return self.process(np.zeros((tail, self.channels), dtype=self.dtype))
+        # All the silence, even after an input shorter than the lookahead:
+        # process() still drops the frames before the first output.
+        return self.process(np.zeros((lookahead, self.channels), dtype=self.dtype))
 
 
 def apply(
