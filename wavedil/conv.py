@@ -1,11 +1,11 @@
 """The streaming causal dilated convolution, the engine's building block.
 
 ``y[t] = act(b + sum_j W_j @ x[t - j*d])`` on arrays shaped (batch,
-channels, time). Each layer owns its input buffer: the last ``(k-1)*d``
-input samples followed by room for one block. The layer before writes its
-output straight into that room (:meth:`ConvRunner.input`), so a sample is
-never copied between layers, and a signal cut into blocks gives the same
-output as the whole signal.
+channels, time). A layer keeps the last ``(k-1)*d`` samples of its input
+between calls; a tap that reaches back past the start of a block reads its
+first samples from that history and the rest from the block itself, so the
+layer reads its input where it lies and a signal cut into blocks gives the
+same output as the whole signal.
 
 **Deferred gain.** A mono layer that is linear and has no bias computes
 ``y / w_0``: taps ``w_j / w_0``, so its first tap is a plain add and a pair
@@ -77,12 +77,8 @@ class ConvRunner:
         self.linear = activation == "linear"
         self.act = _activation(activation)
         self.dtype = dtype
-        self.buf = np.zeros((batch, in_ch, self.history + block), dtype=dtype)
+        self.hist = np.zeros((batch, in_ch, self.history), dtype=dtype)
         self.out_channels = out_ch
-
-    def input(self, n: int) -> np.ndarray:
-        """Where the next ``n`` input samples go, shaped (batch, in, n)."""
-        return self.buf[..., self.history : self.history + n]
 
     def prime(self, steady_in: np.ndarray) -> np.ndarray:
         """Fill the history with the constant input ``steady_in`` (shape (in,)).
@@ -90,42 +86,50 @@ class ConvRunner:
         Returns the constant the layer then outputs, computed by the same
         arithmetic as :meth:`run`, so the steady state is exact.
         """
-        self.buf[...] = steady_in[None, :, None].astype(self.dtype)
-        out = np.empty((self.buf.shape[0], self.out_channels, 1), dtype=self.dtype)
-        self.run(1, out)
+        self.hist[...] = steady_in[None, :, None].astype(self.dtype)
+        x = np.repeat(steady_in[None, :, None].astype(self.dtype), self.hist.shape[0], axis=0)
+        out = np.empty((self.hist.shape[0], self.out_channels, 1), dtype=self.dtype)
+        self.run(x, out)
         return out[0, :, 0].copy()
 
-    def run(self, n: int, out: np.ndarray) -> None:
-        """Compute the output for the ``n`` samples in :meth:`input` into ``out`` (batch, out, n)."""
-        h, d, buf = self.history, self.dilation, self.buf
-        x = buf[..., h : h + n]
+    def _past(self, x: np.ndarray, lag: int) -> list[tuple[slice, np.ndarray]]:
+        """The input ``lag`` samples earlier than each sample of ``x``, as (output range, source) pieces."""
+        n, h = x.shape[-1], self.history
+        if lag == 0:
+            return [(slice(0, n), x)]
+        if lag >= n:
+            return [(slice(0, n), self.hist[..., h - lag : h - lag + n])]
+        return [(slice(0, lag), self.hist[..., h - lag :]), (slice(lag, n), x[..., : n - lag])]
+
+    def run(self, x: np.ndarray, out: np.ndarray) -> None:
+        """Filter ``x`` (batch, in, n) into ``out`` (batch, out, n), then remember the input's tail."""
+        d = self.dilation
         if self.mono:
             taps = self.scalar_taps
             first = 1
             if len(taps) > 1 and taps[0] == 1.0:
                 # y = x + w_1 x[t-d] + ...: the unit first tap joins the first add.
-                past = buf[..., h - d : h - d + n]
-                if taps[1] == 1.0:
-                    np.add(x, past, out=out)
-                else:
-                    np.multiply(past, taps[1], out=out)
-                    out += x
+                for sl, past in self._past(x, d):
+                    if taps[1] == 1.0:
+                        np.add(x[..., sl], past, out=out[..., sl])
+                    else:
+                        np.multiply(past, taps[1], out=out[..., sl])
+                        out[..., sl] += x[..., sl]
                 first = 2
             else:
                 np.multiply(x, taps[0], out=out)
             for j in range(first, len(taps)):
-                start = h - j * d
-                past = buf[..., start : start + n]
-                if taps[j] == 1.0:
-                    out += past
-                else:
-                    out += past * self.dtype.type(taps[j])
+                for sl, past in self._past(x, j * d):
+                    if taps[j] == 1.0:
+                        out[..., sl] += past
+                    else:
+                        out[..., sl] += past * self.dtype.type(taps[j])
         elif self.stacked is not None:
-            c = buf.shape[1]
+            c, n = x.shape[1], x.shape[-1]
             stacked = self.stacked[..., :n]
             for j in range(len(self.taps)):
-                start = h - j * d
-                stacked[:, j * c : (j + 1) * c] = buf[..., start : start + n]
+                for sl, past in self._past(x, j * d):
+                    stacked[:, j * c : (j + 1) * c, sl] = past
             np.matmul(self.stacked_w, stacked, out=out)
         else:
             # (out, in) @ (batch, in, n) -> (batch, out, n): BLAS does the channel mixing.
@@ -134,6 +138,14 @@ class ConvRunner:
             out += self.bias
         if not self.linear:
             self.act(out)
-        if h:
-            # Keep the last h input samples (a memmove when they overlap the block).
-            buf[..., :h] = buf[..., n : n + h]
+        self._remember(x)
+
+    def _remember(self, x: np.ndarray) -> None:
+        n, h = x.shape[-1], self.history
+        if not h:
+            return
+        if n >= h:
+            self.hist[...] = x[..., n - h :]
+        else:
+            self.hist[..., : h - n] = self.hist[..., n:]
+            self.hist[..., h - n :] = x

@@ -23,7 +23,7 @@ from .wavenet import WaveNet, WaveNetRunner
 
 #: Most samples per block for cheap stacks: long blocks spread the per-call
 #: cost of NumPy over many samples.
-MAX_BLOCK_SIZE = 65536
+MAX_BLOCK_SIZE = 262144
 #: Fewest samples per block for wide stacks, whose buffers must stay in cache.
 MIN_BLOCK_SIZE = 1024
 
@@ -123,7 +123,9 @@ class StreamingFilter:
             gain = runner.gain_out
         # The gain the last layers deferred, applied once to the output.
         self._gain = None if gain == 1.0 else self.dtype.type(gain)
-        self._out = np.empty((self._batch, stack.out_channels, self.block_size), dtype=self.dtype)
+        # Layers write into two buffers in turn; each reads its input where the previous one wrote it.
+        widest = max(max(layer.in_channels, layer.out_channels) for layer in stack.layers)
+        self._buffers = [np.empty((self._batch, widest, self.block_size), dtype=self.dtype) for _ in range(2)]
         self.reset()
 
     def reset(self) -> None:
@@ -141,15 +143,19 @@ class StreamingFilter:
     def _run(self, block: np.ndarray, out: np.ndarray) -> None:
         """Filter ``block`` (n, channels) into ``out`` (n, out_channels)."""
         n = len(block)
-        first = self._runners[0].input(n)
-        # One pass: transpose to (batch, channels, n) and convert to the working dtype.
-        np.copyto(first[0] if self._joint else first[:, 0, :], block.T, casting="unsafe")
-        last = len(self._runners) - 1
-        for i, runner in enumerate(self._runners):
-            runner.run(n, self._runners[i + 1].input(n) if i < last else self._out[..., :n])
-        y = self._out[..., :n]
-        y = y[0] if self._joint else y[:, 0, :]
-        # The last layer's output stays in cache; one pass moves it out, with any deferred gain.
+        # (batch, channels, n): a view of the frames when they are contiguous in the working
+        # dtype (mono audio), else one pass that transposes and converts them.
+        x = block.T[None] if self._joint else block.T[:, None, :]
+        if x.dtype != self.dtype or x.strides[-1] != x.itemsize:
+            staged = self._buffers[1][:, : x.shape[1], :n]
+            np.copyto(staged, x, casting="unsafe")
+            x = staged
+        for i, (runner, layer) in enumerate(zip(self._runners, self.stack.layers)):
+            y = self._buffers[i % 2][:, : layer.out_channels, :n]
+            runner.run(x, y)
+            x = y
+        y = x[0] if self._joint else x[:, 0, :]
+        # One pass moves the output out of the cache-sized buffer, with any deferred gain.
         if self._gain is None:
             np.copyto(out, y.T)
         else:

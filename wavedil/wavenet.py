@@ -624,8 +624,8 @@ class _ArrayRunner:
 class WaveNetRunner:
     """Streaming forward pass of a :class:`WaveNet` on (batch, channels, time) arrays.
 
-    The same protocol as :class:`~wavedil.conv.ConvRunner`: the previous
-    layer writes into :meth:`input`, :meth:`run` writes the output.
+    The same protocol as :class:`~wavedil.conv.ConvRunner`: :meth:`run`
+    reads the input where it lies and writes the output.
     """
 
     def __init__(self, net: WaveNet, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0) -> None:
@@ -633,17 +633,14 @@ class WaveNetRunner:
         self.head_scale = dtype.type(net.head_scale)
         self.gain_in = None if gain_in == 1.0 else dtype.type(gain_in)
         self.gain_out = 1.0
-        self.x = np.zeros((batch, net.in_channels, block), dtype=dtype)
+        # Room for the input with a deferred gain applied (the input itself is never written).
+        self.scaled = np.empty((batch, net.in_channels, block), dtype=dtype) if self.gain_in is not None else None
         self.out_channels = net.out_channels
+        self.dtype = dtype
 
-    def input(self, n: int) -> np.ndarray:
-        """Where the next ``n`` input samples go, shaped (batch, in, n)."""
-        return self.x[..., :n]
-
-    def _forward(self, n: int, out: np.ndarray, prime: bool) -> None:
-        x = self.x[..., :n]
-        if self.gain_in is not None:
-            x *= self.gain_in
+    def _forward(self, x: np.ndarray, out: np.ndarray, prime: bool) -> None:
+        if self.scaled is not None:
+            x = np.multiply(x, self.gain_in, out=self.scaled[..., : x.shape[-1]])
         y, skip = x, None
         for arr in self.arrays:
             y, skip = arr(y, x, skip, prime)
@@ -652,11 +649,12 @@ class WaveNetRunner:
 
     def prime(self, steady_in: np.ndarray) -> np.ndarray:
         """Put every layer in the steady state of the constant input; return the constant output."""
-        self.x[..., :1] = steady_in[None, :, None]
-        out = np.empty((self.x.shape[0], self.out_channels, 1), dtype=self.x.dtype)
-        self._forward(1, out, prime=True)
+        batch = self.arrays[0].stacked.shape[0]
+        x = np.repeat(steady_in[None, :, None].astype(self.dtype), batch, axis=0)
+        out = np.empty((batch, self.out_channels, 1), dtype=self.dtype)
+        self._forward(x, out, prime=True)
         return out[0, :, 0].copy()
 
-    def run(self, n: int, out: np.ndarray) -> None:
-        """Compute the output for the ``n`` samples in :meth:`input` into ``out`` (batch, out, n)."""
-        self._forward(n, out, prime=False)
+    def run(self, x: np.ndarray, out: np.ndarray) -> None:
+        """Filter ``x`` (batch, in, n) into ``out`` (batch, out, n)."""
+        self._forward(x, out, prime=False)
