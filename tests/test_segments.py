@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -164,3 +165,27 @@ def test_nan_without_sanitize_names_the_first_bad_frame_on_workers(tmp_path):
     err = proc.stderr.decode().strip().splitlines()
     assert len(err) == 1 and err[0].startswith("Error:") and "frame 400000" in err[0]
     assert not (tmp_path / "o.wav").exists() and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_workers_end_when_their_parent_is_killed():
+    code = (
+        "from wavedil.workers import worker_pool\nimport time\np = worker_pool(2)\n"
+        "print(' '.join(str(q.pid) for q in p._processes.values()), flush=True)\ntime.sleep(60)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    pids = [int(v) for v in proc.stdout.readline().split()]
+    assert len(pids) == 2
+    proc.kill()
+    proc.wait()
+
+    def running(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split()[2] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while any(running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(running(p) for p in pids)

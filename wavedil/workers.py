@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -33,6 +34,21 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _watch_parent(parent: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    """Start a worker: it ends as soon as its parent does, even when the parent was killed."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        # The parent is gone (killed, say): nobody reads our results. A temporary
+        # file we leave is named after our PID, and the next run removes it.
+        os._exit(1)
+
+    threading.Thread(target=watch, name="wavedil-parent-watch", daemon=True).start()
+    if initializer is not None:
+        initializer(*initargs)
+
+
 def worker_pool(
     workers: int,
     *,
@@ -54,7 +70,9 @@ def worker_pool(
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=initializer, initargs=initargs)
+        pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(), initializer, initargs)
+        )
         # A spawned pool starts a process per submit while none is idle: start them all now.
         for fut in [pool.submit(os.getpid) for _ in range(workers)]:
             fut.result()
