@@ -9,6 +9,7 @@ import time
 import click
 
 from wavedil.batch import Options, collect_jobs, input_seconds, run_jobs, summarize
+from wavedil.cluster import connect, run_jobs_on_cluster
 from wavedil.workers import default_workers
 
 from .progress import ProgressLine
@@ -36,6 +37,12 @@ from .stack_options import build_stack, stack_options
 @click.option("--resample", is_flag=True, help="Resample audio to a model's rate (.nam) and back, instead of refusing it.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True, help="Arithmetic precision.")
 @click.option("--block-size", type=click.IntRange(min=1), default=None, help="Frames per block (bounds memory; default: chosen for the stack, 1024 to 262144).")
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    envvar="WAVEDIL_SCHEDULER",
+    help="Run on the Dask cluster whose scheduler is at ADDRESS (tcp://HOST:PORT; env WAVEDIL_SCHEDULER); needs 'pip install wavedil[dask]'.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per input on stdout, then a summary.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no success lines; errors only.")
 def apply_command(
@@ -58,6 +65,7 @@ def apply_command(
     resample: bool,
     dtype: str,
     block_size: int | None,
+    scheduler: str | None,
     as_json: bool,
     quiet: bool,
     **stack_kw,
@@ -75,6 +83,7 @@ def apply_command(
       wavedil apply takes/*.wav -d out --suffix _smooth --jobs 2 --json
       wavedil apply recordings -d out --recursive --ext flac --skip-existing
       sox in.flac -t wav - | wavedil apply - -o - --spec capture.nam | sox -t wav - out.flac
+      wavedil apply /shared/in/*.wav -d /shared/out --scheduler tcp://head:8786 --json
     """
     stack = build_stack(**stack_kw)
     if output == "-" and as_json:
@@ -128,14 +137,15 @@ def apply_command(
 
     for r in early:
         report(r)
-    results = early + run_jobs(
-        job_list,
-        stack,
-        options,
-        workers=jobs or default_workers(),
-        on_result=report,
-        on_progress=bar.advance if show else None,
-    )
+    progress = bar.advance if show else None
+    if scheduler:
+        client = connect(scheduler)
+        try:
+            results = early + run_jobs_on_cluster(job_list, stack, options, client, on_result=report, on_progress=progress)
+        finally:
+            client.close()
+    else:
+        results = early + run_jobs(job_list, stack, options, workers=jobs or default_workers(), on_result=report, on_progress=progress)
     bar.clear()
     if as_json:
         click.echo(json.dumps(summarize(results, time.perf_counter() - start)))

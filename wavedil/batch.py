@@ -275,7 +275,7 @@ def run_jobs(
         for i, job in enumerate(jobs):
             done(i, run_job(job, stack, options, on_progress))
     elif len(jobs) < workers:
-        if any(_worth_splitting(j, stack, options, workers) for j in jobs):
+        if any(worth_splitting(j, stack, options, workers) for j in jobs):
             with worker_pool(workers) as pool:
                 try:
                     for i, job in enumerate(jobs):
@@ -291,7 +291,7 @@ def run_jobs(
     return [results[i] for i in range(len(jobs))]
 
 
-def _worth_splitting(job: Job, stack: Stack, options: Options, workers: int) -> bool:
+def worth_splitting(job: Job, stack: Stack, options: Options, workers: int) -> bool:
     """Whether the job's input is long enough to cut into two segments or more."""
     if options.resample:
         return False
