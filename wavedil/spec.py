@@ -483,6 +483,27 @@ def parse_spec(data: Mapping[str, Any], *, source: str | None = None, base_dir: 
         raise exc.located(source) if source else exc
 
 
+def read_data_file(path: Path, limit: int, kind: str) -> bytes:
+    """The bytes of a spec or model file, refused above ``limit`` bytes before reading.
+
+    Every failure is a :class:`SpecError` naming the file.
+    """
+    source = str(path)
+    try:
+        if path.is_dir():
+            raise SpecError(f"is a directory, not a {kind}", source=source)
+        size = path.stat().st_size
+        if size > limit:
+            raise SpecError(f"is {size} bytes, over the limit of {limit}", source=source)
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError("no such file", source=source) from None
+    except PermissionError:
+        raise SpecError("permission denied", source=source) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read: {exc.strerror or exc}", source=source) from None
+
+
 def load_spec(path: str | os.PathLike[str]) -> Stack:
     """Read a stack from a ``.toml`` or ``.json`` spec, or a ``.nam`` model.
 
@@ -503,19 +524,7 @@ def load_spec(path: str | os.PathLike[str]) -> Stack:
 
         return load_nam(path)
     source = str(path)
-    try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise SpecError("is a directory, not a spec file", source=source)
-        if size > MAX_SPEC_BYTES:
-            raise SpecError(f"is {size} bytes, over the limit of {MAX_SPEC_BYTES}", source=source)
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SpecError("no such file", source=source) from None
-    except PermissionError:
-        raise SpecError("permission denied", source=source) from None
-    except OSError as exc:
-        raise SpecError(f"cannot read: {exc.strerror or exc}", source=source) from None
+    raw = read_data_file(path, MAX_SPEC_BYTES, "spec file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError
-from ..spec import MAX_CHANNELS, MAX_DILATION, MAX_KERNEL_SIZE, MAX_LAYERS, MAX_PARAMETERS, Conv1d, Stack
+from ..spec import MAX_CHANNELS, MAX_DILATION, MAX_KERNEL_SIZE, MAX_LAYERS, MAX_PARAMETERS, Conv1d, Stack, read_data_file
 from ..wavenet import WaveNet, from_flat, parse_array_settings, weight_count
 
 #: Largest .nam file read, in bytes.
@@ -101,19 +101,7 @@ def load_nam(path: str | os.PathLike[str]) -> Stack:
     """
     path = Path(path)
     source = str(path)
-    try:
-        if path.is_dir():
-            raise SpecError("is a directory, not a .nam file", source=source)
-        size = path.stat().st_size
-        if size > MAX_NAM_BYTES:
-            raise SpecError(f"is {size} bytes, over the limit of {MAX_NAM_BYTES}", source=source)
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SpecError("no such file", source=source) from None
-    except PermissionError:
-        raise SpecError("permission denied", source=source) from None
-    except OSError as exc:
-        raise SpecError(f"cannot read: {exc.strerror or exc}", source=source) from None
+    raw = read_data_file(path, MAX_NAM_BYTES, ".nam file")
     try:
         doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError:
