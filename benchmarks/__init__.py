@@ -1,6 +1,35 @@
-"""wavedil's benchmark suite: ``python -m benchmarks`` from the repository root.
+"""wavedil's benchmark suite: run ``python -m benchmarks`` from the repository root.
 
-Five workloads run through the library's public API, each beside its peers in
-the same run (warm, the median of several runs). Benchmarks are not tests:
-nothing here asserts a time; the README shows the measured table.
+Five workloads run through wavedil's public API, each beside its peers in the
+same run; every time is the median of at least three warm runs::
+
+    python -m benchmarks                  # all workloads, a table
+    python -m benchmarks --only W1,W3     # a subset
+    python -m benchmarks --json           # one JSON object per line per workload
+
+== ======================================================= =====================================
+W1 linear mono stack, kernel 2, dilations 1..4096 (RF 8192), ≥ 4x faster than warm
+   10 min of 48 kHz audio                                   scipy.signal.oaconvolve
+W2 the standard NAM capture shape (2 arrays x 10 layers),   ≥ 45x real time
+   60 s at 48 kHz                                           (peer: NAM's PyTorch reference)
+W3 the ``wavenet`` preset (the WaveNet paper's shape),      ≥ 4.5x real time
+   20 s at 16 kHz, the paper's rate
+W4 W2 on two worker processes                              ≥ 1.8x one worker, identical output
+W5 W1's stack on a one-hour stereo 48 kHz file through      peak RSS ≤ 200 MB
+   ``python -m wavedil apply`` in a child process
+== ======================================================= =====================================
+
+Everything runs on one thread unless a workload says otherwise: ``__main__``
+sets the BLAS/OpenMP thread variables before NumPy loads and the PyTorch peer
+calls ``torch.set_num_threads(1)``. The PyTorch peer runs when ``torch`` and
+``neural-amp-modeler`` are installed and is reported absent otherwise.
+
+W5 writes about 1.4 GB of temporary WAV files (removed afterwards) in the
+system's temporary folder, or in ``$WAVEDIL_BENCH_TMP`` when that is set.
+
+Benchmarks are not tests: nothing here fails on a slow time; the table says
+whether each target holds.
+
+This module must not import NumPy (or anything that does): it runs before
+``__main__`` has set the thread variables.
 """

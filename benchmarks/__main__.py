@@ -1,26 +1,35 @@
-"""``python -m benchmarks [--only W1,W3] [--json] [--repeat N]``: run the workloads, print the table."""
+"""Run wavedil's benchmark workloads beside their peers and print a table (or JSON lines).
+
+Usage: ``python -m benchmarks [--only W1,W3] [--json] [--repeat N]``, from the repository root.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 
-# One BLAS and OpenMP thread, set before NumPy loads: the targets are single-threaded.
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
-    os.environ[_var] = "1"
+# One BLAS/OpenMP thread, set before NumPy (or SciPy, or torch) loads: the targets are single-threaded.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+_LOADED_TOO_EARLY = "numpy" in sys.modules
+for _name in THREAD_VARIABLES:
+    os.environ[_name] = "1"
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-from importlib import metadata  # noqa: E402
+import argparse
+import io
+import json
+import platform
+import traceback
+from collections.abc import Sequence
+from importlib import metadata
 
-import numpy as np  # noqa: E402
-import scipy  # noqa: E402
+import numpy as np
+import scipy
 
-from .workloads import WORKLOADS, Result  # noqa: E402
+from .workloads import MAX_RUNS, MIN_TIMED_SECONDS, WORKLOADS, Result
 
 
-def _cpu() -> str:
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
@@ -31,75 +40,146 @@ def _cpu() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def _version(package: str) -> str | None:
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def version(package: str) -> str | None:
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return None
 
 
-def _blas() -> str:
+def blas() -> str:
+    """The BLAS NumPy was built with, as NumPy reports it."""
     try:
-        info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]  # type: ignore[index]
         return f"{info.get('name', '?')} {info.get('version', '')}".strip()
-    except Exception:  # the layout of show_config is NumPy's, not ours
-        return "unknown"
+    except Exception:  # noqa: BLE001 - show_config's layout is NumPy's and changes between versions
+        return "unknown BLAS"
 
 
-def header() -> str:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    optional = ", ".join(f"{p} {_version(p) or 'absent'}" for p in ("torch", "neural-amp-modeler"))
-    return (
-        f"wavedil {_version('wavedil') or '?'} benchmarks on {_cpu()} ({cores} cores), Python {platform.python_version()}, "
-        f"NumPy {np.__version__} ({_blas()}), SciPy {scipy.__version__}; {optional}\n"
-        "single BLAS thread; each time the median of warm runs"
-    )
+def header(repeat: int) -> str:
+    optional = ", ".join(f"{p} {version(p) or 'absent'}" for p in ("torch", "neural-amp-modeler"))
+    threads = "=".join(THREAD_VARIABLES[:3])
+    lines = [
+        f"wavedil {version('wavedil') or '?'} benchmarks",
+        f"CPU: {cpu_model()}, {cores()} cores available; Python {platform.python_version()}",
+        f"NumPy {np.__version__} (BLAS: {blas()}), SciPy {scipy.__version__}; optional peers: {optional}",
+        (
+            f"single thread: {threads}=1 set before NumPy loads, torch.set_num_threads(1) for the PyTorch peer "
+            "(except W4, which runs 2 worker processes)"
+        ),
+        (
+            f"each time: median of {repeat} warm runs after an untimed warm-up (jobs under {MIN_TIMED_SECONDS / repeat:.2f} s: "
+            f"more runs, up to {MAX_RUNS}, to fill {MIN_TIMED_SECONDS:g} s); signals: seeded noise x 0.1, float32"
+        ),
+    ]
+    if hasattr(os, "getloadavg"):
+        lines.append(f"load average at start: {os.getloadavg()[0]:.2f} (other work on the machine makes times noisy)")
+    if _LOADED_TOO_EARLY:
+        lines.append("WARNING: NumPy was loaded before the thread variables were set; BLAS may use several threads")
+    return "\n".join(lines)
 
 
-def table(results: list[Result]) -> str:
-    rows = [("", "workload", "wavedil", "x real time", "peers (time, wavedil's speed-up)", "peak RSS", "target", "met")]
-    for r in results:
-        peer_text = "; ".join(
-            f"{name}: absent" if s is None else f"{name}: {s:.3f} s ({s / r.seconds:.1f}x)" for name, s in r.peers.items()
-        ) or "-"
-        rss = "-" if r.peak_rss_mb is None else f"{r.peak_rss_mb:.0f} MB"
-        rows.append((r.name, r.title, f"{r.seconds:.3f} s", f"{r.realtime_factor:.1f}", peer_text, rss, r.target, "yes" if r.met else "no"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    notes = [f"{r.name}: {r.note}" for r in results if r.note]
-    return "\n".join(lines + [""] + notes)
+#: Timed runs spread wider than this fraction of their median are pointed out under the table.
+NOISY = 0.2
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--only", help="comma-separated workloads, e.g. W1,W3 (default: all)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per workload instead of the table")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs per measurement (default 3)")
-    args = parser.parse_args(argv)
-    names = [n.strip().upper() for n in args.only.split(",")] if args.only else list(WORKLOADS)
-    unknown = [n for n in names if n not in WORKLOADS]
-    if unknown:
-        parser.error(f"unknown workload(s) {', '.join(unknown)}; known: {', '.join(WORKLOADS)}")
-    if args.repeat < 3:
-        parser.error("--repeat must be at least 3: each time is a median")
-    if not args.json:
-        print(header(), flush=True)
-    results: list[Result] = []
-    for name in names:
-        if name == "W4":
-            w2 = next((r for r in results if r.name == "W2"), None)
-            result = WORKLOADS[name](args.repeat, single=w2.seconds if w2 else None)
+def _peer_cell(result: Result) -> str:
+    if not result.peers:
+        return "-"
+    cells = []
+    for name, seconds in result.peers.items():
+        if seconds is None:
+            cells.append(f"{name}: absent")
         else:
-            result = WORKLOADS[name](args.repeat)
-        results.append(result)
+            cells.append(f"{name} {seconds:.3f} s ({seconds / result.seconds:.2f}x)")
+    return "; ".join(cells)
+
+
+def table(results: Sequence[Result]) -> str:
+    """The results as an aligned text table, with notes below it."""
+    head = ("", "workload", "wavedil", "x real time", "peers: time (peer time / wavedil time)", "peak RSS", "target")
+    rows = [head]
+    for r in results:
+        rss = "-" if r.peak_rss_mb is None else f"{r.peak_rss_mb:.0f} MB"
+        met = "yes" if r.met else "no"
+        rows.append(
+            (r.name, r.label, f"{r.seconds:.3f} s", f"{r.realtime_factor:,.1f}x", _peer_cell(r), rss, f"{r.target}: {met}")
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    right = {2, 3, 5}  # numbers are right-aligned
+    lines = [
+        "  ".join(cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines += [
+        "",
+        "A peer ratio above 1 means wavedil is faster; W4's peer is wavedil on one worker (W2), so its ratio is the speed-up.",
+    ]
+    for r in results:
+        lines += [f"{r.name}: {note}" for note in r.notes]
+        if max(r.runs) - min(r.runs) > NOISY * r.seconds:
+            runs = ", ".join(f"{t:.3f}" for t in r.runs)
+            lines.append(f"{r.name}: timed runs {runs} s spread over {NOISY:.0%} of the median: the machine was busy?")
+    return "\n".join(lines)
+
+
+def _failure(name: str, error: BaseException) -> dict[str, object]:
+    return {"name": name, "seconds": None, "realtime_factor": None, "peak_rss_mb": None, "peers": {}, "error": str(error)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description="Run wavedil's benchmark workloads beside their peers."
+    )
+    parser.add_argument("--only", metavar="W1,W3", help="comma-separated workloads to run (default: all)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per line per workload instead of the table")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        metavar="N",
+        help="timed runs per measurement, the median reported (default 3, at least 3)",
+    )
+    args = parser.parse_args(argv)
+    names = [n.strip().upper() for n in args.only.split(",") if n.strip()] if args.only else list(WORKLOADS)
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown or not names:
+        parser.error(f"unknown workload(s) {', '.join(unknown) or '(none given)'}; known: {', '.join(WORKLOADS)}")
+    if args.repeat < 3:
+        parser.error("--repeat must be at least 3: each time is a median of at least 3 runs")
+    names = [n for n in WORKLOADS if n in names]  # W2 before W4, whatever the order given
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="replace")  # "≥" on a terminal that cannot show it
+
+    print(header(args.repeat), file=sys.stderr if args.json else sys.stdout, flush=True)
+    results: dict[str, Result] = {}
+    failed = False
+    for name in names:
+        print(f"  running {name} ...", file=sys.stderr, flush=True)
+        try:
+            result = WORKLOADS[name](args.repeat, results)
+        except Exception as exc:  # noqa: BLE001 - report the failure, run the other workloads
+            failed = True
+            traceback.print_exc()
+            print(f"  {name} failed: {exc}", file=sys.stderr, flush=True)
+            if args.json:
+                print(json.dumps(_failure(name, exc)), flush=True)
+            continue
+        results[name] = result
+        print(f"  {name}: {result.seconds:.3f} s", file=sys.stderr, flush=True)
         if args.json:
             print(json.dumps(result.to_json()), flush=True)
-        else:
-            print(f"  {name} done: {result.seconds:.3f} s", file=sys.stderr, flush=True)
-    if not args.json:
-        print(table(results))
-    return 0
+    if not args.json and results:
+        print(table(list(results.values())))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

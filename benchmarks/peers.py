@@ -1,7 +1,9 @@
-"""The peers wavedil is measured against, each optional.
+"""The peers wavedil is measured against.
 
-A peer returns a callable that runs its job once, or None when what it needs
-is not installed.
+Each function prepares a peer for one stack and returns a callable that runs
+it on an input and returns its output (so the caller can time it and check
+that it computes what wavedil does), or ``None`` when what the peer needs is
+not installed. Optional packages are imported here, lazily, never at module load.
 """
 
 from __future__ import annotations
@@ -10,34 +12,63 @@ import json
 from collections.abc import Callable
 
 import numpy as np
-from scipy.signal import oaconvolve
 
 import wavedil
-from wavedil.formats.nam import to_nam
+
+#: Names the peers go by in the table and in the JSON output.
+OACONVOLVE = "scipy oaconvolve"
+NAM_PYTORCH = "NAM PyTorch"
+
+#: A prepared peer: input signal in, output signal out.
+Runner = Callable[[np.ndarray], np.ndarray]
 
 
-def oaconvolve_dense(stack: wavedil.Stack, x: np.ndarray) -> Callable[[], np.ndarray]:
-    """scipy.signal.oaconvolve with the one dense kernel a linear mono stack equals, cut to the input's length."""
+def dense_kernel(stack: wavedil.Stack) -> np.ndarray:
+    """The one FIR kernel a linear mono stack equals: its response to a unit impulse, RF taps long."""
+    if not (stack.is_linear and stack.is_mono and stack.padding == "causal"):
+        raise ValueError("only a causal, linear, mono stack has a dense FIR equivalent")
     impulse = np.zeros(stack.receptive_field, dtype=np.float32)
     impulse[0] = 1.0
-    kernel = wavedil.apply(stack, impulse)
-    return lambda: oaconvolve(x, kernel)[: len(x)]
+    return wavedil.apply(stack, impulse)
 
 
-def nam_pytorch(stack: wavedil.Stack, x: np.ndarray) -> Callable[[], np.ndarray] | None:
-    """NAM's PyTorch reference (neural-amp-modeler 0.12.3) on the same weights, one thread, no autograd."""
+def oaconvolve_dense(stack: wavedil.Stack) -> Runner:
+    """``scipy.signal.oaconvolve`` with the stack's dense float32 kernel, cut to the input's length (causal)."""
+    from scipy.signal import oaconvolve
+
+    kernel = dense_kernel(stack)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return oaconvolve(x, kernel)[: len(x)]
+
+    return run
+
+
+def nam_pytorch(stack: wavedil.Stack) -> Runner | None:
+    """NAM's own PyTorch WaveNet on the same weights: one thread, under ``torch.no_grad()``.
+
+    The stack's single WaveNet layer is written as a ``.nam`` document and
+    loaded by neural-amp-modeler (0.12.3's ``init_from_nam``), as the
+    project's tests do. Returns ``None`` when torch or neural-amp-modeler is
+    not installed.
+    """
     try:
         import torch
         from nam.models._from_nam import init_from_nam
     except ImportError:
         return None
-    torch.set_num_threads(1)
-    (net,) = stack.layers
-    model = init_from_nam(json.loads(json.dumps(to_nam(net))))
-    model.eval()
-    signal = torch.from_numpy(x)
+    from wavedil.formats.nam import to_nam
+    from wavedil.wavenet import WaveNet
 
-    def run() -> np.ndarray:
+    if len(stack.layers) != 1 or not isinstance(stack.layers[0], WaveNet):
+        raise ValueError("the NAM peer runs stacks made of one WaveNet layer")
+    torch.set_num_threads(1)
+    # Through JSON text, as from a file: plain lists and floats only.
+    model = init_from_nam(json.loads(json.dumps(to_nam(stack.layers[0]))))
+    model.eval()
+
+    def run(x: np.ndarray) -> np.ndarray:
+        signal = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         with torch.no_grad():
             return model(signal).numpy()
 
