@@ -146,3 +146,21 @@ def test_without_dask_a_clear_error(tmp_path):
 def test_an_unreachable_scheduler_is_a_clear_error():
     with pytest.raises(wavedil.WavedilError, match=r"tcp://127\.0\.0\.1:9: cannot reach the Dask scheduler"):
         connect("tcp://127.0.0.1:9", timeout=1)
+
+
+def test_a_task_run_again_after_its_output_appeared_is_harmless(tmp_path):
+    # A worker lost after the rename but before reporting: Dask runs the task again.
+    from wavedil.batch import run_job
+    from wavedil.cluster import _retry_safe
+
+    write(tmp_path / "in.wav", 0.2)
+    job = Job(str(tmp_path / "in.wav"), str(tmp_path / "out.wav"))
+    options = _retry_safe(job, Options(skip_existing=True))
+    first = run_job(job, wavedil.preset("smooth"), options)
+    again = run_job(job, wavedil.preset("smooth"), options)
+    assert first.status == again.status == "ok"
+    # An output that existed before the batch stays protected.
+    (tmp_path / "keep.wav").write_bytes(b"earlier work")
+    kept = Job(str(tmp_path / "in.wav"), str(tmp_path / "keep.wav"))
+    assert run_job(kept, wavedil.preset("smooth"), _retry_safe(kept, Options())).status == "error"
+    assert (tmp_path / "keep.wav").read_bytes() == b"earlier work"

@@ -91,6 +91,20 @@ def _absolute(job: Job) -> Job:
     )
 
 
+def _retry_safe(job: Job, options: Options) -> Options:
+    """Options under which running ``job`` twice is harmless.
+
+    A worker can be lost after it renamed the output into place but before
+    Dask heard the task end; Dask then runs the task again. An output (or
+    report) that did not exist when the batch was submitted can only be that
+    earlier attempt's, so the task may replace it. One that existed is
+    protected as usual: an error without ``force``, or skipped.
+    """
+    if options.force or os.path.exists(job.output) or (job.report and os.path.exists(job.report)):
+        return options
+    return replace(options, force=True, skip_existing=False)
+
+
 def run_jobs_on_cluster(
     jobs: Sequence[Job],
     stack: Stack,
@@ -129,7 +143,7 @@ def run_jobs_on_cluster(
         return [results[i] for i in range(len(jobs))]
 
     shared_stack = client.scatter(stack, broadcast=True)
-    futures = {executor.submit(run_job, job, shared_stack, options): i for i, job in enumerate(wide)}
+    futures = {executor.submit(run_job, job, shared_stack, _retry_safe(job, options)): i for i, job in enumerate(wide)}
     try:
         for fut in distributed.as_completed(futures, loop=client.loop):
             i = futures[fut]
