@@ -36,7 +36,7 @@ from .stack_options import build_stack, stack_options
 @click.option("--sanitize", is_flag=True, help="Replace NaN and infinite input samples by zero instead of refusing the file.")
 @click.option("--resample", is_flag=True, help="Resample audio to a model's rate (.nam) and back, instead of refusing it.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True, help="Arithmetic precision.")
-@click.option("--block-size", type=click.IntRange(min=1), default=None, help="Frames per block (bounds memory; default: chosen for the stack, 1024 to 262144).")
+@click.option("--block-size", type=click.IntRange(min=1), default=None, help="Frames per block (bounds memory; default: chosen for the stack, 1024 to 524288).")
 @click.option(
     "--scheduler",
     metavar="ADDRESS",

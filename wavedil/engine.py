@@ -23,7 +23,7 @@ from .wavenet import WaveNet, WaveNetRunner
 
 #: Most samples per block for cheap stacks: long blocks spread the per-call
 #: cost of NumPy over many samples.
-MAX_BLOCK_SIZE = 262144
+MAX_BLOCK_SIZE = 524288
 #: Fewest samples per block for wide stacks, whose buffers must stay in cache.
 MIN_BLOCK_SIZE = 1024
 
