@@ -185,3 +185,16 @@ def test_block_size_and_chunking_do_not_change_the_output(layers, cuts, block_si
         start += n
     parts.append(f.flush())
     np.testing.assert_allclose(np.concatenate(parts), whole, rtol=1e-12, atol=1e-12)
+
+
+def test_a_long_chain_of_small_first_taps_stays_in_range():
+    # 72 layers whose first tap is 0.25: their product, 1e-43, is below float32's range,
+    # yet each layer has unit gain at DC and the output stays of the input's size.
+    dilations = [1, 2, 4, 8] * 18
+    stack = stack_from_dilations(dilations, taps=[0.25, 0.75])
+    x = signal(2000, seed=5)[:, 0]
+    want = lfilter(dense_kernel([{"dilation": d, "weights": [0.25, 0.75]} for d in dilations]), [1.0], x)
+    got = wavedil.apply(stack, x)
+    assert np.all(np.isfinite(got)) and np.max(np.abs(want)) > 0.1
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(wavedil.apply(stack, x, dtype=np.float64), want, rtol=1e-9, atol=1e-12)

@@ -23,6 +23,8 @@ from .activations import activation as _activation
 
 #: A tap ratio is only deferred when the first tap is within this factor of the largest.
 _DEFER_RATIO = 16.0
+#: Bounds of a deferred gain (so stored signals stay well within float32's range).
+_MIN_GAIN, _MAX_GAIN = 1e-12, 1e12
 
 
 class ConvRunner:
@@ -65,7 +67,9 @@ class ConvRunner:
         self.gain_out = 1.0
         if self.mono and activation == "linear" and not has_bias:
             w0, wmax = abs(w[0, 0, 0]), float(np.max(np.abs(w)))
-            if w0 > 0 and w0 * _DEFER_RATIO >= wmax:
+            # The signal between layers is the true one divided by the gain: keep the gain
+            # where that stays far inside float32's range.
+            if w0 > 0 and w0 * _DEFER_RATIO >= wmax and _MIN_GAIN <= w0 <= _MAX_GAIN:
                 self.gain_out = float(w[0, 0, 0])
                 w = w / self.gain_out
         self.scalar_taps = [float(t) for t in w[0, 0]] if self.mono else []
