@@ -159,6 +159,6 @@ def _describe(r) -> str:
     d = r.detail
     text = (
         f"{r.output}: {d['seconds']:.2f} s, {d['sample_rate']} Hz, {d['out_channels']} ch, "
-        f"{d['format']}/{d['subtype']}, {d['seconds'] / r.seconds_wall if r.seconds_wall else 0:,.0f}x real time"
+        f"{d['format']}/{d['subtype']}, {d['seconds'] / d['seconds_filter'] if d['seconds_filter'] else 0:,.0f}x real time"
     )
     return text + (f"; report {r.report}" if r.report else "")
