@@ -9,7 +9,7 @@ import time
 import click
 
 from wavedil.batch import Options, collect_jobs, input_seconds, run_jobs, summarize
-from wavedil.cluster import connect, run_jobs_on_cluster
+from wavedil.cluster import connect, run_jobs_on_cluster, worker_threads
 from wavedil.workers import default_workers
 
 from .progress import ProgressLine
@@ -141,6 +141,9 @@ def apply_command(
     if scheduler:
         client = connect(scheduler)
         try:
+            if not quiet and not worker_threads(client):
+                bar.clear()
+                click.echo(f"Warning: {scheduler}: the cluster has no workers yet; the work starts when they join", err=True)
             results = early + run_jobs_on_cluster(job_list, stack, options, client, on_result=report, on_progress=progress)
         finally:
             client.close()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +38,7 @@ def client(cluster):
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wavedil", "apply", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "wavedil", "apply", *args], check=False, capture_output=True, text=True, timeout=300)
 
 
 def write(path: Path, seconds: float, channels: int = 1, seed: int = 0) -> None:
@@ -46,6 +48,16 @@ def write(path: Path, seconds: float, channels: int = 1, seed: int = 0) -> None:
 
 def same_audio(a: Path, b: Path) -> bool:
     return np.array_equal(sf.read(a)[0], sf.read(b)[0])
+
+
+def tasks_done(client, name: str) -> int:
+    """Tasks of function ``name`` the scheduler has seen finish, over the module's cluster."""
+    return client.run_on_scheduler(lambda dask_scheduler: sum(p.state_counts["memory"] for k, p in dask_scheduler.task_prefixes.items() if k == name))
+
+
+def tasks_lost(client, name: str) -> int:
+    """Times a task of function ``name`` was running on a worker that died."""
+    return client.run_on_scheduler(lambda dask_scheduler: sum(p.suspicious for k, p in dask_scheduler.task_prefixes.items() if k == name))
 
 
 def test_a_batch_equals_the_local_run(tmp_path, cluster):
@@ -61,12 +73,19 @@ def test_a_batch_equals_the_local_run(tmp_path, cluster):
     for i in range(5):
         assert same_audio(tmp_path / "remote" / f"take{i}.wav", tmp_path / "local" / f"take{i}.wav")
     assert not [p for p in (tmp_path / "remote").iterdir() if p.name.startswith(".")]
+    # An interrupted batch: one output missing. The same command with --skip-existing finishes it.
+    (tmp_path / "remote" / "take3.wav").unlink()
+    proc = cli(str(tmp_path / "in"), "-r", "-d", str(tmp_path / "remote"), "--preset", "drive", "--json", "--skip-existing", "--scheduler", cluster.scheduler_address)
+    assert proc.returncode == 0, proc.stderr
+    status = {Path(d["input"]).name: d["status"] for d in map(json.loads, proc.stdout.splitlines()[:-1])}
+    assert status == {f"take{i}.wav": "skipped" if i != 3 else "ok" for i in range(5)}
+    assert same_audio(tmp_path / "remote" / "take3.wav", tmp_path / "local" / "take3.wav")
 
 
 def test_the_scheduler_from_the_environment(tmp_path, cluster):
     write(tmp_path / "a.wav", 0.2)
     env = {**os.environ, "WAVEDIL_SCHEDULER": cluster.scheduler_address}
-    proc = subprocess.run([sys.executable, "-m", "wavedil", "apply", str(tmp_path / "a.wav"), "-d", str(tmp_path / "o"), "--json"], capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "wavedil", "apply", str(tmp_path / "a.wav"), "-d", str(tmp_path / "o"), "--json"], check=False, capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.splitlines()[0])["status"] == "ok"
 
@@ -74,13 +93,13 @@ def test_the_scheduler_from_the_environment(tmp_path, cluster):
 def test_one_long_file_in_segments_equals_the_local_run(tmp_path, cluster, client):
     write(tmp_path / "long.wav", 6.0, channels=2, seed=3)
     args = ["--preset", "drive", "--padding", "same", "--block-size", "1024"]
+    before = tasks_done(client, "file_segment")
     proc = cli(str(tmp_path / "long.wav"), "-o", str(tmp_path / "remote.wav"), *args, "--scheduler", cluster.scheduler_address)
     assert proc.returncode == 0, proc.stderr
     assert cli(str(tmp_path / "long.wav"), "-o", str(tmp_path / "local.wav"), *args, "-j", "1").returncode == 0
     assert same_audio(tmp_path / "remote.wav", tmp_path / "local.wav")
-    # It did run as segments on the workers.
-    prefixes = client.run_on_scheduler(lambda dask_scheduler: [str(p) for p in dask_scheduler.task_prefixes])
-    assert any("file_segment" in p for p in prefixes), prefixes
+    # It did run as several segments on the workers (288,000 frames in segments of 36,864).
+    assert tasks_done(client, "file_segment") - before >= 8
 
 
 def test_segments_of_an_array_on_the_cluster(client):
@@ -113,16 +132,20 @@ def test_a_worker_killed_mid_batch_costs_only_a_retry(tmp_path, client):
         jobs.append(Job(str(tmp_path / "in" / f"f{i}.wav"), str(tmp_path / "out" / f"f{i}.wav")))
     (tmp_path / "out").mkdir()
     stack = wavedil.preset("wavenet")
-    pids = list(client.run(os.getpid).values())
+    pids = client.run(os.getpid)
+    lost_before = tasks_lost(client, "run_job")
     killed = []
 
     def on_result(r):
-        if not killed:
-            os.kill(pids[0], signal.SIGKILL)
-            killed.append(pids[0])
+        # Kill a worker while it runs one of the batch's files.
+        busy = [w for w, keys in client.processing().items() if any(str(k).startswith("run_job-") for k in keys)]
+        if busy and not killed:
+            os.kill(pids[busy[0]], signal.SIGKILL)
+            killed.append(busy[0])
 
     results = run_jobs_on_cluster(jobs, stack, Options(), client, on_result=on_result)
     assert killed and [r.status for r in results] == ["ok"] * 6, [r.error for r in results]
+    assert tasks_lost(client, "run_job") > lost_before  # a task was on the killed worker, and ran again
     for job in jobs:
         x = sf.read(job.input, dtype="float32")[0]
         np.testing.assert_array_equal(sf.read(job.output, dtype="float32")[0], wavedil.apply(stack, x))
@@ -137,15 +160,72 @@ def test_without_dask_a_clear_error(tmp_path):
         f"sys.argv = ['wavedil', 'apply', {str(tmp_path / 'a.wav')!r}, '-o', {str(tmp_path / 'b.wav')!r}, '--scheduler', 'tcp://127.0.0.1:9']\n"
         "main()"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == "Error: running on a Dask cluster needs dask.distributed, which is not installed; pip install 'wavedil[dask]'"
     assert not (tmp_path / "b.wav").exists()
 
 
-def test_an_unreachable_scheduler_is_a_clear_error():
-    with pytest.raises(wavedil.WavedilError, match=r"tcp://127\.0\.0\.1:9: cannot reach the Dask scheduler"):
-        connect("tcp://127.0.0.1:9", timeout=1)
+def test_an_unreachable_scheduler_is_a_clear_error(tmp_path):
+    write(tmp_path / "a.wav", 0.1)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # free once closed: nothing listens there
+    proc = cli(str(tmp_path / "a.wav"), "-o", str(tmp_path / "b.wav"), "--scheduler", f"tcp://127.0.0.1:{port}")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"Error: tcp://127.0.0.1:{port}: cannot reach the Dask scheduler: connection refused (is the scheduler running?)"
+    assert not (tmp_path / "b.wav").exists()
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1", "tcp://127.0.0.1:port", "http://127.0.0.1:8786", "tcp://:8786"])
+def test_a_malformed_address_is_a_clear_error(address):
+    with pytest.raises(wavedil.WavedilError) as err:
+        connect(address, timeout=1)
+    assert str(err.value) == f"{address}: not a Dask scheduler address; expected tcp://HOST:PORT"
+
+
+def test_a_server_that_does_not_answer_is_a_clear_error():
+    # It accepts connections (the kernel does) and never speaks: a Client alone would wait forever.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        with pytest.raises(wavedil.WavedilError, match=r"cannot reach the Dask scheduler \(no Dask scheduler answered within 1 s\)"):
+            connect(address, timeout=1)
+
+
+def test_a_worker_address_is_not_a_scheduler(cluster):
+    worker = next(iter(cluster.scheduler_info["workers"]))
+    with pytest.raises(wavedil.WavedilError, match="this is a Dask Worker, not the scheduler"):
+        connect(worker, timeout=5)
+
+
+def test_a_batch_waits_for_workers_that_join_later(tmp_path):
+    write(tmp_path / "a.wav", 0.3, seed=5)
+    with distributed.LocalCluster(n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0") as empty:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wavedil", "apply", str(tmp_path / "a.wav"), "-d", str(tmp_path / "out"), "--preset", "drive", "--json", "--scheduler", empty.scheduler_address],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not empty.scheduler.tasks:  # submitted, waiting for a worker
+                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+                time.sleep(0.05)
+            empty.scale(1)
+            out, err = proc.communicate(timeout=120)
+        finally:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "the cluster has no workers yet" in err
+    assert json.loads(out.splitlines()[0])["status"] == "ok"
+    x = sf.read(tmp_path / "a.wav", dtype="float32")[0]
+    np.testing.assert_array_equal(sf.read(tmp_path / "out" / "a.wav", dtype="float32")[0], wavedil.apply(wavedil.preset("drive"), x))
+
+
+def test_wavedil_does_not_import_dask():
+    code = "import sys, wavedil, wavedil.batch, wavedil.cluster, wavedil.cli.main; print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
 
 
 def test_a_task_run_again_after_its_output_appeared_is_harmless(tmp_path):

@@ -12,7 +12,10 @@ scheduler is used (``pip install "wavedil[dask]"``).
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .audio import remove_stale_temps
-from .batch import Job, JobResult, Options, worth_splitting, run_job
+from .batch import Job, JobResult, Options, run_job, worth_splitting
 from .errors import WavedilError
 from .process import STDIO
 from .spec import Stack
@@ -47,19 +50,110 @@ def _distributed() -> Any:
 def connect(address: str, *, timeout: float = 10.0) -> Any:
     """A ``dask.distributed.Client`` connected to the scheduler at ``address`` (``tcp://HOST:PORT``).
 
-    Raises :class:`~wavedil.errors.WavedilError` when Dask is not installed
-    or the scheduler cannot be reached within ``timeout`` seconds.
+    Raises :class:`~wavedil.errors.WavedilError` when Dask is not installed,
+    the address is malformed, or no Dask scheduler answers there within
+    ``timeout`` seconds (at once when the host is unknown or nothing listens
+    on the port).
     """
     distributed = _distributed()
+    scheme, host, port = _parse_address(address)
+    if scheme == "tcp":
+        _probe(address, host, port, timeout)
+    _check_scheduler(address, timeout)
     try:
         return distributed.Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise WavedilError(f"{address}: cannot reach the Dask scheduler ({exc or type(exc).__name__})") from None
+    except Exception as exc:  # whatever the transport raises: one line, no traceback
+        raise WavedilError(f"{address}: cannot reach the Dask scheduler ({_reason(exc)})") from None
+
+
+def _parse_address(address: str) -> tuple[str, str | None, int | None]:
+    """The scheme, host and port of a scheduler address; a malformed one is refused here.
+
+    Refusing it early matters: a ``Client`` that fails on a malformed address
+    leaves a half-started event loop that delays the process's exit.
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    bad = f"{address}: not a Dask scheduler address; expected tcp://HOST:PORT"
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)
+    except (ValueError, TypeError):
+        raise WavedilError(bad) from None
+    if scheme not in ("tcp", "tls", "ws", "wss"):
+        return scheme, None, None
+    try:
+        host, port = parse_host_port(location)
+    except ValueError:
+        raise WavedilError(bad) from None
+    if not host or not 0 < port < 65536:
+        raise WavedilError(bad)
+    return scheme, host, port
+
+
+def _probe(address: str, host: str | None, port: int | None, timeout: float) -> None:
+    """Fail at once, with the reason, when the host is unknown or nothing listens on the port.
+
+    ``Client`` would keep retrying those until its timeout and then report
+    only the timeout.
+    """
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except socket.gaierror:
+        raise WavedilError(f"{address}: cannot reach the Dask scheduler: unknown host {host}") from None
+    except ConnectionRefusedError:
+        raise WavedilError(f"{address}: cannot reach the Dask scheduler: connection refused (is the scheduler running?)") from None
+    except TimeoutError:
+        raise WavedilError(f"{address}: cannot reach the Dask scheduler: no answer within {timeout:g} s") from None
+    except OSError as exc:
+        raise WavedilError(f"{address}: cannot reach the Dask scheduler: {exc.strerror or exc}") from None
+
+
+def _check_scheduler(address: str, timeout: float) -> None:
+    """Ask the server at ``address`` what it is, within ``timeout`` seconds; refuse anything but a scheduler.
+
+    ``Client`` can wait forever on a server that accepts the connection but
+    does not speak Dask's protocol (the dashboard's port, say), so this asks
+    first, in a thread of its own with its own event loop (the caller may run
+    one already) and a deadline.
+    """
+    from distributed.core import rpc
+    from distributed.security import Security
+
+    async def identity() -> Any:
+        # TLS settings from Dask's configuration, as the Client reads them.
+        args = Security().get_connection_args("client")
+        async with rpc(address, timeout=timeout, connection_args=args) as remote:
+            return await remote.identity()
+
+    answer: dict[str, Any] = {}
+
+    def ask() -> None:
+        try:
+            answer["identity"] = asyncio.run(asyncio.wait_for(identity(), timeout))
+        except BaseException as exc:  # reported below, in the caller's thread
+            answer["error"] = exc
+
+    thread = threading.Thread(target=ask, name="wavedil-scheduler-check", daemon=True)
+    thread.start()
+    thread.join(timeout + 5.0)
+    if "identity" not in answer:
+        error = answer.get("error")
+        if error is None or isinstance(error, (TimeoutError, asyncio.TimeoutError)):
+            why = f"no Dask scheduler answered within {timeout:g} s"
+        else:
+            why = _reason(error)
+        raise WavedilError(f"{address}: cannot reach the Dask scheduler ({why}); is this the scheduler's address (port 8786 by default)?")
+    kind = answer["identity"].get("type") if isinstance(answer["identity"], dict) else None
+    if kind != "Scheduler":
+        raise WavedilError(f"{address}: this is a Dask {kind or 'server'}, not the scheduler; give the scheduler's address")
 
 
 def worker_threads(client: Any) -> int:
-    """Task slots of the cluster: the sum of its workers' threads."""
-    return max(1, sum(client.nthreads().values()))
+    """Task slots of the cluster now: the sum of its workers' threads (0 while none has joined)."""
+    return sum(client.nthreads().values())
 
 
 class ClusterExecutor:
@@ -77,8 +171,9 @@ class ClusterExecutor:
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         self._count += 1
-        # The function name leads the key: Dask groups tasks (and its dashboard shows them) by it.
-        key = f"{fn.__name__}-{self._run}-{self._count}"
+        # The function name leads the key: Dask groups tasks (and its dashboard shows them) by
+        # the words before the first one that is not alphabetic, here the count.
+        key = f"{fn.__name__}-{self._count}-{self._run}"
         return self.client.submit(fn, *args, key=key, pure=False, retries=RETRIES)
 
 
@@ -116,16 +211,24 @@ def run_jobs_on_cluster(
 ) -> list[JobResult]:
     """Run ``jobs`` on the cluster behind ``client``; results in job order, as :func:`wavedil.batch.run_jobs`.
 
-    Each result names the paths as given. A file whose task failed on every
-    try is an ``error`` result; the others still run.
+    Whole files are tasks when there are at least as many files as the
+    cluster has worker threads (counted now: start the workers first);
+    otherwise each long file runs as segments on the cluster, one file after
+    the other, written by this process. ``on_result`` is called as each job
+    ends; ``on_progress`` with the seconds of audio done, as files (or
+    segments) complete. Each result names the paths as given. A file whose
+    task failed on every try is an ``error`` result; the others still run.
+    Stale temporary files of killed runs are removed from the output folders
+    on this host and on every worker's host, before and after the batch.
     """
     if any(j.input == STDIO or j.output == STDIO for j in jobs):
         raise WavedilError("standard input and output stay on this machine; run without a scheduler")
-    for folder in sorted({str(Path(j.output).parent) for j in jobs}):
-        remove_stale_temps(folder)
     distributed = _distributed()
+    wide = [_absolute(j) for j in jobs]
+    folders = sorted({str(Path(j.output).parent) for j in wide})
+    _remove_temps_everywhere(client, folders)
     executor = ClusterExecutor(client)
-    threads = worker_threads(client)
+    threads = max(1, worker_threads(client))
     results: dict[int, JobResult] = {}
 
     def done(i: int, r: JobResult) -> None:
@@ -135,30 +238,95 @@ def run_jobs_on_cluster(
         if on_result:
             on_result(r)
 
-    wide = [_absolute(j) for j in jobs]
-    if len(jobs) < threads and any(worth_splitting(j, stack, options, threads) for j in wide):
-        # Few long files: their segments spread over the cluster, this process writes.
-        for i, job in enumerate(wide):
-            done(i, run_job(job, stack, options, on_progress, executor=executor, workers=threads))
-        return [results[i] for i in range(len(jobs))]
+    def failed(i: int, exc: BaseException) -> JobResult:
+        return JobResult(wide[i].input, wide[i].output, "error", f"{jobs[i].input}: failed on the cluster: {_reason(exc)}")
 
-    shared_stack = client.scatter(stack, broadcast=True)
-    futures = {executor.submit(run_job, job, shared_stack, _retry_safe(job, options)): i for i, job in enumerate(wide)}
     try:
-        for fut in distributed.as_completed(futures, loop=client.loop):
+        if len(jobs) < threads and any(worth_splitting(j, stack, options, threads) for j in wide):
+            # Few long files: their segments spread over the cluster, this process writes.
+            for i, job in enumerate(wide):
+                try:
+                    result = run_job(job, stack, options, on_progress, executor=executor, workers=threads)
+                except Exception as exc:  # a segment's task failed on every try, or the scheduler went away
+                    result = failed(i, exc)
+                done(i, result)
+        else:
+            _run_files(wide, stack, options, client, executor, distributed, done, failed, on_progress)
+    finally:
+        # A worker killed mid-file (its task ran again elsewhere) left a temporary file on its host.
+        _remove_temps_everywhere(client, folders)
+    return [results[i] for i in range(len(jobs))]
+
+
+def _run_files(
+    jobs: Sequence[Job],
+    stack: Stack,
+    options: Options,
+    client: Any,
+    executor: ClusterExecutor,
+    distributed: Any,
+    done: Callable[[int, JobResult], None],
+    failed: Callable[[int, BaseException], JobResult],
+    on_progress: Callable[[float], None] | None,
+) -> None:
+    """One task per file; results as they complete."""
+    futures: dict[Any, int] = {}
+    # The stack goes to the cluster once, as a task's result: unlike scattered
+    # data, Dask can compute it again if every worker holding it is lost, and
+    # the tasks wait for workers that have not joined yet.
+    shared_stack = None
+    for i, job in enumerate(jobs):
+        if options.skip_existing and os.path.exists(job.output):
+            done(i, run_job(job, stack, options))  # skipped, without a task
+            continue
+        if shared_stack is None:
+            shared_stack = executor.submit(_the_stack, stack)
+        futures[executor.submit(run_job, job, shared_stack, _retry_safe(job, options))] = i
+    if not futures:
+        return
+    try:
+        for fut in distributed.as_completed(list(futures), loop=client.loop):
             i = futures[fut]
             try:
                 result = fut.result()
             except Exception as exc:  # the task failed on every try (a worker killed again and again)
-                result = JobResult(wide[i].input, wide[i].output, "error", f"{jobs[i].input}: failed on the cluster: {exc or type(exc).__name__}")
+                result = failed(i, exc)
             if on_progress and result.seconds_audio:
                 on_progress(result.seconds_audio)
             done(i, result)
     except KeyboardInterrupt:
         client.cancel(list(futures))
         raise
-    finally:
-        # A worker killed mid-file (its task ran again elsewhere) left a temporary file.
-        for folder in sorted({str(Path(j.output).parent) for j in jobs}):
-            remove_stale_temps(folder)
-    return [results[i] for i in range(len(jobs))]
+
+
+def _the_stack(stack: Stack) -> Stack:
+    return stack
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _remove_temps_everywhere(client: Any, folders: Sequence[str]) -> None:
+    """Remove, from ``folders``, the temporary files killed processes left, on this host and on every worker's.
+
+    Each host removes only the files its own dead processes wrote (the name
+    says which): those of live writers stay. One worker per host does it; a
+    worker that cannot be asked is passed over.
+    """
+    _remove_temps(folders)
+    if getattr(client, "status", "running") != "running":  # the scheduler went away: the next run cleans up
+        return
+    try:
+        hosts = client.run(socket.gethostname, on_error="ignore")
+        one_per_host = {host: address for address, host in sorted(hosts.items())}
+        if one_per_host:
+            client.run(_remove_temps, list(folders), workers=list(one_per_host.values()), on_error="ignore")
+    except Exception:  # the cluster cannot be asked now: the next run cleans up
+        pass
+
+
+def _remove_temps(folders: Sequence[str]) -> None:
+    for folder in folders:
+        remove_stale_temps(folder)
