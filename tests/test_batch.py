@@ -211,7 +211,7 @@ def test_stdin_to_stdout(tmp_path):
     assert proc.returncode == 0, proc.stderr
     (tmp_path / "piped.wav").write_bytes(proc.stdout)
     y, rate = sf.read(tmp_path / "piped.wav", always_2d=True)
-    assert rate == 48000 and sf.info(tmp_path / "piped.wav").subtype == "PCM_24"
+    assert rate == 48000 and sf.info(tmp_path / "piped.wav").subtype == "PCM_24" and y.shape == x.shape
     assert run("apply", str(tmp_path / "in.wav"), "-o", str(tmp_path / "file.wav")).returncode == 0
     assert np.array_equal(y, sf.read(tmp_path / "file.wav", always_2d=True)[0])
 

@@ -59,11 +59,14 @@ def test_a_biased_layer_starts_from_its_steady_state_not_zeros():
     np.testing.assert_allclose(got[:, 0], [steady] * 4, rtol=1e-14)
 
 
-def test_joint_channels_equal_the_loop():
+@pytest.mark.parametrize("padding", ["causal", "same"])
+def test_joint_channels_equal_the_loop(padding):
     x = signal(257, channels=2, seed=3)
-    stack = parse_spec({"layers": JOINT})
+    stack = parse_spec({"padding": padding, "layers": JOINT})
     assert stack.in_channels == 2 and stack.out_channels == 2
-    np.testing.assert_allclose(wavedil.apply(stack, x, dtype=np.float64), stack_loop(JOINT, x), rtol=1e-12, atol=1e-12)
+    want = stack_loop(JOINT, x, padding)
+    np.testing.assert_allclose(wavedil.apply(stack, x, dtype=np.float64), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(wavedil.apply(stack, x), want, rtol=1e-5, atol=2e-6)
 
 
 def test_a_mono_stack_runs_over_every_channel_alone():
@@ -198,3 +201,180 @@ def test_a_long_chain_of_small_first_taps_stays_in_range():
     assert np.all(np.isfinite(got)) and np.max(np.abs(want)) > 0.1
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(wavedil.apply(stack, x, dtype=np.float64), want, rtol=1e-9, atol=1e-12)
+
+
+# -- the reference itself, on values worked out by hand ----------------------------------
+
+
+def test_the_reference_on_hand_computed_values():
+    # y[t] = 0.5 x[t] + 0.3 x[t-2] + 0.2 x[t-4]
+    impulse = np.array([[1.0], [0], [0], [0], [0], [0]])
+    assert stack_loop([{"dilation": 2, "weights": [0.5, 0.3, 0.2]}], impulse)[:, 0].tolist() == [0.5, 0.0, 0.3, 0.0, 0.2, 0.0]
+    # Silence before t = 0 is the steady state: layer 1 outputs relu(0.5) forever, which layer 2 sees as its past.
+    layers = [{"dilation": 1, "weights": [1.0, 1.0], "bias": 0.5, "activation": "relu"}, {"dilation": 1, "weights": [1.0, -2.0]}]
+    assert stack_loop(layers, np.zeros((2, 1)))[:, 0].tolist() == [0.5 - 1.0, 0.5 - 1.0]
+    # x = [2, 0]: layer 1 gives relu(0.5 + 2 + 0) = 2.5, relu(0.5 + 0 + 2) = 2.5; layer 2: 2.5 - 2*0.5, 2.5 - 2*2.5.
+    assert stack_loop(layers, np.array([[2.0], [0.0]]))[:, 0].tolist() == [1.5, -2.5]
+    # [out][in][k]: out0 = x0[t] + 10 x1[t-1], out1 = -x0[t-1]
+    joint = [{"dilation": 1, "weights": [[[1.0, 0.0], [0.0, 10.0]], [[0.0, -1.0], [0.0, 0.0]]], "bias": [0.0, 1.0]}]
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    assert stack_loop(joint, x).tolist() == [[1.0, 1.0], [23.0, 0.0]]
+    # same: RF 5, shifted 2 earlier, silence after the input.
+    same = stack_loop([{"dilation": 2, "weights": [0.5, 0.3, 0.2]}], impulse, "same")[:, 0]
+    np.testing.assert_allclose(same, [0.3, 0.0, 0.2, 0.0, 0.0, 0.0])
+    assert stack_loop([{"dilation": 1, "weights": [0.0], "bias": 0.0, "activation": "sigmoid"}], np.zeros((1, 1)))[0, 0] == 0.5
+    assert stack_loop([{"dilation": 1, "weights": [1.0], "activation": "tanh"}], np.ones((1, 1)))[0, 0] == pytest.approx(np.tanh(1.0))
+
+
+def test_the_same_rule_with_a_nonlinear_steady_state():
+    # same = causal output of the input followed by silence, shifted (RF-1)//2 earlier: check it on the engine directly.
+    x = signal(40, seed=9)
+    causal = parse_spec({"layers": MONO_NONLINEAR})
+    same = causal.replace(padding="same")
+    look = same.lookahead
+    assert look == (causal.receptive_field - 1) // 2 == 8
+    padded = wavedil.apply(causal, np.concatenate([x, np.zeros((look, 1))]), dtype=np.float64)
+    np.testing.assert_allclose(wavedil.apply(same, x, dtype=np.float64), padded[look:], rtol=1e-13, atol=1e-14)
+
+
+WIDER_INSIDE = [
+    {"dilation": 1, "weights": [[[0.8, -0.3]], [[0.2, 0.5]], [[-0.6, 0.4]]], "bias": [0.1, 0.2, -0.3], "activation": "sigmoid"},
+    {"dilation": 3, "weights": [[[0.5, 0.1, -0.2], [0.3, 0.3, 0.3], [-0.4, 0.2, 0.6]]], "bias": 0.1, "activation": "tanh"},
+]
+
+
+@pytest.mark.parametrize("padding", ["causal", "same"])
+def test_a_mono_stack_with_wider_inner_layers_runs_per_channel(padding):
+    stack = parse_spec({"padding": padding, "layers": WIDER_INSIDE})
+    assert stack.is_mono and stack.receptive_field == 8
+    x = signal(300, channels=2, seed=6)
+    want = np.hstack([stack_loop(WIDER_INSIDE, x[:, c : c + 1], padding) for c in range(2)])
+    np.testing.assert_allclose(wavedil.apply(stack, x, dtype=np.float64), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(wavedil.apply(stack, x), want, rtol=1e-5, atol=2e-6)
+
+
+def test_a_one_to_many_layer_on_a_mono_signal():
+    layers = [{"dilation": 2, "weights": [[[0.5, 0.2]], [[0.1, -0.3]]], "bias": [0.2, 0.0], "activation": "relu"}]
+    x = signal(50, seed=8)
+    got = wavedil.apply(parse_spec({"layers": layers}), x[:, 0], dtype=np.float64)
+    assert got.shape == (50, 2)
+    np.testing.assert_allclose(got, stack_loop(layers, x), rtol=1e-12, atol=1e-12)
+
+
+def test_float32_by_default_float64_on_request():
+    stack = parse_spec({"layers": MONO_NONLINEAR})
+    x = signal(100, seed=10)
+    assert wavedil.apply(stack, x).dtype == np.float32
+    assert wavedil.apply(stack, x.astype(np.float32), dtype=np.float64).dtype == np.float64
+    assert wavedil.apply(stack, x[:, 0]).shape == (100,)
+    with pytest.raises(wavedil.WavedilError, match="float32 or float64"):
+        wavedil.apply(stack, x, dtype=np.float16)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("block_size", [None, 1, 3, 15, 16, 1000])
+def test_the_moving_average_is_exact_on_dyadic_samples(dtype, block_size):
+    # Samples that are multiples of 2**-10 below 1: every partial sum and the final /16 are
+    # exact in float32 too, so any rounding the engine added would show as a difference.
+    x = np.random.default_rng(11).integers(-1000, 1000, 2000) / 1024
+    stack = stack_from_dilations([1, 2, 4, 8], kernel_size=2)
+    padded = np.concatenate([np.zeros(15), x])
+    want = np.array([padded[t : t + 16].sum() for t in range(len(x))]) / 16
+    got = wavedil.apply(stack, x.astype(dtype), dtype=dtype, block_size=block_size)
+    assert got.dtype == dtype and np.array_equal(got, want.astype(dtype))
+
+
+# -- properties over several channels -----------------------------------------------------
+
+
+def _joint_layers(draw, channels: int, n_layers: int) -> list[dict]:
+    layers, c_in = [], channels
+    for i in range(n_layers):
+        c_out = channels if i == n_layers - 1 else draw(st.integers(1, 3))
+        k = draw(st.integers(1, 3))
+        w = draw(st.lists(st.floats(-1.0, 1.0), min_size=c_out * c_in * k, max_size=c_out * c_in * k))
+        layers.append(
+            {
+                "dilation": draw(st.integers(1, 6)),
+                "weights": np.reshape(w, (c_out, c_in, k)).tolist(),
+                "bias": draw(st.lists(st.floats(-0.5, 0.5), min_size=c_out, max_size=c_out)),
+                "activation": draw(st.sampled_from(["linear", "tanh", "relu", "sigmoid"])),
+            }
+        )
+        c_in = c_out
+    return layers
+
+
+@st.composite
+def joint_stacks(draw):
+    channels = draw(st.integers(2, 3))
+    return channels, _joint_layers(draw, channels, draw(st.integers(1, 3)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(spec=joint_stacks(), t=st.integers(0, 60), seed=st.integers(0, 2**16))
+def test_causality_with_joint_channels(spec, t, seed):
+    channels, layers = spec
+    stack = parse_spec({"layers": layers})
+    x = signal(80, channels, seed=seed)
+    changed = x.copy()
+    changed[t + 1 :] += np.random.default_rng(seed + 1).normal(0.0, 3.0, (80 - t - 1, channels))
+    a = wavedil.apply(stack, x, dtype=np.float64)
+    b = wavedil.apply(stack, changed, dtype=np.float64)
+    assert np.array_equal(a[: t + 1], b[: t + 1])
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    spec=joint_stacks(),
+    per_channel=st.booleans(),
+    cuts=st.lists(st.integers(0, 40), min_size=1, max_size=8),
+    block_size=st.one_of(st.just(1), st.integers(1, 50)),
+    same=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_block_size_invariance_in_float32_and_with_channels(spec, per_channel, cuts, block_size, same, seed):
+    channels, layers = spec
+    if per_channel:
+        # A mono stack over every channel of the file alone: collapse the drawn stack to 1 -> 1.
+        layers = [{**l, "weights": np.asarray(l["weights"])[:1, :1].tolist(), "bias": l["bias"][:1]} for l in layers]
+    stack = parse_spec({"padding": "same" if same else "causal", "layers": layers})
+    x = signal(sum(cuts), channels, seed=seed)
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 2e-5)):
+        whole = wavedil.apply(stack, x, dtype=dtype)
+        f = StreamingFilter(stack, channels, dtype=dtype, block_size=block_size)
+        parts, start = [], 0
+        for n in cuts:
+            parts.append(f.process(x[start : start + n]))
+            start += n
+        parts.append(f.flush())
+        got = np.concatenate(parts)
+        assert got.shape == whole.shape == (len(x), channels)
+        np.testing.assert_allclose(got, whole, rtol=tol, atol=tol)
+    if not per_channel:
+        np.testing.assert_allclose(wavedil.apply(stack, x, dtype=np.float64), stack_loop(layers, x, stack.padding), rtol=1e-9, atol=1e-9)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    dilations=st.lists(st.integers(1, 12), min_size=1, max_size=4),
+    kernel=st.integers(2, 4),
+    same=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_receptive_field_of_linear_stacks_is_exact(dilations, kernel, same, seed):
+    # Linear stacks with nonzero taps: the oldest input reaches the output with weight
+    # prod(w_last), so it changes y[t] (causal) or y[t - lookahead] (same); one older does not.
+    rng = np.random.default_rng(seed)
+    layers = [{"dilation": d, "weights": (rng.uniform(0.3, 1.0, kernel) * rng.choice([-1, 1], kernel)).tolist()} for d in dilations]
+    stack = parse_spec({"padding": "same" if same else "causal", "layers": layers})
+    rf = stack.receptive_field
+    n = rf + 20
+    t = n - 1 - stack.lookahead  # the output sample whose window ends at the last input
+    x = rng.normal(0.0, 0.3, (n, 1))
+    base = wavedil.apply(stack, x, dtype=np.float64)[t, 0]
+    inside, outside = x.copy(), x.copy()
+    inside[n - rf] += 0.5
+    outside[n - rf - 1] += 0.5
+    assert wavedil.apply(stack, inside, dtype=np.float64)[t, 0] != base
+    assert wavedil.apply(stack, outside, dtype=np.float64)[t, 0] == base

@@ -70,6 +70,10 @@ def test_the_sample_specs_load(tmp_path):
         ({"weights": [1.0], "dilaton": 2}, "dilaton", "unknown field"),
         ({"dilation": 2}, "weights", "required"),
         ({"weights": [1.0], "dilation": 2**40}, "dilation", "limit"),
+        ({"weights": [1.0], "dilation": -1}, "dilation", "positive"),
+        ({"weights": [0.5, 0.5], "kernel_size": 10**9}, "kernel_size", "limit"),
+        ({"weights": [[[1.0, 2.0]], [[1.0, 2.0]]], "kernel_size": 3}, "kernel_size", "2 tap"),
+        ({"weights": [[[1.0, 2.0], [1.0, 2.0, 3.0]]]}, "weights", "regular nested list"),
     ],
 )
 def test_invalid_layers_name_the_layer_and_field(tmp_path, layer, field, fragment):
@@ -131,3 +135,111 @@ def test_the_default_preset_is_an_audible_low_pass():
     spectrum = np.abs(np.fft.rfft(h, 4096))
     assert spectrum[0] == pytest.approx(1.0)
     assert spectrum[int(4096 * 5000 / 44100)] < 0.5  # well down by 5 kHz at 44.1 kHz
+
+
+# -- the issue's form, field by field --------------------------------------------------
+
+
+ISSUE_FORM_JSON = {
+    "padding": "causal",
+    "layers": [{"dilation": 2, "weights": [0.5, 0.3, 0.2], "bias": 0.0, "activation": "linear"}],
+}
+
+
+def _same_layers(a: wavedil.Stack, b: wavedil.Stack) -> bool:
+    return a.padding == b.padding and len(a.layers) == len(b.layers) and all(
+        np.array_equal(x.weights, y.weights) and np.array_equal(x.bias, y.bias) and (x.dilation, x.activation) == (y.dilation, y.activation)
+        for x, y in zip(a.layers, b.layers)
+    )
+
+
+def test_the_issue_form_in_json_is_the_same_stack(tmp_path):
+    (tmp_path / "s.toml").write_text(ISSUE_FORM)
+    (tmp_path / "s.json").write_text(json.dumps(ISSUE_FORM_JSON))
+    a, b = load_spec(tmp_path / "s.toml"), load_spec(tmp_path / "s.json")
+    assert _same_layers(a, b)
+    # The optional fields default to what the issue's form spells out.
+    minimal = parse_spec({"layers": [{"dilation": 2, "weights": [0.5, 0.3, 0.2]}]})
+    assert _same_layers(a, minimal)
+    assert minimal.layers[0].bias.tolist() == [0.0] and minimal.layers[0].activation == "linear"
+    assert parse_spec({"layers": [{"weights": [1.0]}]}).layers[0].dilation == 1
+
+
+@pytest.mark.parametrize("padding", ["causal", "same"])
+@pytest.mark.parametrize("activation", ["linear", "tanh", "relu", "sigmoid"])
+def test_every_documented_activation_and_padding_parses_from_toml(tmp_path, activation, padding):
+    text = ISSUE_FORM.replace('padding = "causal"', f'padding = "{padding}"').replace('activation = "linear"', f'activation = "{activation}"')
+    (tmp_path / "s.toml").write_text(text)
+    stack = load_spec(tmp_path / "s.toml")
+    assert stack.padding == padding and stack.layers[0].activation == activation
+    assert stack.lookahead == (2 if padding == "same" else 0)  # (RF - 1) // 2 with RF 5
+
+
+def test_kernel_size_given_and_matching_is_accepted(tmp_path):
+    (tmp_path / "s.toml").write_text(ISSUE_FORM + "kernel_size = 3\n")
+    assert load_spec(tmp_path / "s.toml").layers[0].kernel_size == 3
+    joint = parse_spec({"layers": [{"kernel_size": 2, "weights": [[[1.0, 2.0], [3.0, 4.0]]]}]})
+    assert joint.layers[0].weights.shape == (1, 2, 2) and joint.in_channels == 2
+
+
+def test_kernel_size_mismatch_in_toml_names_file_layer_and_field(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(ISSUE_FORM + "\n[[layers]]\nkernel_size = 4\nweights = [1.0, 0.0, 0.0]\n")
+    with pytest.raises(wavedil.SpecError) as info:
+        load_spec(path)
+    assert str(info.value) == f"{path}: layer 2: kernel_size: is 4 but weights have 3 tap(s)"
+    assert (info.value.layer, info.value.field) == (2, "kernel_size")
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("[[layers]]\nweights = [0.5, 0.5]\nkernel_size = 1000000000\n", "kernel_size"),
+        ("[[layers]]\nweights = [0.5, 0.5]\ndilation = 1099511627776\n", "dilation"),
+    ],
+    ids=["1e9-taps", "dilation-2^40"],
+)
+def test_hostile_sizes_in_a_file_name_file_layer_and_field(tmp_path, text, field):
+    path = tmp_path / "hostile.toml"
+    path.write_text("[[layers]]\nweights = [1.0]\n" + text)
+    with pytest.raises(wavedil.SpecError) as info:
+        load_spec(path)
+    assert str(info.value).startswith(f"{path}: layer 2: {field}: ") and "limit" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "dilations", "stacks", "fields"),
+    [
+        (3, [1, 2, 4], 1, [3, 7, 15]),
+        (2, [1, 2, 4, 8], 1, [2, 4, 8, 16]),
+        (2, [1, 2, 4, 8], 2, [2, 4, 8, 16, 17, 19, 23, 31]),
+        (3, [1, 2, 4], 3, [3, 7, 15, 17, 21, 29, 31, 35, 43]),
+    ],
+)
+def test_receptive_field_per_layer_is_cumulative(kernel, dilations, stacks, fields):
+    stack = stack_from_dilations(dilations, kernel_size=kernel, stacks=stacks)
+    assert [l.dilation for l in stack.layers] == dilations * stacks
+    assert [1 + sum(l.history for l in stack.layers[: i + 1]) for i in range(len(stack.layers))] == fields
+    assert stack.receptive_field == fields[-1]
+    assert [row["receptive_field"] for row in wavedil.analyze(stack)["layers"]] == fields
+    assert all(l.weights.ravel().tolist() == [1 / kernel] * kernel for l in stack.layers)
+
+
+def test_shorthand_errors_name_the_field():
+    with pytest.raises(wavedil.SpecError) as info:
+        stack_from_dilations([1, 0, 4], kernel_size=2)
+    assert info.value.field == "dilations" and "positive" in str(info.value)
+    with pytest.raises(wavedil.SpecError, match="taps"):
+        stack_from_dilations([1, 2], kernel_size=3, taps=[0.5, 0.5])
+    with pytest.raises(wavedil.SpecError, match="stacks"):
+        stack_from_dilations([1, 2], kernel_size=2, stacks=0)
+
+
+def test_every_preset_has_a_one_line_description_and_runs():
+    x = np.random.default_rng(0).normal(0.0, 0.1, 64)
+    for name in PRESETS:
+        stack = wavedil.preset(name)
+        assert stack.name == name and stack.description == PRESETS[name].summary
+        assert stack.description.strip() and len(stack.description.splitlines()) == 1
+        y = wavedil.apply(stack, x)
+        assert y.shape == x.shape and np.all(np.isfinite(y))

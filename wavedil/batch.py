@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from .audio import remove_stale_temps, write_text
+from .audio import check_writable, remove_stale_temps, same_file, write_text
 from .errors import WavedilError
 from .process import STDIO, FileResult, describe, process_file
 from .receptive import analyze
@@ -181,6 +181,7 @@ def run_job(
             Path(job.output).parent.mkdir(parents=True, exist_ok=True)
         if job.report:
             Path(job.report).parent.mkdir(parents=True, exist_ok=True)
+            check_report(job.report, job, force=options.force)
         result = process_file(
             job.input,
             job.output,
@@ -219,6 +220,14 @@ def run_job(
         # The filtering alone, without the report's probes: the speed a status line shows.
         detail={**describe(result), "seconds_filter": filtered},
     )
+
+
+def check_report(report: str, job: Job, *, force: bool) -> None:
+    """Refuse, before any audio is written, a report that would replace the input or the output, or exists without ``force``."""
+    for path, what in ((job.input, "input"), (job.output, "output")):
+        if path != STDIO and same_file(report, path):
+            raise WavedilError(f"{report}: the report is the {what} file; choose another report path")
+    check_writable(Path(report), force=force)
 
 
 def write_report(path: str, stack: Stack, result: FileResult, *, force: bool) -> None:
