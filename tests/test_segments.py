@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -133,8 +134,8 @@ def test_segment_length_must_sit_on_the_block_grid():
         plan_segments(100, wavedil.preset("smooth"), segment_frames=100, block_size=64)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "wavedil", *args], capture_output=True, timeout=300)
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "wavedil", *args], capture_output=True, timeout=300, env=env)
 
 
 def test_one_long_file_on_two_workers_equals_one_process(tmp_path):
@@ -154,6 +155,21 @@ def test_one_long_file_on_two_workers_equals_one_process(tmp_path):
         outs[jobs] = sf.read(out, dtype="float32")[0]
     assert np.array_equal(outs["1"], outs["2"])
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_wide_wavenet_on_two_workers_equals_one_process(tmp_path):
+    # 32-channel GEMMs are large enough for a multi-threaded BLAS to split them,
+    # which changes their rounding: the command line runs one BLAS thread in every process.
+    x = np.random.default_rng(6).normal(0.0, 0.2, 48000 * 4).astype(np.float32)
+    sf.write(tmp_path / "take.wav", x, 48000, subtype="FLOAT")
+    outs = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}.wav"
+        proc = _cli("apply", str(tmp_path / "take.wav"), "-o", str(out), "--preset", "wavenet", "-j", jobs, "--block-size", "1024", env={**os.environ, "OPENBLAS_NUM_THREADS": "2"})
+        assert proc.returncode == 0, proc.stderr
+        outs[jobs] = sf.read(out, dtype="float32")[0]
+    assert np.array_equal(outs["1"], outs["2"])
+    assert np.array_equal(outs["1"], wavedil.apply(wavedil.preset("wavenet"), x, block_size=1024))
 
 
 def test_nan_without_sanitize_names_the_first_bad_frame_on_workers(tmp_path):

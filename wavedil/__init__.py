@@ -6,25 +6,41 @@ The public API::
     y = wavedil.apply(stack, x)                      # arrays
     wavedil.process_file("in.wav", "out.wav", stack) # files, streamed in blocks
     wavedil.analyze(stack, sample_rate=48000)        # the receptive-field report
+
+The names are loaded on first use: importing the package does not import
+NumPy, so the command line can fix NumPy's BLAS threads before NumPy starts
+(see :mod:`wavedil.cli`).
 """
 
-from .engine import StreamingFilter, apply, block_size_for
-from .errors import AudioError, OutputExistsError, SpecError, WavedilError
-from .process import FileResult, process_file
-from .receptive import analyze
-from .report import render
-from .spec import (
-    DEFAULT_PRESET,
-    PRESETS,
-    Conv1d,
-    Stack,
-    load_spec,
-    parse_spec,
-    preset,
-    stack_from_dilations,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+#: Each public name and the module that defines it.
+_HOMES = {
+    "StreamingFilter": "engine",
+    "apply": "engine",
+    "block_size_for": "engine",
+    "AudioError": "errors",
+    "OutputExistsError": "errors",
+    "SpecError": "errors",
+    "WavedilError": "errors",
+    "FileResult": "process",
+    "process_file": "process",
+    "analyze": "receptive",
+    "render": "report",
+    "DEFAULT_PRESET": "spec",
+    "PRESETS": "spec",
+    "Conv1d": "spec",
+    "Stack": "spec",
+    "load_spec": "spec",
+    "parse_spec": "spec",
+    "preset": "spec",
+    "stack_from_dilations": "spec",
+}
 
 __all__ = [
     "DEFAULT_PRESET",
@@ -47,3 +63,24 @@ __all__ = [
     "render",
     "stack_from_dilations",
 ]
+
+if TYPE_CHECKING:
+    from .engine import StreamingFilter, apply, block_size_for
+    from .errors import AudioError, OutputExistsError, SpecError, WavedilError
+    from .process import FileResult, process_file
+    from .receptive import analyze
+    from .report import render
+    from .spec import DEFAULT_PRESET, PRESETS, Conv1d, Stack, load_spec, parse_spec, preset, stack_from_dilations
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'wavedil' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))
