@@ -378,3 +378,16 @@ def test_receptive_field_of_linear_stacks_is_exact(dilations, kernel, same, seed
     outside[n - rf - 1] += 0.5
     assert wavedil.apply(stack, inside, dtype=np.float64)[t, 0] != base
     assert wavedil.apply(stack, outside, dtype=np.float64)[t, 0] == base
+
+
+def test_default_block_sizes_follow_the_buffer_budgets():
+    from wavedil.engine import CONV_BLOCK_BYTES, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, WAVENET_BLOCK_BYTES, block_size_for
+
+    assert block_size_for(stack_from_dilations([1, 2, 4, 8], kernel_size=2)) == MAX_BLOCK_SIZE  # mono: no buffer is wide
+    wide = parse_spec({"layers": [{"dilation": 1, "weights": np.full((2, 2, 3), 0.1).tolist()}]})
+    # 2 channels x 3 taps = 6 rows: 2048 is the longest power of two within the budget.
+    assert block_size_for(wide) == 2048 and 2048 * 6 * 4 <= CONV_BLOCK_BYTES < 4096 * 6 * 4
+    # The W3 shape: 2 taps x 32 channels + condition + bias = 66 rows of float32.
+    assert block_size_for(wavedil.preset("wavenet")) == 4096 and 4096 * 66 * 4 <= WAVENET_BLOCK_BYTES < 8192 * 66 * 4
+    huge = parse_spec({"layers": [{"dilation": 1, "weights": np.full((512, 512, 3), 0.001).tolist()}]})
+    assert block_size_for(huge) == MIN_BLOCK_SIZE
