@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import errno
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +24,7 @@ from hypothesis import strategies as st
 
 import wavedil
 from wavedil.audio import TEMP_MARK
+from wavedil.batch import Job, Options, run_jobs
 from wavedil.cli.main import cli
 from wavedil.errors import SpecError
 from wavedil.formats.nam import parse_nam
@@ -158,6 +163,85 @@ def test_killed_run_leaves_no_partial_output_and_resume_finishes(tmp_path):
     again = run("apply", str(src), str(second), "-d", str(out), "--skip-existing", "--json")
     assert [json.loads(line)["status"] for line in again.stdout.decode().splitlines()[:-1]] == ["skipped", "skipped"]
     assert again.returncode == 0
+
+
+def _kill_workers(times: int) -> Callable[[float], None]:
+    """A progress callback that kills the worker processes of this process, the first ``times`` times it is called.
+
+    Progress comes from a worker as it finishes a block, so the worker is in
+    the middle of a file: a kill then stands for the OOM killer, not for a
+    process cut off while it sends a result (which CPython's pools cannot survive).
+    """
+    calls = []
+
+    def on_progress(seconds: float) -> None:
+        calls.append(seconds)
+        if len(calls) <= times:
+            for child in multiprocessing.active_children():
+                os.kill(child.pid, signal.SIGKILL)
+
+    return on_progress
+
+
+def _jobs(tmp_path: Path, count: int, seconds: float) -> list[Job]:
+    jobs = []
+    for i in range(count):
+        write(tmp_path / f"in{i}.wav", seconds=seconds, seed=i)
+        jobs.append(Job(str(tmp_path / f"in{i}.wav"), str(tmp_path / "out" / f"in{i}.wav")))
+    return jobs
+
+
+def test_workers_killed_mid_batch_cost_a_retry_not_the_files(tmp_path):
+    stack = wavedil.preset("wavenet")
+    jobs = _jobs(tmp_path, 2, 1.0)
+    results = run_jobs(jobs, stack, Options(), workers=2, on_progress=_kill_workers(1))
+    assert [r.status for r in results] == ["ok", "ok"], [r.error for r in results]
+    serial = [Job(j.input, str(tmp_path / "serial" / Path(j.output).name)) for j in jobs]
+    assert [r.status for r in run_jobs(serial, stack, Options(), workers=1)] == ["ok", "ok"]
+    for job, ref in zip(jobs, serial):
+        assert Path(job.output).read_bytes() == Path(ref.output).read_bytes()
+    assert not temps(tmp_path / "out")
+
+
+def test_files_whose_workers_keep_dying_are_errors_and_leave_nothing(tmp_path):
+    jobs = _jobs(tmp_path, 2, 1.0)
+    results = run_jobs(jobs, wavedil.preset("wavenet"), Options(), workers=2, on_progress=_kill_workers(1000))
+    for job, r in zip(jobs, results):
+        assert r.status == "error" and r.error == f"{job.input}: a worker process died on this file (killed, or out of memory?)"
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+class _BreaksOnce:
+    """Stands for a process pool whose first incarnation loses a worker: its futures fail as CPython's do."""
+
+    made = 0
+
+    def __init__(self, workers: int) -> None:
+        type(self).made += 1
+        self.broken = type(self).made == 1
+        self.threads = ThreadPoolExecutor(workers)
+
+    def submit(self, fn, *args):
+        if self.broken:
+            fut: Future = Future()
+            fut.set_exception(BrokenProcessPool("A process in the process pool was terminated abruptly"))
+            return fut
+        return self.threads.submit(fn, *args)
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        self.threads.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def test_a_long_file_whose_segment_worker_died_runs_again_on_a_new_pool(tmp_path, monkeypatch):
+    monkeypatch.setattr(_BreaksOnce, "made", 0)
+    monkeypatch.setattr("wavedil.batch.worker_pool", _BreaksOnce)
+    (job,) = _jobs(tmp_path, 1, 8.0)
+    stack = wavedil.preset("drive")
+    (result,) = run_jobs([job], stack, Options(block_size=4096), workers=2)
+    assert result.status == "ok" and _BreaksOnce.made == 2
+    (ref,) = run_jobs([Job(job.input, str(tmp_path / "serial.wav"))], stack, Options(block_size=4096), workers=1)
+    assert Path(job.output).read_bytes() == Path(ref.output).read_bytes()
+    assert not temps(tmp_path / "out")
 
 
 def test_ctrl_c_exits_130_and_leaves_nothing(tmp_path):

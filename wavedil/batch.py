@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -287,13 +287,7 @@ def run_jobs(
             done(i, run_job(job, stack, options, on_progress))
     elif len(jobs) < workers:
         if any(worth_splitting(j, stack, options, workers) for j in jobs):
-            with worker_pool(workers) as pool:
-                try:
-                    for i, job in enumerate(jobs):
-                        done(i, run_job(job, stack, options, on_progress, executor=pool, workers=workers))
-                except KeyboardInterrupt:
-                    stop_workers(pool)
-                    raise
+            _run_segments(jobs, stack, options, workers, done, on_progress)
         else:
             for i, job in enumerate(jobs):
                 done(i, run_job(job, stack, options, on_progress))
@@ -326,7 +320,11 @@ def _worker_job(job: Job, stack: Stack, options: Options) -> JobResult:
     return run_job(job, stack, options, (lambda s: q.put(s)) if q is not None else None)
 
 
-def _run_pool(
+def _worker_died(job: Job) -> JobResult:
+    return JobResult(job.input, job.output, "error", f"{job.input}: a worker process died on this file (killed, or out of memory?)")
+
+
+def _run_segments(
     jobs: Sequence[Job],
     stack: Stack,
     options: Options,
@@ -334,6 +332,49 @@ def _run_pool(
     done: Callable[[int, JobResult], None],
     on_progress: Callable[[float], None] | None,
 ) -> None:
+    """Each job in turn, its segments spread over a pool of ``workers``.
+
+    A worker that dies breaks the pool: the next file gets a new one, and the
+    file runs once more on it (its output so far was a temporary file, removed
+    on the way out), then counts as failed. Output on standard output has
+    partly gone out already: that file fails at once.
+    """
+    pool = worker_pool(workers)
+    try:
+        for i, job in enumerate(jobs):
+            for attempt in (1, 2):
+                try:
+                    result = run_job(job, stack, options, on_progress, executor=pool, workers=workers)
+                    break
+                except BrokenExecutor:
+                    pool.shutdown(wait=True)
+                    pool = worker_pool(workers)
+                    result = _worker_died(job)
+                    if job.output == STDIO:
+                        break
+            done(i, result)
+    except KeyboardInterrupt:
+        stop_workers(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_pool(
+    jobs: Sequence[Job],
+    stack: Stack,
+    options: Options,
+    workers: int,
+    done: Callable[[int, JobResult], None],
+    on_progress: Callable[[float], None] | None,
+    *,
+    retry: bool = True,
+) -> None:
+    """Whole files on a pool of ``workers``, results as they complete.
+
+    A worker that dies breaks the pool and fails every file not yet done:
+    those run once more on a new pool (``retry``), then count as failed.
+    """
     progress_queue = multiprocessing.get_context("spawn").Queue() if on_progress else None
     stop = threading.Event()
     drain = None
@@ -341,6 +382,7 @@ def _run_pool(
         drain = threading.Thread(target=_drain, args=(progress_queue, on_progress, stop), daemon=True)
         drain.start()
     pool = worker_pool(workers, initializer=_set_progress_queue, initargs=(progress_queue,))
+    broken: list[int] = []
     try:
         futures: dict[Future, int] = {pool.submit(_worker_job, job, stack, options): i for i, job in enumerate(jobs)}
         pending = set(futures)
@@ -352,7 +394,9 @@ def _run_pool(
                     done(i, fut.result())
                 except KeyboardInterrupt:
                     raise
-                except BaseException as exc:  # a worker died (killed, out of memory): that job failed
+                except BrokenExecutor:
+                    broken.append(i)
+                except BaseException as exc:  # cannot come from run_job, which returns every failure
                     done(i, JobResult(jobs[i].input, jobs[i].output, "error", f"{jobs[i].input}: worker failed: {exc or type(exc).__name__}"))
     except KeyboardInterrupt:
         stop_workers(pool)
@@ -364,6 +408,17 @@ def _run_pool(
         stop.set()
         if drain is not None:
             drain.join(timeout=1.0)
+    if not broken:
+        return
+    broken.sort()
+    for folder in sorted({str(Path(jobs[i].output).parent) for i in broken}):
+        remove_stale_temps(folder)  # the dead worker's partial output
+    if not retry:
+        for i in broken:
+            done(i, _worker_died(jobs[i]))
+        return
+    again = [jobs[i] for i in broken]
+    _run_pool(again, stack, options, min(workers, len(again)), lambda j, r: done(broken[j], r), on_progress, retry=False)
 
 
 def _drain(q: Any, on_progress: Callable[[float], None], stop: threading.Event) -> None:

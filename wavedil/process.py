@@ -8,6 +8,8 @@ complete. ``-`` stands for standard input or output (a WAV stream).
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 import os
 import sys
@@ -261,8 +263,14 @@ def _sink(
                 raise AudioError(f"{name}: write failed: {_reason(exc)}") from None
 
         try:
-            with dst:
-                yield write
+            yield write
+        except BaseException:
+            # What went wrong is the caller's (a worker died, Ctrl-C): report that, not the close.
+            with contextlib.suppress(Exception):
+                dst.close()
+            raise
+        try:
+            dst.close()
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
             # Closing flushes the last bytes: a full disk can show here too.
             raise AudioError(f"{name}: write failed: {_reason(exc)}") from None
