@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import lfilter, resample_poly
 
+import core_reference
 import wavedil
 from wavedil.errors import SpecError
 from wavedil.formats.nam import load_nam, parse_nam, to_nam
@@ -49,44 +50,8 @@ def make_net(settings_list: list[ArraySettings], seed: int = 0, head_scale: floa
 
 
 def loop_reference(net: WaveNet, x: np.ndarray) -> np.ndarray:
-    """The WaveNet equations evaluated sample by sample, input preceded by silence.
-
-    Silence is made explicit: RF-1 zeros are prepended and every signal before
-    the padded start is taken as zero, then the prefix is dropped; after RF-1
-    samples every layer has forgotten the zeros it assumed.
-    """
-    pad = net.history
-    xs = np.concatenate([np.zeros(pad), np.asarray(x, dtype=np.float64)])
-    n = len(xs)
-    cond = xs[None, :]  # (1, n)
-    y = cond
-    skip = None
-    for arr in net.arrays:
-        s = arr.settings
-        r = np.array([[sum(arr.rechannel[o, i] * y[i, t] for i in range(s.input_size)) for t in range(n)] for o in range(s.channels)])
-        acc = None if skip is None else skip.copy()
-        for li, d in enumerate(s.dilations):
-            w, b = arr.conv_weights[li], arr.conv_biases[li]
-            z = np.zeros((s.mid, n))
-            for t in range(n):
-                for o in range(s.mid):
-                    total = b[o]
-                    for j in range(s.kernel_size):
-                        if t - j * d >= 0:
-                            for i in range(s.channels):
-                                total += w[o, i, j] * r[i, t - j * d]
-                    for i in range(s.condition_size):
-                        total += arr.mixers[li][o, i] * cond[i, t]
-                    z[o, t] = total
-            f = ACTS[s.activation]
-            p = f(z[: s.channels]) * ACTS["sigmoid"](z[s.channels :]) if s.gated else f(z)
-            r = r + arr.out_weights[li] @ p + arr.out_biases[li][:, None]
-            acc = p if acc is None else acc + p
-        head = arr.head_weight @ acc
-        if arr.head_bias_values is not None:
-            head = head + arr.head_bias_values[:, None]
-        skip, y = head, r
-    return (net.head_scale * skip)[:, pad:].T
+    """The network's ``.nam`` document evaluated sample by sample by :mod:`core_reference`, input preceded by silence."""
+    return core_reference.run(to_nam(net), x, net.history)
 
 
 def stack_of(net: WaveNet, sample_rate: int | None = None) -> wavedil.Stack:
@@ -189,12 +154,12 @@ def test_nam_round_trip_and_tap_order(tmp_path):
     write_nam(path, net)
     loaded = load_nam(path).layers[0]
     for a, b in zip(net.arrays, loaded.arrays):
-        for wa, wb in zip(a.conv_weights, b.conv_weights):
-            np.testing.assert_array_equal(wa, wb)
+        for la, lb in zip(a.layers, b.layers):
+            np.testing.assert_array_equal(la.conv.weight, lb.conv.weight)
     doc = json.loads(path.read_text())
     # In the file (PyTorch order) the first conv's last tap meets the current sample.
     first_conv = np.array(doc["weights"][2 : 2 + 4 * 2 * 3]).reshape(4, 2, 3)
-    np.testing.assert_array_equal(first_conv[:, :, ::-1], net.arrays[0].conv_weights[0])
+    np.testing.assert_array_equal(first_conv[:, :, ::-1], net.arrays[0].layers[0].conv.weight)
 
 
 def test_missing_sample_rate_means_48k(tmp_path):
@@ -204,11 +169,13 @@ def test_missing_sample_rate_means_48k(tmp_path):
 
 
 def test_nam_linear_architecture_matches_lfilter(tmp_path):
-    taps_torch = [0.1, -0.2, 0.3, 0.5]  # PyTorch order: the last meets the current sample
-    doc = {"version": "0.5.2", "architecture": "Linear", "config": {"receptive_field": 4, "bias": True}, "weights": taps_torch + [0.05]}
+    # NeuralAmpModelerCore puts weights[0] on the current sample (NAM's Python 0.13.0 and earlier
+    # reversed them; the plugin is the reference), so the taps are lfilter's b as they stand.
+    taps = [0.1, -0.2, 0.3, 0.5]
+    doc = {"version": "0.5.2", "architecture": "Linear", "config": {"receptive_field": 4, "bias": True}, "weights": taps + [0.05]}
     stack = parse_nam(doc)
     x = np.random.default_rng(0).normal(size=200)
-    want = lfilter(taps_torch[::-1], [1.0], x) + 0.05
+    want = lfilter(taps, [1.0], x) + 0.05
     np.testing.assert_allclose(wavedil.apply(stack, x, dtype=np.float64), want, rtol=1e-12, atol=1e-12)
 
 
@@ -223,13 +190,13 @@ def test_bad_nam_documents_name_the_problem():
     n = len(good["weights"])
     msg = _bad(dict(good, weights=good["weights"][:-3]))
     assert f"expected {n} numbers" in msg and f"found {n - 3}" in msg
-    msg = _bad(dict(good, architecture="LSTM"))
-    assert "unsupported architecture 'LSTM'" in msg and "WaveNet" in msg
-    msg = _bad(dict(good, architecture="ConvNet"))
-    assert "ConvNet" in msg
-    newer = json.loads(json.dumps(good))
-    newer["config"]["layers"][0]["kernel_sizes"] = [3, 3]
-    assert "newer WaveNet layout" in _bad(newer) or "kernel sizes" in _bad(newer)
+    msg = _bad(dict(good, architecture="Transformer"))
+    assert "unsupported architecture 'Transformer'" in msg and "WaveNet" in msg and "LSTM" in msg
+    msg = _bad(dict(good, architecture="Sequential"))
+    assert "Sequential" in msg and "plugin engine has no parser" in msg
+    both = json.loads(json.dumps(good))
+    both["config"]["layers"][0]["kernel_size"] = 2
+    assert "kernel_size or kernel_sizes, not both" in _bad(both)
     film = json.loads(json.dumps(good))
     film["config"]["layers"][0]["film_params"] = {}
     assert "film_params" in _bad(film)
@@ -328,8 +295,9 @@ def test_wavenet_preset_has_the_paper_receptive_field():
     stack = wavedil.preset("wavenet")
     assert stack.receptive_field == 3070
     (net,) = stack.layers
-    assert net.arrays[0].settings.gated and net.arrays[0].settings.kernel_size == 2
-    assert net.arrays[0].settings.dilations == tuple([2**i for i in range(10)] * 3)
+    layers = net.arrays[0].layers
+    assert all(layer.gating == "gated" and layer.conv.kernel_size == 2 for layer in layers)
+    assert [layer.conv.dilation for layer in layers] == [2**i for i in range(10)] * 3
 
 
 def test_cli_applies_a_nam_file(tmp_path):

@@ -45,6 +45,10 @@ class ConvRunner:
     gain_in : float
         The layer's input arrives divided by this (a deferred gain); it is
         folded into the taps.
+    defer_gain : bool
+        Whether a mono linear layer may defer its first tap (see above);
+        a caller that reads the output directly, not through the engine,
+        passes False.
     """
 
     def __init__(
@@ -57,6 +61,8 @@ class ConvRunner:
         dtype: np.dtype,
         block: int,
         gain_in: float = 1.0,
+        *,
+        defer_gain: bool = True,
     ) -> None:
         out_ch, in_ch, k = weights.shape
         w = np.asarray(weights, dtype=np.float64) * gain_in
@@ -65,7 +71,7 @@ class ConvRunner:
         self.mono = in_ch == 1 and out_ch == 1
         has_bias = bias is not None and bool(np.any(bias))
         self.gain_out = 1.0
-        if self.mono and activation == "linear" and not has_bias:
+        if defer_gain and self.mono and activation == "linear" and not has_bias:
             w0, wmax = abs(w[0, 0, 0]), float(np.max(np.abs(w)))
             # The signal between layers is the true one divided by the gain: keep the gain
             # where that stays far inside float32's range.

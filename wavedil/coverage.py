@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .spec import Conv1d, Stack
-from .wavenet import WaveNet
 
 
 @dataclass
@@ -37,47 +36,16 @@ class _Graph:
         return len(self.labels) - 1
 
 
-def _same(src: int) -> tuple[int, int, int]:
-    return (src, 1, 1)
-
-
 def build_graph(stack: Stack) -> tuple[_Graph, int]:
-    """The signal graph of ``stack`` and the index of its output node."""
+    """The signal graph of ``stack`` and the index of its output node (each layer adds its own nodes)."""
     g = _Graph()
     x = g.node("input", row=True)
     for i, layer in enumerate(stack.layers, start=1):
-        if isinstance(layer, Conv1d):
-            x = g.node(f"layer {i}", (x, layer.dilation, layer.kernel_size), row=True)
-        elif isinstance(layer, WaveNet):
-            x = _wavenet_nodes(g, layer, x, i)
-        else:  # pragma: no cover - the Stack type admits nothing else
-            raise TypeError(type(layer))
+        x = layer.graph_nodes(g, x, i)
     # The output is drawn as the top row; make sure it is a row exactly once.
     if g.rows[-1] != x:
         g.rows.append(x)
     return g, x
-
-
-def _wavenet_nodes(g: _Graph, net: WaveNet, x: int, index: int) -> int:
-    # Rows are named "array A layer L input"; the stack position only when it is not the first.
-    where = "" if index == 1 else f"layer {index} "
-    y, head = x, None
-    for a, s in enumerate(net.settings, start=1):
-        r = g.node(f"layer {index} array {a} rechannel", _same(y))
-        skip = head
-        for li, d in enumerate(s.dilations, start=1):
-            # The conv reads the residual stream r; the condition (the raw input) joins at offset 0.
-            conv = g.node(f"layer {index} array {a} layer {li} (d={d})", (r, d, s.kernel_size), _same(x))
-            g.rows.append(r)
-            g.labels[r] = f"{where}array {a} layer {li} input"
-            r = g.node(f"layer {index} array {a} residual {li}", _same(r), _same(conv))
-            skip = g.node(f"layer {index} array {a} skip {li}", _same(conv)) if skip is None else g.node(
-                f"layer {index} array {a} skip {li}", _same(skip), _same(conv)
-            )
-        head = g.node(f"layer {index} array {a} head", _same(skip))
-        y = r
-    out = g.node(f"layer {index} output", _same(head), row=True)
-    return out
 
 
 def _shift_or(dst: np.ndarray, src: np.ndarray, dilation: int, kernel_size: int) -> None:

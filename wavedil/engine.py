@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .conv import ConvRunner
+from typing import Any
+
 from .errors import WavedilError
-from .spec import Layer, Stack
-from .wavenet import WaveNet, WaveNetRunner
+from .spec import Stack
 
 #: Most samples per block for cheap stacks: long blocks spread the per-call
 #: cost of NumPy over many samples.
@@ -47,21 +47,12 @@ def block_size_for(stack: Stack) -> int:
     """
     size = MAX_BLOCK_SIZE
     for layer in stack.layers:
-        if isinstance(layer, WaveNet):
-            rows = max(s.kernel_size * s.channels + s.condition_size + 1 for s in layer.settings)
-            budget = WAVENET_BLOCK_BYTES
-        else:
-            rows = max(layer.in_channels, layer.out_channels) * (layer.kernel_size if layer.in_channels > 1 else 1)
-            budget = CONV_BLOCK_BYTES if rows > 1 else None
-        while budget is not None and size > MIN_BLOCK_SIZE and size * rows * 4 > budget:
+        rows = layer.block_rows()
+        # A model that stacks its taps for GEMMs (a WaveNet) is allowed the larger budget.
+        budget = WAVENET_BLOCK_BYTES if getattr(layer, "kind", "") != "conv" else CONV_BLOCK_BYTES
+        while rows is not None and size > MIN_BLOCK_SIZE and size * rows * 4 > budget:
             size //= 2
     return size
-
-
-def _runner(layer: Layer, batch: int, dtype: np.dtype, block: int, gain_in: float) -> ConvRunner | WaveNetRunner:
-    if isinstance(layer, WaveNet):
-        return WaveNetRunner(layer, batch, dtype, block, gain_in)
-    return ConvRunner(layer.weights, layer.bias, layer.dilation, layer.activation, batch, dtype, block, gain_in)
 
 
 class StreamingFilter:
@@ -125,10 +116,10 @@ class StreamingFilter:
             raise WavedilError(
                 f"the stack takes {stack.in_channels} input channel(s) but the audio has {channels}"
             )
-        self._runners: list[ConvRunner | WaveNetRunner] = []
+        self._runners: list[Any] = []
         gain = 1.0
         for layer in stack.layers:
-            runner = _runner(layer, self._batch, self.dtype, self.block_size, gain)
+            runner = layer.runner(self._batch, self.dtype, self.block_size, gain)
             self._runners.append(runner)
             gain = runner.gain_out
         # The gain the last layers deferred, applied once to the output.

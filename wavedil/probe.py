@@ -21,7 +21,6 @@ import numpy as np
 
 from .engine import StreamingFilter, apply, block_size_for
 from .spec import Stack
-from .wavenet import WaveNet
 
 #: Positions averaged by the effective receptive field of nonlinear stacks.
 DEFAULT_POSITIONS = 8
@@ -59,16 +58,13 @@ def impulse_response(stack: Stack, length: int | None = None) -> np.ndarray:
 
 
 #: Activations that are flat over a whole range, so a path through them can be dead at a given input.
-_DEAD_ZONES = {"relu", "relu6", "hardtanh", "hardsigmoid", "hardswish"}
+_DEAD_ZONES = {"relu", "relu6", "hardtanh", "hardsigmoid", "hardswish", "prelu", "leaky_hardtanh"}
 
 
 def _activations(stack: Stack) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for layer in stack.layers:
-        if isinstance(layer, WaveNet):
-            names |= {s.activation for s in layer.settings}
-        else:
-            names.add(layer.activation)
+        names |= layer.activation_names()
     return names
 
 
@@ -174,6 +170,46 @@ def effective_receptive_field(
         "samples_95": s95,
         "profile": np.sqrt(energy).tolist(),
         "source": source,
+    }
+
+
+#: Longest probe of a recurrent model's memory, in seconds.
+MEMORY_PROBE_SECONDS = 2.0
+
+
+def measured_memory(stack: Stack, sample_rate: int, *, threshold_db: float = -60.0, amplitude: float = 0.1) -> dict[str, Any]:
+    """How long an impulse's effect lasts: the memory of a stack whose receptive field has no bound.
+
+    The stack runs (float64) on silence and on silence with one sample of
+    ``amplitude`` at ``t = 0``; ``samples`` is ``1 +`` the last offset at
+    which the two outputs differ by more than ``threshold_db`` relative to
+    their largest difference, probed over :data:`MEMORY_PROBE_SECONDS`.
+    ``samples`` is None when the effect is still above the threshold at the
+    end of the probe.
+
+    Examples
+    --------
+    >>> from wavedil.spec import stack_from_dilations
+    >>> measured_memory(stack_from_dilations([1, 2], kernel_size=2), 48000)["samples"]
+    4
+    """
+    n = max(2, int(MEMORY_PROBE_SECONDS * sample_rate))
+    c = _channels(stack)
+    xs = np.zeros((2, n, c))
+    xs[0, 0, :] = amplitude
+    ys = _outputs(stack, xs)
+    diff = np.max(np.abs(ys[0] - ys[1]), axis=1)
+    peak = float(diff.max())
+    if peak == 0.0:
+        return {"samples": 0, "ms": 0.0, "threshold_db": threshold_db, "probe_samples": n}
+    above = np.flatnonzero(diff > peak * 10 ** (threshold_db / 20))
+    last = int(above[-1]) + 1
+    samples = None if last >= n else last
+    return {
+        "samples": samples,
+        "ms": None if samples is None else 1000.0 * samples / sample_rate,
+        "threshold_db": threshold_db,
+        "probe_samples": n,
     }
 
 

@@ -27,13 +27,16 @@ import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .activations import ACTIVATIONS
+from .activations import ACTIVATIONS, Activation, parse_nam_activation, plain
 from .errors import SpecError
 from .wavenet import WaveNet, parse_wavenet
+
+if TYPE_CHECKING:
+    from .conv import ConvRunner
 
 PADDINGS = ("causal", "same")
 
@@ -73,14 +76,17 @@ class Conv1d:
         Added after the taps, before the activation.
     dilation : int
         Spacing between taps, in samples (1 = ordinary convolution).
-    activation : str
-        One of ``linear``, ``tanh``, ``relu``, ``sigmoid``.
+    activation : str or Activation
+        A name of :data:`~wavedil.activations.ACTIVATIONS` (``linear``,
+        ``tanh``, ``relu``, ``sigmoid``, ...), or an
+        :class:`~wavedil.activations.Activation` with parameters (kept as its
+        name when it has none beyond that name's defaults).
     """
 
     weights: np.ndarray
     bias: np.ndarray
     dilation: int = 1
-    activation: str = "linear"
+    activation: str | Activation = "linear"
 
     kind = "conv"
 
@@ -91,6 +97,10 @@ class Conv1d:
         b = _frozen_array(np.broadcast_to(np.asarray(self.bias, dtype=np.float64), (w.shape[0],)))
         object.__setattr__(self, "weights", w)
         object.__setattr__(self, "bias", b)
+        act = plain(self.activation)
+        if isinstance(act, Activation):
+            act.check_channels(w.shape[0], "activation")
+        object.__setattr__(self, "activation", act)
 
     @property
     def kernel_size(self) -> int:
@@ -127,6 +137,24 @@ class Conv1d:
     def is_linear(self) -> bool:
         return self.activation == "linear"
 
+    def activation_names(self) -> set[str]:
+        return {self.activation if isinstance(self.activation, str) else self.activation.name}
+
+    def block_rows(self) -> int | None:
+        """Rows of this layer's widest float buffer per sample of a block; None: a mono layer, no limit."""
+        rows = max(self.in_channels, self.out_channels) * (self.kernel_size if self.in_channels > 1 else 1)
+        return rows if rows > 1 else None
+
+    def runner(self, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0) -> "ConvRunner":
+        """The streaming state and forward pass of this layer (see :mod:`wavedil.conv`)."""
+        from .conv import ConvRunner
+
+        return ConvRunner(self.weights, self.bias, self.dilation, self.activation, batch, dtype, block, gain_in)
+
+    def graph_nodes(self, g: Any, x: int, index: int) -> int:
+        """Add this layer to a coverage graph (see :mod:`wavedil.coverage`); returns its output node."""
+        return g.node(f"layer {index}", (x, self.dilation, self.kernel_size), row=True)
+
     def rows(self) -> list[dict[str, Any]]:
         """The report row of this layer (see :func:`wavedil.receptive.analyze`)."""
         return [
@@ -136,7 +164,7 @@ class Conv1d:
                 "dilation": self.dilation,
                 "in_channels": self.in_channels,
                 "out_channels": self.out_channels,
-                "activation": self.activation,
+                "activation": self.activation if isinstance(self.activation, str) else self.activation.describe(),
                 "parameters": self.parameters,
                 "macs_per_sample": self.macs_per_sample,
                 "span": self.span,
@@ -156,11 +184,18 @@ class Conv1d:
             "kernel_size": self.kernel_size,
             "weights": weights,
             "bias": bias,
-            "activation": self.activation,
+            # A parametrized activation in NAM's form ({"type": "LeakyReLU", "negative_slope": 0.2}).
+            "activation": self.activation if isinstance(self.activation, str) else self.activation.to_nam(),
         }
 
 
-Layer = Conv1d | WaveNet
+#: What a stack holds. Every layer has ``in_channels``, ``out_channels``,
+#: ``history`` (past samples it needs besides the current one; None for a
+#: recurrent model, whose memory has no bound), ``parameters``,
+#: ``macs_per_sample``, ``is_linear``, ``rows()``, ``activation_names()``,
+#: ``block_rows()``, ``graph_nodes()`` and ``runner(batch, dtype, block,
+#: gain_in)``, whose result streams blocks (``prime``, ``run``, ``gain_out``).
+Layer = Any
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,6 +220,10 @@ class Stack:
         another rate is refused unless resampled.
     metadata : mapping
         Free-form facts about a model (name, gear, loudness, ...).
+    submodels : tuple of mapping
+        For a model read from a NAM ``SlimmableContainer``: each submodel's
+        ``max_value``, ``architecture``, ``receptive_field``, ``parameters``,
+        ``macs_per_sample`` and whether it is the ``active`` one.
     """
 
     layers: tuple[Layer, ...]
@@ -193,6 +232,7 @@ class Stack:
     description: str | None = None
     sample_rate: int | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    submodels: tuple[Mapping[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
@@ -226,14 +266,25 @@ class Stack:
         return self.in_channels == 1 and self.out_channels == 1
 
     @property
-    def receptive_field(self) -> int:
-        """``1 + sum_l (k_l - 1) * d_l``, in samples."""
-        return 1 + sum(layer.history for layer in self.layers)
+    def receptive_field(self) -> int | None:
+        """``1 + sum_l (k_l - 1) * d_l``, in samples; None for a recurrent stack (unbounded)."""
+        histories = [layer.history for layer in self.layers]
+        return None if None in histories else 1 + sum(histories)
+
+    @property
+    def is_recurrent(self) -> bool:
+        """True when a layer keeps state with no bound on its memory (an LSTM)."""
+        return self.receptive_field is None
 
     @property
     def lookahead(self) -> int:
         """Samples of future input an output sample depends on (0 when causal)."""
-        return (self.receptive_field - 1) // 2 if self.padding == "same" else 0
+        if self.padding != "same":
+            return 0
+        rf = self.receptive_field
+        if rf is None:
+            raise SpecError("same padding needs a finite receptive field; a recurrent model is causal only", field="padding")
+        return (rf - 1) // 2
 
     @property
     def parameters(self) -> int:
@@ -389,9 +440,17 @@ def _parse_layer(raw: Mapping[str, Any], index: int) -> Conv1d:
             )
     bias = _parse_bias(raw.get("bias", 0.0), weights.shape[0], layer=index)
     act = raw.get("activation", "linear")
+    if isinstance(act, Mapping):
+        # NAM's form, with parameters: { type = "LeakyReLU", negative_slope = 0.2 }.
+        try:
+            parsed: str | Activation = parse_nam_activation(act, field="activation")
+        except SpecError as exc:
+            raise SpecError(exc.reason, layer=index, field="activation") from None
+        return Conv1d(weights=weights, bias=bias, dilation=dilation, activation=parsed)
     if not isinstance(act, str) or act.lower() not in ACTIVATIONS:
         raise SpecError(
-            f"unknown activation {act!r}; known: {', '.join(ACTIVATIONS)}",
+            f"unknown activation {act!r}; known: {', '.join(ACTIVATIONS)}, or a table such as "
+            "{ type = \"LeakyReLU\", negative_slope = 0.2 }",
             layer=index,
             field="activation",
         )
@@ -504,13 +563,13 @@ def read_data_file(path: Path, limit: int, kind: str) -> bytes:
         raise SpecError(f"cannot read: {exc.strerror or exc}", source=source) from None
 
 
-def load_spec(path: str | os.PathLike[str]) -> Stack:
+def load_spec(path: str | os.PathLike[str], *, model_size: float | None = None) -> Stack:
     """Read a stack from a ``.toml`` or ``.json`` spec, or a ``.nam`` model.
 
     The format follows the extension; any other extension is tried as TOML,
     then JSON. The file is parsed as data only and may be at most
     :data:`MAX_SPEC_BYTES` long. ``.nam`` files are read by
-    :func:`wavedil.formats.nam.load_nam`.
+    :func:`wavedil.formats.nam.load_nam`, which takes ``model_size``.
 
     Raises
     ------
@@ -522,7 +581,7 @@ def load_spec(path: str | os.PathLike[str]) -> Stack:
         # Imported here: the NAM reader builds on this module.
         from .formats.nam import load_nam
 
-        return load_nam(path)
+        return load_nam(path, model_size=model_size)
     source = str(path)
     raw = read_data_file(path, MAX_SPEC_BYTES, "spec file")
     try:

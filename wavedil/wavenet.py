@@ -1,38 +1,30 @@
-"""WaveNet residual blocks: gated dilated layers with residual and skip paths.
+"""WaveNets in wavedil's spec form: ``[[layers]] type = "wavenet"``.
 
-A WaveNet is a chain of *layer arrays*. Array ``a`` takes the previous
-array's output ``y`` (the raw input ``x`` for the first) and the raw input as
-its condition ``c``::
-
-    r = R @ y                                      # 1x1 rechannel, no bias
-    for each layer l (dilation d_l):
-        z = b_l + sum_j W_l[j] @ r[t - j*d_l]      # dilated conv, mid channels
-        z += M_l @ c                               # conditioning 1x1, no bias
-        p = act(z)                  (plain)
-        p = act(z[:C]) * sigmoid(z[C:])            (gated: mid = 2*C)
-        r = r + O_l @ p + o_l                      # residual 1x1
-        s = s + p                                  # skip sum (starts from the
-                                                   # previous array's head)
-    head = H @ s (+ h)                             # head 1x1 to head_size
-    y = r
-
-The network outputs ``head_scale * head`` of the last array. This is the
-layout of Neural Amp Modeler's WaveNet (file version 0.5), so its captures
-run here unchanged; the receptive field is ``1 + sum_a (k_a - 1) * sum(d_a)``.
+A spec names layer arrays in the layout of NAM's file version 0.5
+(``channels``, ``kernel_size``, ``dilations``, ``activation``, ``gated``,
+``head_size``, ``head_bias``) and gives the weights as NAM's flat vector,
+a side ``.npz`` file, or a seed. The network itself, its equations and its
+forward pass are :mod:`wavedil.models.wavenet`'s: a spec WaveNet and a
+``.nam`` capture run the same code. The receptive field is
+``1 + sum_a (k_a - 1) * sum(d_a)``.
 """
 
 from __future__ import annotations
 
+import sys
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .activations import ACTIVATIONS, activation as _activation
+from .activations import ACTIVATIONS, Activation, activation_from_name
 from .errors import SpecError
+from .models.wavenet import WaveNet, wavenet_from_nam
+
+__all__ = ["ArraySettings", "WaveNet", "from_flat", "parse_wavenet", "seeded_weights", "weight_count"]
 
 #: Largest side .npz weight file, uncompressed, in bytes.
 MAX_NPZ_BYTES = 512 * 1024 * 1024
@@ -89,150 +81,6 @@ class ArraySettings:
         )
 
 
-@dataclass(frozen=True, eq=False)
-class LayerArray:
-    """One WaveNet layer array: its settings and weights.
-
-    Taps are in wavedil's order: ``conv_weights[l][..., 0]`` meets the current sample.
-    """
-
-    settings: ArraySettings
-    rechannel: np.ndarray  # (channels, input_size)
-    conv_weights: tuple[np.ndarray, ...]  # each (mid, channels, kernel_size)
-    conv_biases: tuple[np.ndarray, ...]  # each (mid,)
-    mixers: tuple[np.ndarray, ...]  # each (mid, condition_size)
-    out_weights: tuple[np.ndarray, ...]  # each (channels, channels)
-    out_biases: tuple[np.ndarray, ...]  # each (channels,)
-    head_weight: np.ndarray  # (head_size, channels)
-    head_bias_values: np.ndarray | None  # (head_size,)
-
-
-@dataclass(frozen=True, eq=False)
-class WaveNet:
-    """A WaveNet: layer arrays, and the scale of the final head output.
-
-    Used as one element of a :class:`~wavedil.spec.Stack`. See the module
-    docstring for the computation.
-    """
-
-    arrays: tuple[LayerArray, ...]
-    head_scale: float = 1.0
-
-    kind = "wavenet"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "arrays", tuple(self.arrays))
-        if not self.arrays:
-            raise SpecError("a WaveNet needs at least one layer array", field="arrays")
-        settings = [arr.settings for arr in self.arrays]
-        first = settings[0]
-        for i, (prev, arr) in enumerate(zip(settings, settings[1:]), start=2):
-            if arr.input_size != prev.channels:
-                raise SpecError(
-                    f"array {i} takes input_size {arr.input_size} but array {i - 1} has {prev.channels} channels",
-                    field="input_size",
-                )
-            if prev.head_size != arr.channels:
-                raise SpecError(
-                    f"array {i - 1} has head_size {prev.head_size} but its head feeds array {i}, "
-                    f"which has {arr.channels} channels",
-                    field="head_size",
-                )
-        for i, arr in enumerate(settings, start=1):
-            if arr.condition_size != first.input_size:
-                raise SpecError(
-                    f"array {i} has condition_size {arr.condition_size} but the network input has "
-                    f"{first.input_size} channel(s)",
-                    field="condition_size",
-                )
-
-    @property
-    def settings(self) -> tuple[ArraySettings, ...]:
-        return tuple(arr.settings for arr in self.arrays)
-
-    @property
-    def in_channels(self) -> int:
-        return self.settings[0].input_size
-
-    @property
-    def out_channels(self) -> int:
-        return self.settings[-1].head_size
-
-    @property
-    def history(self) -> int:
-        return sum(s.history for s in self.settings)
-
-    @property
-    def span(self) -> int:
-        return self.history + 1
-
-    @property
-    def parameters(self) -> int:
-        return sum(s.parameters for s in self.settings)
-
-    @property
-    def macs_per_sample(self) -> int:
-        return sum(s.macs_per_sample for s in self.settings)
-
-    @property
-    def is_linear(self) -> bool:
-        return False
-
-    def rows(self) -> list[dict[str, Any]]:
-        """One report row per 1x1 rechannel, dilated layer and head."""
-        rows: list[dict[str, Any]] = []
-        for a, s in enumerate(self.settings, start=1):
-            act = f"{s.activation}*sigmoid" if s.gated else s.activation
-            rechannel = s.channels * s.input_size
-            rows.append(_row(f"wavenet {a} rechannel", 1, 1, s.input_size, s.channels, "linear", rechannel, rechannel))
-            for d in s.dilations:
-                rows.append(_row(f"wavenet {a} layer", s.kernel_size, d, s.channels, s.channels, act, s.layer_parameters, s.layer_macs))
-            rows.append(_row(f"wavenet {a} head", 1, 1, s.channels, s.head_size, "linear", s.head_parameters, s.head_size * s.channels))
-        return rows
-
-    def flat_weights(self) -> np.ndarray:
-        """The weights as NAM's flat vector (PyTorch order, taps reversed), without head_scale."""
-        parts: list[np.ndarray] = []
-        for arr in self.arrays:
-            parts.append(arr.rechannel.ravel())
-            for i in range(len(arr.settings.dilations)):
-                parts.append(arr.conv_weights[i][:, :, ::-1].ravel())
-                parts.append(arr.conv_biases[i])
-                parts.append(arr.mixers[i].ravel())
-                parts.append(arr.out_weights[i].ravel())
-                parts.append(arr.out_biases[i])
-            parts.append(arr.head_weight.ravel())
-            if arr.head_bias_values is not None:
-                parts.append(arr.head_bias_values)
-        return np.concatenate(parts)
-
-    def config(self) -> list[dict[str, Any]]:
-        """The layer-array settings, in NAM's key names (activations in wavedil's names)."""
-        return [dict(asdict(s), dilations=list(s.dilations)) for s in self.settings]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": "wavenet",
-            "head_scale": self.head_scale,
-            "arrays": self.config(),
-            "weights": self.flat_weights().tolist(),
-        }
-
-
-def _row(kind: str, k: int, d: int, cin: int, cout: int, act: str, params: int, macs: int) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "kernel_size": k,
-        "dilation": d,
-        "in_channels": cin,
-        "out_channels": cout,
-        "activation": act,
-        "parameters": params,
-        "macs_per_sample": macs,
-        "span": (k - 1) * d + 1,
-    }
-
-
 # ---------------------------------------------------------------------------
 # Building from settings and a flat weight vector
 
@@ -243,10 +91,11 @@ def weight_count(settings: Sequence[ArraySettings]) -> int:
 
 
 def from_flat(settings: Sequence[ArraySettings], flat: np.ndarray, head_scale: float) -> WaveNet:
-    """Build a :class:`WaveNet` from NAM's flat weight vector (PyTorch Conv1d order).
+    """Build a :class:`~wavedil.models.wavenet.WaveNet` from NAM's flat weight vector (PyTorch Conv1d order).
 
-    PyTorch convolutions are cross-correlations whose last tap meets the
-    current sample, so the taps are reversed into wavedil's order here.
+    ``flat`` holds the arrays' weights without ``head_scale`` (see
+    :func:`weight_count`); the network is read by the same code as a
+    ``.nam`` file of the 0.5 layout.
 
     Raises
     ------
@@ -257,48 +106,37 @@ def from_flat(settings: Sequence[ArraySettings], flat: np.ndarray, head_scale: f
     expected = weight_count(settings)
     if flat.size != expected:
         raise SpecError(f"expected {expected} numbers for this architecture, found {flat.size}", field="weights")
-    pos = 0
-
-    def take(*shape: int) -> np.ndarray:
-        nonlocal pos
-        n = int(np.prod(shape))
-        out = flat[pos : pos + n].reshape(shape)
-        pos += n
-        return out
-
-    arrays = []
-    for s in settings:
-        m, c = s.mid, s.channels
-        rechannel = take(c, s.input_size)
-        convs, conv_b, mixers, outs, out_b = [], [], [], [], []
-        for _ in s.dilations:
-            convs.append(np.ascontiguousarray(take(m, c, s.kernel_size)[:, :, ::-1]))
-            conv_b.append(take(m))
-            mixers.append(take(m, s.condition_size))
-            outs.append(take(c, c))
-            out_b.append(take(c))
-        head_w = take(s.head_size, c)
-        head_b = take(s.head_size) if s.head_bias else None
-        arrays.append(
-            LayerArray(
-                settings=s,
-                rechannel=_ro(rechannel),
-                conv_weights=tuple(map(_ro, convs)),
-                conv_biases=tuple(map(_ro, conv_b)),
-                mixers=tuple(map(_ro, mixers)),
-                out_weights=tuple(map(_ro, outs)),
-                out_biases=tuple(map(_ro, out_b)),
-                head_weight=_ro(head_w),
-                head_bias_values=None if head_b is None else _ro(head_b),
-            )
-        )
-    return WaveNet(arrays=tuple(arrays), head_scale=float(head_scale))
+    config = {
+        "layers": [
+            {
+                "input_size": s.input_size,
+                "condition_size": s.condition_size,
+                "head_size": s.head_size,
+                "channels": s.channels,
+                "kernel_size": s.kernel_size,
+                "dilations": list(s.dilations),
+                "activation": s.activation,
+                "gated": s.gated,
+                "head_bias": s.head_bias,
+            }
+            for s in settings
+        ],
+        "head": None,
+        "head_scale": float(head_scale),
+        "in_channels": settings[0].input_size,
+    }
+    return wavenet_from_nam(config, np.append(flat, float(head_scale)), limits=_NO_LIMITS, parse_activation=_spec_activation)
 
 
-def _ro(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, dtype=np.float64)
-    a.setflags(write=False)
-    return a
+#: Settings reaching from_flat were checked by parse_array_settings against the spec's limits.
+_NO_LIMITS = {key: sys.maxsize for key in ("kernel_size", "dilation", "channels", "layers", "parameters")}
+
+
+def _spec_activation(name: Any, *, field: str) -> Activation:
+    """wavedil's activation names, as a spec's arrays hold them."""
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise SpecError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}", field=field)
+    return activation_from_name(name)
 
 
 def seeded_weights(settings: Sequence[ArraySettings], seed: int) -> np.ndarray:
@@ -401,9 +239,8 @@ def parse_array_settings(
     default_input: int | None,
     default_condition: int | None,
     limits: Mapping[str, int],
-    activation_names: Mapping[str, str] | None = None,
 ) -> ArraySettings:
-    """Read and check one layer array's settings (spec or .nam ``config.layers[i]``)."""
+    """Read and check one layer array's settings (``arrays[i]`` of a spec)."""
     where = f"arrays[{array}]"
     if not isinstance(arr, Mapping):
         raise SpecError(f"must be a table/object, got {type(arr).__name__}", layer=layer, field=where)
@@ -441,11 +278,10 @@ def parse_array_settings(
         if d > limits["dilation"]:
             raise SpecError(f"dilation {d} exceeds the limit of {limits['dilation']}", layer=layer, field=f"{where}.dilations")
     act_raw = arr.get("activation", "tanh")
-    names = activation_names if activation_names is not None else {n: n for n in ACTIVATIONS}
-    act = names.get(act_raw if activation_names is not None else str(act_raw).lower()) if isinstance(act_raw, str) else None
+    act = act_raw.lower() if isinstance(act_raw, str) and act_raw.lower() in ACTIVATIONS else None
     if act is None:
         raise SpecError(
-            f"unknown activation {act_raw!r}; known: {', '.join(names)}",
+            f"unknown activation {act_raw!r}; known: {', '.join(ACTIVATIONS)}",
             layer=layer,
             field=f"{where}.activation",
         )
@@ -510,163 +346,3 @@ def _load_npz(name: str, expected: int, *, layer: int, base_dir: Path | None) ->
     if not np.all(np.isfinite(flat)):
         raise SpecError(f"{path}: weights must be finite numbers", layer=layer, field=field)
     return flat
-
-
-# ---------------------------------------------------------------------------
-# The forward pass
-
-
-_TANH = _activation("tanh")
-
-
-class _LayerState:
-    """One layer's input with its history: ``buf[..., :history]`` holds the past."""
-
-    def __init__(self, w_cat: np.ndarray, o_aug: np.ndarray, dilation: int, kernel_size: int, batch: int, channels: int, block: int, dtype: np.dtype) -> None:
-        self.w_cat = w_cat
-        self.o_aug = o_aug
-        self.dilation = dilation
-        self.kernel_size = kernel_size
-        self.history = (kernel_size - 1) * dilation
-        self.buf = np.zeros((batch, channels, self.history + block), dtype=dtype)
-
-    def shift(self, n: int) -> None:
-        """Keep the last ``history`` samples after a block of ``n``."""
-        h = self.history
-        if h:
-            # A memmove when the regions overlap (history longer than the block).
-            self.buf[..., :h] = self.buf[..., n : n + h]
-
-
-class _ArrayRunner:
-    """The forward pass of one layer array over blocks of up to ``block`` samples.
-
-    Per layer, the k taps, the conditioning input and the bias are one GEMM:
-    ``z = [W_0 .. W_{k-1} M b] @ [r[t]; r[t-d]; ..; c[t]; 1]``, and the
-    residual 1x1 with its bias another, ``[O o] @ [p; 1]``, written straight
-    into the next layer's input buffer. All buffers are allocated once.
-    """
-
-    def __init__(self, arr: LayerArray, batch: int, dtype: np.dtype, block: int) -> None:
-        s = arr.settings
-        c, k, cond = s.channels, s.kernel_size, s.condition_size
-        self.channels, self.gated, self.cond = c, s.gated, cond
-        self.act = _activation(s.activation)
-        self.rechannel = np.ascontiguousarray(arr.rechannel, dtype=dtype)
-        self.layers = []
-        for w, b, m, o, ob, d in zip(arr.conv_weights, arr.conv_biases, arr.mixers, arr.out_weights, arr.out_biases, s.dilations):
-            w_cat = np.concatenate([w[:, :, j] for j in range(k)] + [m, b[:, None]], axis=1)
-            if s.gated:
-                w_cat[c:] *= 0.5  # exact: a power of two
-            o_aug = np.concatenate([o, ob[:, None]], axis=1)
-            self.layers.append(_LayerState(w_cat.astype(dtype), o_aug.astype(dtype), d, k, batch, c, block, dtype))
-        self.head = np.ascontiguousarray(arr.head_weight, dtype=dtype)
-        self.head_bias = None if arr.head_bias_values is None else arr.head_bias_values.astype(dtype)[:, None]
-        # Shared by the layers: the stacked GEMM input, whose last rows hold the
-        # condition and a row of ones; the activations with a row of ones; the skip sum.
-        self.stacked = np.empty((batch, k * c + cond + 1, block), dtype=dtype)
-        self.stacked[:, -1] = 1
-        self.z = np.empty((batch, s.mid, block), dtype=dtype)
-        self.p = np.empty((batch, c + 1, block), dtype=dtype)
-        self.p[:, -1] = 1
-        self.skip = np.empty((batch, c, block), dtype=dtype)
-        self.out = np.empty((batch, c, block), dtype=dtype)
-        self.head_out = np.empty((batch, s.head_size, block), dtype=dtype)
-
-    def __call__(self, y: np.ndarray, cond: np.ndarray, skip_in: np.ndarray | None, prime: bool) -> tuple[np.ndarray, np.ndarray]:
-        n = y.shape[-1]
-        c = self.channels
-        layers = self.layers
-        stacked = self.stacked[..., :n]
-        stacked[:, -1 - self.cond : -1] = cond
-        z, p, pa = self.z[..., :n], self.p[:, :c, :n], self.p[..., :n]
-        skip = self.skip[..., :n]
-        first = layers[0]
-        r = first.buf[..., first.history : first.history + n]
-        np.matmul(self.rechannel, y, out=r)
-        for i, layer in enumerate(layers):
-            h, d = layer.history, layer.dilation
-            buf = layer.buf
-            if prime:
-                buf[..., :h] = r[..., :1]
-            for j in range(layer.kernel_size):
-                stacked[:, j * c : (j + 1) * c] = buf[..., h - j * d : h - j * d + n]
-            np.matmul(layer.w_cat, stacked, out=z)
-            if self.gated:
-                # sigmoid(g) = (1 + tanh(g/2)) / 2: the gate's rows of w_cat are
-                # halved, and one tanh call serves both halves (SciPy's expit
-                # costs nearly twice NumPy's tanh).
-                a, gate = z[:, :c], z[:, c:]
-                if self.act is _TANH:
-                    np.tanh(z, out=z)
-                else:
-                    self.act(a)
-                    np.tanh(gate, out=gate)
-                np.add(gate, 1, out=gate)
-                np.multiply(a, gate, out=p)
-                np.multiply(p, 0.5, out=p)
-            elif self.act is _TANH:
-                np.tanh(z, out=p)
-            else:
-                np.copyto(p, z)
-                self.act(p)
-            if i == 0:
-                if skip_in is None:
-                    np.copyto(skip, p)
-                else:
-                    np.add(skip_in, p, out=skip)
-            else:
-                np.add(skip, p, out=skip)
-            if i + 1 < len(layers):
-                nxt = layers[i + 1]
-                r_next = nxt.buf[..., nxt.history : nxt.history + n]
-            else:
-                r_next = self.out[..., :n]
-            np.matmul(layer.o_aug, pa, out=r_next)
-            np.add(r_next, r, out=r_next)
-            layer.shift(n)
-            r = r_next
-        head = self.head_out[..., :n]
-        np.matmul(self.head, skip, out=head)
-        if self.head_bias is not None:
-            head += self.head_bias
-        return r, head
-
-
-class WaveNetRunner:
-    """Streaming forward pass of a :class:`WaveNet` on (batch, channels, time) arrays.
-
-    The same protocol as :class:`~wavedil.conv.ConvRunner`: :meth:`run`
-    reads the input where it lies and writes the output.
-    """
-
-    def __init__(self, net: WaveNet, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0) -> None:
-        self.arrays = [_ArrayRunner(arr, batch, dtype, block) for arr in net.arrays]
-        self.head_scale = dtype.type(net.head_scale)
-        self.gain_in = None if gain_in == 1.0 else dtype.type(gain_in)
-        self.gain_out = 1.0
-        # Room for the input with a deferred gain applied (the input itself is never written).
-        self.scaled = np.empty((batch, net.in_channels, block), dtype=dtype) if self.gain_in is not None else None
-        self.out_channels = net.out_channels
-        self.dtype = dtype
-
-    def _forward(self, x: np.ndarray, out: np.ndarray, prime: bool) -> None:
-        if self.scaled is not None:
-            x = np.multiply(x, self.gain_in, out=self.scaled[..., : x.shape[-1]])
-        y, skip = x, None
-        for arr in self.arrays:
-            y, skip = arr(y, x, skip, prime)
-        assert skip is not None
-        np.multiply(skip, self.head_scale, out=out)
-
-    def prime(self, steady_in: np.ndarray) -> np.ndarray:
-        """Put every layer in the steady state of the constant input; return the constant output."""
-        batch = self.arrays[0].stacked.shape[0]
-        x = np.repeat(steady_in[None, :, None].astype(self.dtype), batch, axis=0)
-        out = np.empty((batch, self.out_channels, 1), dtype=self.dtype)
-        self._forward(x, out, prime=True)
-        return out[0, :, 0].copy()
-
-    def run(self, x: np.ndarray, out: np.ndarray) -> None:
-        """Filter ``x`` (batch, in, n) into ``out`` (batch, out, n)."""
-        self._forward(x, out, prime=False)

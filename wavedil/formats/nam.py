@@ -2,20 +2,16 @@
 
 A ``.nam`` file is JSON: ``version``, ``architecture``, ``config``,
 ``weights`` (a flat list), and optionally ``sample_rate`` and ``metadata``.
-wavedil reads:
+What a file means is what NeuralAmpModelerCore (the engine inside NAM's
+plugin) makes of it: the architectures are found by name in
+:data:`wavedil.models.ARCHITECTURES` (``WaveNet``, ``LSTM``, ``ConvNet``,
+``Linear``), and a ``SlimmableContainer`` holds whole documents of
+several sizes, of which the full-size one runs unless another is chosen.
 
-- ``WaveNet`` in the widely used layout of file version 0.5.x: ``config.layers``
-  (layer arrays with ``input_size``, ``condition_size``, ``head_size``,
-  ``channels``, ``kernel_size``, ``dilations``, ``activation``, ``gated``,
-  ``head_bias``), ``config.head`` null and ``config.head_scale``. The weights
-  are in PyTorch Conv1d order, the last number being head_scale
-  (see :mod:`wavedil.wavenet` for the computation).
-- ``Linear``: one FIR kernel of ``config.receptive_field`` taps (and a bias
-  when ``config.bias`` is true).
-
-Other architectures (LSTM, ConvNet, ...) and newer WaveNet layouts get an
-error naming what is unsupported. A file with no ``sample_rate`` is taken to
-be at 48 kHz, as NAM's file specification says.
+File versions 0.5.0 through 0.7.x are read, as the Core reads them; a later
+major or minor version, or a version that is not ``MAJOR.MINOR.PATCH``, is
+refused. A file with no ``sample_rate`` is taken to be at 48 kHz, as NAM's
+file specification says.
 
 The file is parsed as JSON data only and may be at most
 :data:`MAX_NAM_BYTES` long.
@@ -25,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,15 +29,21 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError
-from ..spec import MAX_CHANNELS, MAX_DILATION, MAX_KERNEL_SIZE, MAX_LAYERS, MAX_PARAMETERS, Conv1d, Stack, read_data_file
-from ..wavenet import WaveNet, from_flat, parse_array_settings, weight_count
+from ..models import ARCHITECTURES, ModelContext
+from ..spec import MAX_CHANNELS, MAX_DILATION, MAX_KERNEL_SIZE, MAX_LAYERS, MAX_PARAMETERS, MAX_RECEPTIVE_FIELD, Stack, read_data_file
+from ..wavenet import WaveNet
 
 #: Largest .nam file read, in bytes.
 MAX_NAM_BYTES = 64 * 1024 * 1024
 #: The rate NAM's specification assumes when a file names none.
 DEFAULT_SAMPLE_RATE = 48000
+#: The file versions read: from 0.5.0 up to any 0.7.x (the Core's rule).
+EARLIEST_VERSION = (0, 5, 0)
+LATEST_VERSION = (0, 7, 0)
+#: How deep documents may nest (a container's submodel, a WaveNet's condition_dsp).
+MAX_NESTING = 4
 
-#: PyTorch activation names NAM writes, and wavedil's names for them.
+#: PyTorch activation names NAM writes in the 0.5 layout, and wavedil's names for them.
 NAM_ACTIVATIONS = {
     "Tanh": "tanh",
     "ReLU": "relu",
@@ -61,7 +64,6 @@ NAM_ACTIVATIONS = {
     "Mish": "mish",
 }
 
-_SUPPORTED = "WaveNet (file version 0.5.x layout) and Linear"
 _LIMITS = {
     "kernel_size": MAX_KERNEL_SIZE,
     "dilation": MAX_DILATION,
@@ -82,16 +84,26 @@ _METADATA_KEYS = (
     "output_level_dbu",
     "date",
 )
+_SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
 
-def load_nam(path: str | os.PathLike[str]) -> Stack:
-    """Read a ``.nam`` file as a causal :class:`~wavedil.spec.Stack` of one model.
+def load_nam(path: str | os.PathLike[str], *, model_size: float | None = None) -> Stack:
+    """Read a ``.nam`` file as a causal :class:`~wavedil.spec.Stack`.
+
+    Parameters
+    ----------
+    path : path
+    model_size : float, optional
+        For a ``SlimmableContainer``: run the smallest submodel whose
+        ``max_value`` is at least this (so each submodel is named by its own
+        ``max_value``). Default: the full-size (last) submodel, as the plugin.
+        Ignored for other architectures.
 
     Raises
     ------
     SpecError
         If the file is missing, too large, not JSON, of an unsupported
-        architecture or layout, or its weights do not fit its config.
+        version or architecture, or its weights do not fit its config.
 
     Examples
     --------
@@ -111,7 +123,7 @@ def load_nam(path: str | os.PathLike[str]) -> Stack:
     except (ValueError, RecursionError) as exc:
         raise SpecError(f"malformed JSON: {exc}", source=source) from None
     try:
-        return parse_nam(doc, name=path.stem)
+        return parse_nam(doc, name=path.stem, model_size=model_size)
     except SpecError as exc:
         raise exc.located(source) from None
 
@@ -120,49 +132,177 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number a .nam file may hold")
 
 
-def parse_nam(doc: Any, *, name: str | None = None) -> Stack:
+def check_version(version: Any, field: str = "version") -> str:
+    """Refuse what the Core refuses: not ``MAJOR.MINOR.PATCH``, before 0.5.0, or a later major/minor than 0.7."""
+    if not isinstance(version, str) or not _SEMVER.match(version):
+        raise SpecError(f"unsupported file version {version!r}: expected MAJOR.MINOR.PATCH, 0.5.0 to 0.7.x", field=field)
+    parts = tuple(int(p) for p in version.split("."))
+    if parts < EARLIEST_VERSION or parts[:2] > LATEST_VERSION[:2]:
+        raise SpecError(f"unsupported file version {version}: wavedil reads 0.5.0 to 0.7.x", field=field)
+    return version
+
+
+def parse_nam(doc: Any, *, name: str | None = None, model_size: float | None = None) -> Stack:
     """Build a stack from the parsed JSON of a ``.nam`` file (see :func:`load_nam`)."""
-    if not isinstance(doc, Mapping):
-        raise SpecError(f"the document must be a JSON object, got {type(doc).__name__}")
-    for key in ("architecture", "config", "weights"):
-        if key not in doc:
-            raise SpecError("is missing", field=key)
-    arch = doc["architecture"]
-    version = doc.get("version")
-    if not isinstance(version, str):
-        raise SpecError(f"must be a version string such as '0.5.4', got {version!r}", field="version")
-    sample_rate = doc.get("sample_rate")
-    if sample_rate is None:
-        sample_rate = DEFAULT_SAMPLE_RATE
-    elif isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float)) or not 1 <= sample_rate <= 10_000_000 or sample_rate != int(sample_rate):
-        raise SpecError(f"must be a whole number of Hz, got {sample_rate!r}", field="sample_rate")
+    doc = _document(doc, "")
+    sample_rate = _sample_rate(doc, "")
     metadata = _metadata(doc.get("metadata"))
-    config = doc["config"]
-    if not isinstance(config, Mapping):
-        raise SpecError("must be an object", field="config")
-    weights = doc["weights"]
-    if not isinstance(weights, list) or not all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in weights):
-        raise SpecError("must be a flat list of numbers", field="weights")
-    flat = np.array(weights, dtype=np.float64)
-    if not np.all(np.isfinite(flat)):
-        raise SpecError("must be finite numbers", field="weights")
-    if arch == "WaveNet":
-        layer: Conv1d | WaveNet = _wavenet(config, flat, version)
-        kind = f"NAM WaveNet capture (file version {version})"
-    elif arch == "Linear":
-        layer = _linear(config, flat)
-        kind = f"NAM Linear capture (file version {version})"
+    arch = doc["architecture"]
+    submodels: list[dict[str, Any]] = []
+    if arch == "SlimmableContainer":
+        layers, sample_rate, submodels = _container(doc, sample_rate, model_size)
+        chosen = next(s for s in submodels if s["active"])
+        kind = f"NAM SlimmableContainer (file version {doc['version']}): submodel max_value {chosen['max_value']:g}, {chosen['architecture']}"
+        if not metadata:
+            metadata = chosen.pop("metadata")
+        for s in submodels:
+            s.pop("metadata", None)
     else:
-        raise SpecError(f"unsupported architecture {arch!r}; wavedil runs {_SUPPORTED}", field="architecture")
+        layers = _layers(doc, "", 0)
+        kind = f"NAM {arch} capture (file version {doc['version']})"
     label = metadata.get("name") or name
-    return Stack(
-        layers=(layer,),
+    stack = Stack(
+        layers=layers,
         padding="causal",
         name=str(label) if label else None,
         description=kind,
         sample_rate=int(sample_rate),
         metadata=metadata,
+        submodels=tuple(submodels),
     )
+    _check_totals(stack)
+    return stack
+
+
+def _check_totals(stack: Stack) -> None:
+    """The limits a spec gets, on the whole model: receptive field and parameters."""
+    rf = stack.receptive_field
+    if rf is not None and rf > MAX_RECEPTIVE_FIELD:
+        raise SpecError(f"receptive field {rf} samples exceeds the limit of {MAX_RECEPTIVE_FIELD}", field="config")
+    if stack.parameters > MAX_PARAMETERS:
+        raise SpecError(f"{stack.parameters} parameters exceed the limit of {MAX_PARAMETERS}", field="weights")
+
+
+def _document(doc: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(doc, Mapping):
+        raise SpecError(f"the document must be a JSON object, got {type(doc).__name__}", field=where or None)
+    for key in ("version", "architecture", "config"):
+        if key not in doc:
+            raise SpecError("is missing", field=f"{where}{key}")
+    check_version(doc["version"], f"{where}version")
+    arch = doc["architecture"]
+    if arch != "SlimmableContainer" and arch not in ARCHITECTURES:
+        known = ", ".join([*ARCHITECTURES, "SlimmableContainer"])
+        hint = " (NAM's Python has it; NAM's plugin engine has no parser for it)" if arch == "Sequential" else ""
+        raise SpecError(f"unsupported architecture {arch!r}{hint}; wavedil runs {known}", field=f"{where}architecture")
+    if not isinstance(doc["config"], Mapping):
+        raise SpecError("must be an object", field=f"{where}config")
+    return doc
+
+
+def _sample_rate(doc: Mapping[str, Any], where: str) -> int:
+    rate = doc.get("sample_rate")
+    if rate is None:
+        return DEFAULT_SAMPLE_RATE
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 1 <= rate <= 10_000_000 or rate != int(rate):
+        raise SpecError(f"must be a whole number of Hz, got {rate!r}", field=f"{where}sample_rate")
+    return int(rate)
+
+
+def _weights(doc: Mapping[str, Any], where: str) -> np.ndarray:
+    if "weights" not in doc:
+        raise SpecError("is missing", field=f"{where}weights")
+    weights = doc["weights"]
+    if not isinstance(weights, list) or not all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in weights):
+        raise SpecError("must be a flat list of numbers", field=f"{where}weights")
+    if len(weights) > MAX_PARAMETERS + 1:
+        raise SpecError(f"{len(weights)} numbers exceed the limit of {MAX_PARAMETERS}", field=f"{where}weights")
+    flat = np.array(weights, dtype=np.float64)
+    if not np.all(np.isfinite(flat)):
+        raise SpecError("must be finite numbers", field=f"{where}weights")
+    return flat
+
+
+def _layers(doc: Mapping[str, Any], where: str, depth: int) -> tuple[Any, ...]:
+    """The layers of one (non-container) document; ``where`` prefixes field names."""
+    if depth > MAX_NESTING:
+        raise SpecError(f"models nest more than {MAX_NESTING} deep", field=where.rstrip(".") or None)
+    rate = _sample_rate(doc, where)
+
+    def nested(sub: Any, field: str) -> Any:
+        prefix = f"{where}{field}."
+        sub = _document(sub, prefix)
+        if sub["architecture"] == "SlimmableContainer":
+            raise SpecError("a container cannot be a condition model", field=f"{prefix}architecture")
+        if _sample_rate(sub, prefix) != rate:
+            raise SpecError(f"is {_sample_rate(sub, prefix)} Hz but the model around it is {rate} Hz", field=f"{prefix}sample_rate")
+        layers = _layers(sub, prefix, depth + 1)
+        if len(layers) != 1:
+            raise SpecError(f"a {sub['architecture']} condition model is not supported (wavedil runs single-block ones)", field=f"{prefix}architecture")
+        return layers[0]
+
+    ctx = ModelContext(version=doc["version"], sample_rate=rate, limits=_LIMITS, nested=nested)
+    flat = _weights(doc, where)
+    try:
+        return ARCHITECTURES[doc["architecture"]](doc["config"], flat, ctx)
+    except SpecError as exc:
+        if where and exc.field and not exc.field.startswith(where):
+            raise SpecError(exc.reason, field=f"{where}{exc.field}") from None
+        raise
+
+
+def _container(doc: Mapping[str, Any], rate: int, model_size: float | None) -> tuple[tuple[Any, ...], int, list[dict[str, Any]]]:
+    """The chosen submodel's layers, the rate, and a summary of every submodel."""
+    subs = doc["config"].get("submodels")
+    if not isinstance(subs, list) or not subs:
+        raise SpecError("must be a non-empty list", field="config.submodels")
+    if len(subs) > MAX_LAYERS:
+        raise SpecError(f"{len(subs)} submodels exceed the limit of {MAX_LAYERS}", field="config.submodels")
+    if model_size is not None and not (np.isfinite(model_size) and 0 <= model_size <= 1):
+        raise SpecError(f"must be from 0 to 1, got {model_size!r}", field="model_size")
+    summaries: list[dict[str, Any]] = []
+    built: list[tuple[Any, ...]] = []
+    prev = -np.inf
+    for i, entry in enumerate(subs):
+        where = f"config.submodels[{i}]."
+        if not isinstance(entry, Mapping) or "model" not in entry or "max_value" not in entry:
+            raise SpecError("must be an object with max_value and model", field=where.rstrip("."))
+        mv = entry["max_value"]
+        if isinstance(mv, bool) or not isinstance(mv, (int, float)) or not np.isfinite(mv):
+            raise SpecError(f"must be a number, got {mv!r}", field=f"{where}max_value")
+        if mv <= prev:
+            raise SpecError("submodels must be sorted by ascending max_value", field=f"{where}max_value")
+        prev = mv
+        sub = _document(entry["model"], f"{where}model.")
+        if sub["architecture"] == "SlimmableContainer":
+            raise SpecError("a container cannot hold a container", field=f"{where}model.architecture")
+        sub_rate = _sample_rate(sub, f"{where}model.")
+        if "sample_rate" in doc and "sample_rate" in sub and sub_rate != rate:
+            raise SpecError(f"is {sub_rate} Hz but the container is {rate} Hz", field=f"{where}model.sample_rate")
+        layers = _layers(sub, f"{where}model.", 1)
+        built.append(layers)
+        history = [layer.history for layer in layers]
+        summaries.append(
+            {
+                "max_value": float(mv),
+                "architecture": sub["architecture"],
+                "version": sub["version"],
+                "receptive_field": None if None in history else 1 + sum(history),
+                "parameters": sum(layer.parameters for layer in layers),
+                "macs_per_sample": sum(layer.macs_per_sample for layer in layers),
+                "active": False,
+                "metadata": _metadata(sub.get("metadata")),
+            }
+        )
+        if "sample_rate" not in doc:
+            rate = sub_rate
+    if prev < 1.0:
+        raise SpecError(f"the last submodel's max_value must be at least 1, got {prev:g}", field="config.submodels")
+    index = len(subs) - 1
+    if model_size is not None:
+        index = next(i for i, s in enumerate(summaries) if s["max_value"] >= model_size)
+    summaries[index]["active"] = True
+    return built[index], rate, summaries
 
 
 def _metadata(raw: Any) -> dict[str, Any]:
@@ -178,96 +318,20 @@ def _metadata(raw: Any) -> dict[str, Any]:
     return out
 
 
-def _wavenet(config: Mapping[str, Any], flat: np.ndarray, version: str) -> WaveNet:
-    extra = sorted(set(map(str, config)) - {"layers", "head", "head_scale"})
-    if extra:
-        raise SpecError(
-            f"unsupported WaveNet option(s) {', '.join(extra)} (file version {version}); "
-            f"wavedil reads the 0.5.x layout: layers, head (null) and head_scale",
-            field="config",
-        )
-    if config.get("head") is not None:
-        raise SpecError("a head network is not supported; wavedil reads WaveNets with head null", field="config.head")
-    head_scale = config.get("head_scale")
-    if isinstance(head_scale, bool) or not isinstance(head_scale, (int, float)) or not np.isfinite(head_scale):
-        raise SpecError(f"must be a number, got {head_scale!r}", field="config.head_scale")
-    arrays = config.get("layers")
-    if not isinstance(arrays, list) or not arrays:
-        raise SpecError("must be a non-empty list of layer arrays", field="config.layers")
-    settings = []
-    for i, arr in enumerate(arrays, start=1):
-        if isinstance(arr, Mapping):
-            _check_array_layout(arr, i, version)
-        try:
-            settings.append(
-                parse_array_settings(
-                    arr,
-                    layer=None,
-                    array=i,
-                    default_input=None,
-                    default_condition=None,
-                    limits=_LIMITS,
-                    activation_names=NAM_ACTIVATIONS,
-                )
-            )
-        except SpecError as exc:
-            raise SpecError(exc.reason, field=f"config.layers[{i}]" + (exc.field or "").removeprefix(f"arrays[{i}]")) from None
-    expected = weight_count(settings) + 1
-    if flat.size != expected:
-        raise SpecError(
-            f"expected {expected} numbers for this config ({expected - 1} weights and head_scale), found {flat.size}",
-            field="weights",
-        )
-    try:
-        return from_flat(settings, flat[:-1], float(head_scale))
-    except SpecError as exc:
-        raise SpecError(exc.reason, field="config.layers") from None
+def to_nam(
+    net: WaveNet,
+    *,
+    sample_rate: int | None = DEFAULT_SAMPLE_RATE,
+    metadata: Mapping[str, Any] | None = None,
+    version: str = "0.7.0",
+) -> dict[str, Any]:
+    """The ``.nam`` document of a WaveNet, for ``json.dump``.
 
-
-def _check_array_layout(arr: Mapping[str, Any], index: int, version: str) -> None:
-    """Name the options of newer layouts precisely instead of a generic 'unknown field'."""
-    where = f"config.layers[{index}]"
-    if isinstance(arr.get("kernel_size"), list) or "kernel_sizes" in arr:
-        raise SpecError(
-            f"per-layer kernel sizes are a newer WaveNet layout (file version {version}); wavedil reads one kernel_size per array (0.5.x)",
-            field=where,
-        )
-    act = arr.get("activation")
-    if isinstance(act, (Mapping, list)):
-        raise SpecError(
-            f"configurable activations are a newer WaveNet layout (file version {version}); "
-            f"wavedil reads activation names: {', '.join(NAM_ACTIVATIONS)}",
-            field=f"{where}.activation",
-        )
-    known = {"input_size", "condition_size", "head_size", "channels", "kernel_size", "dilations", "activation", "gated", "head_bias"}
-    extra = sorted(set(map(str, arr)) - known)
-    if extra:
-        raise SpecError(
-            f"unsupported option(s) {', '.join(map(str, extra))} (file version {version}; FiLM, slimmable and "
-            f"grouped layers are newer layouts); wavedil reads the 0.5.x keys: {', '.join(sorted(known))}",
-            field=where,
-        )
-
-
-def _linear(config: Mapping[str, Any], flat: np.ndarray) -> Conv1d:
-    extra = sorted(set(map(str, config)) - {"receptive_field", "bias"})
-    if extra:
-        raise SpecError(f"unsupported Linear option(s) {', '.join(extra)}", field="config")
-    rf = config.get("receptive_field")
-    if isinstance(rf, bool) or not isinstance(rf, int) or not 1 <= rf <= MAX_KERNEL_SIZE:
-        raise SpecError(f"must be an integer from 1 to {MAX_KERNEL_SIZE}, got {rf!r}", field="config.receptive_field")
-    bias = config.get("bias", False)
-    if not isinstance(bias, bool):
-        raise SpecError(f"must be true or false, got {bias!r}", field="config.bias")
-    expected = rf + (1 if bias else 0)
-    if flat.size != expected:
-        raise SpecError(f"expected {expected} numbers for this config, found {flat.size}", field="weights")
-    # PyTorch's last tap meets the current sample: reverse into wavedil's order.
-    return Conv1d(weights=flat[:rf][::-1].reshape(1, 1, rf), bias=flat[rf:] if bias else 0.0, dilation=1)
-
-
-def to_nam(net: WaveNet, *, sample_rate: int | None = DEFAULT_SAMPLE_RATE, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The ``.nam`` document (version 0.5.4 layout) of a WaveNet, for ``json.dump``.
+    A network read from a ``.nam`` file is written back as it was read (its
+    version, config and weights). One built from a spec is written in the
+    layout of ``version``: ``"0.7.0"`` (what NAM 0.13 reads: per-layer
+    kernel sizes, activations and gating modes, a ``head`` object per array)
+    or ``"0.5.4"`` (NAM 0.12 and older); the weights are the same.
 
     Raises
     ------
@@ -275,22 +339,46 @@ def to_nam(net: WaveNet, *, sample_rate: int | None = DEFAULT_SAMPLE_RATE, metad
         If an activation has no PyTorch name NAM can load.
     """
     names = {v: k for k, v in NAM_ACTIVATIONS.items()}
-    layers = []
-    for i, cfg in enumerate(net.config(), start=1):
-        if cfg["activation"] not in names:
-            raise SpecError(f"activation {cfg['activation']!r} has no NAM equivalent", field=f"arrays[{i}].activation")
-        layers.append(dict(cfg, activation=names[cfg["activation"]]))
-    doc: dict[str, Any] = {
-        "version": "0.5.4",
-        "architecture": "WaveNet",
-        "config": {"layers": layers, "head": None, "head_scale": net.head_scale},
-        "weights": [*net.flat_weights().tolist(), net.head_scale],
-    }
+    config = dict(net.nam_config)
+    spec_built = any(isinstance(arr.get("activation"), str) and arr["activation"] in names for arr in config.get("layers", []))
+    if spec_built:
+        layers = []
+        for i, arr in enumerate(config["layers"]):
+            act = arr["activation"]
+            if act not in names:
+                raise SpecError(f"activation {act!r} has no NAM equivalent", field=f"arrays[{i + 1}].activation")
+            arr = dict(arr, activation=names[act])
+            layers.append(arr if version.startswith("0.5") else _modern_array(arr))
+        config["layers"] = layers
+        if config.get("in_channels") == 1:
+            del config["in_channels"]
+    else:
+        version = net.version
+    config["head_scale"] = net.head_scale
+    weights = net.nam_weights if net.nam_weights is not None else np.array([net.head_scale])
+    doc: dict[str, Any] = {"version": version, "architecture": "WaveNet", "config": config, "weights": weights.tolist()}
     if sample_rate is not None:
         doc["sample_rate"] = sample_rate
     if metadata:
         doc["metadata"] = dict(metadata)
     return doc
+
+
+def _modern_array(arr: dict[str, Any]) -> dict[str, Any]:
+    """A 0.5-layout array in the 0.7 layout: per-layer lists, a head object, explicit gating."""
+    n = len(arr["dilations"])
+    gated = arr["gated"]
+    return {
+        "input_size": arr["input_size"],
+        "condition_size": arr["condition_size"],
+        "head": {"out_channels": arr["head_size"], "kernel_size": 1, "bias": arr["head_bias"]},
+        "channels": arr["channels"],
+        "kernel_sizes": [arr["kernel_size"]] * n,
+        "dilations": list(arr["dilations"]),
+        "activation": [arr["activation"]] * n,
+        "gating_mode": ["gated" if gated else "none"] * n,
+        "secondary_activation": ["Sigmoid" if gated else None] * n,
+    }
 
 
 def save_nam(net: WaveNet, path: str | os.PathLike[str], **kwargs: Any) -> None:
