@@ -49,6 +49,8 @@ def report_command(
       wavedil report --spec capture.nam --speed --plot capture.png
     """
     stack = build_stack(**stack_kw)
+    if stack.is_recurrent and (diagram or plot_path):
+        raise click.UsageError("a recurrent model (LSTM) has no dilation tree: --diagram and --plot need a finite receptive field")
     report = analyze(stack, sample_rate, audio=audio_path, frequencies=frequencies, speed=speed)
     text = render(report, fmt)
     if diagram:

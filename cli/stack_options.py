@@ -37,6 +37,13 @@ def stack_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--taps", callback=number_list(float, "numbers"), metavar="W0,W1,...", help="Shorthand: the taps of every layer (w0 meets the current sample)."),
         click.option("--stacks", type=click.IntRange(min=1), default=1, show_default=True, help="Shorthand: repeat the dilations N times."),
         click.option("--padding", type=click.Choice(PADDINGS), help="Edge rule (overrides the spec's): causal or same."),
+        click.option(
+            "--model-size",
+            type=click.FloatRange(0.0, 1.0),
+            metavar="VALUE",
+            help="With a SlimmableContainer .nam (A2): run the smallest submodel whose max_value is at least VALUE "
+            "[default: the full-size one].",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -60,6 +67,7 @@ def build_stack(
     taps: list[float] | None,
     stacks: int,
     padding: str | None,
+    model_size: float | None = None,
     default_preset: str | None = DEFAULT_PRESET,
 ) -> Stack:
     """The stack the options describe; ``default_preset`` when none is given."""
@@ -70,7 +78,7 @@ def build_stack(
     if stacks != 1 and not shorthand:
         raise click.UsageError("--stacks goes with --dilations")
     if spec_path:
-        stack = load_spec(spec_path)
+        stack = load_spec(spec_path, model_size=model_size)
     elif preset_name:
         stack = preset(preset_name)
     elif shorthand:
@@ -92,6 +100,8 @@ def build_stack(
         stack = preset(default_preset)
     else:
         raise click.UsageError(f"give a stack: --spec PATH, --preset NAME (one of {', '.join(PRESETS)}) or --dilations")
+    if model_size is not None and not stack.submodels:
+        raise click.UsageError("--model-size chooses a submodel of a SlimmableContainer .nam file (an A2 capture); this stack has none")
     if padding and padding != stack.padding:
         stack = stack.replace(padding=padding)
     return stack

@@ -297,8 +297,8 @@ def run_jobs(
 
 
 def worth_splitting(job: Job, stack: Stack, options: Options, workers: int) -> bool:
-    """Whether the job's input is long enough to cut into two segments or more."""
-    if options.resample:
+    """Whether the job's input is long enough to cut into two segments or more (never for a recurrent model)."""
+    if options.resample or stack.is_recurrent:
         return False
     try:
         frames = sf.info(job.input).frames

@@ -173,19 +173,23 @@ def effective_receptive_field(
     }
 
 
-#: Longest probe of a recurrent model's memory, in seconds.
-MEMORY_PROBE_SECONDS = 2.0
-
-
-def measured_memory(stack: Stack, sample_rate: int, *, threshold_db: float = -60.0, amplitude: float = 0.1) -> dict[str, Any]:
+def measured_memory(
+    stack: Stack,
+    sample_rate: int,
+    *,
+    threshold_db: float = -60.0,
+    amplitude: float = 0.1,
+    probe_seconds: float = 2.0,
+) -> dict[str, Any]:
     """How long an impulse's effect lasts: the memory of a stack whose receptive field has no bound.
 
-    The stack runs (float64) on silence and on silence with one sample of
-    ``amplitude`` at ``t = 0``; ``samples`` is ``1 +`` the last offset at
-    which the two outputs differ by more than ``threshold_db`` relative to
-    their largest difference, probed over :data:`MEMORY_PROBE_SECONDS`.
-    ``samples`` is None when the effect is still above the threshold at the
-    end of the probe.
+    The stack runs (float64, from its steady state of silence) on silence
+    and on silence with one sample of ``amplitude`` at ``t = 0``;
+    ``samples`` is ``1 +`` the last offset at which the outputs differ by
+    ``threshold_db`` or more relative to their largest difference, within
+    ``probe_seconds``. It is None when the effect has not settled in the
+    last quarter of the probe (the memory outlasts it), 0 when the impulse
+    changes nothing.
 
     Examples
     --------
@@ -193,18 +197,19 @@ def measured_memory(stack: Stack, sample_rate: int, *, threshold_db: float = -60
     >>> measured_memory(stack_from_dilations([1, 2], kernel_size=2), 48000)["samples"]
     4
     """
-    n = max(2, int(MEMORY_PROBE_SECONDS * sample_rate))
+    if not threshold_db < 0:
+        raise ValueError(f"threshold_db must be negative, got {threshold_db}")
+    n = max(4, int(probe_seconds * sample_rate))
     c = _channels(stack)
     xs = np.zeros((2, n, c))
     xs[0, 0, :] = amplitude
     ys = _outputs(stack, xs)
     diff = np.max(np.abs(ys[0] - ys[1]), axis=1)
     peak = float(diff.max())
-    if peak == 0.0:
-        return {"samples": 0, "ms": 0.0, "threshold_db": threshold_db, "probe_samples": n}
-    above = np.flatnonzero(diff > peak * 10 ** (threshold_db / 20))
-    last = int(above[-1]) + 1
-    samples = None if last >= n else last
+    samples: int | None = 0
+    if peak > 0.0:
+        last = int(np.flatnonzero(diff >= peak * 10 ** (threshold_db / 20))[-1]) + 1
+        samples = last if last <= n - n // 4 else None
     return {
         "samples": samples,
         "ms": None if samples is None else 1000.0 * samples / sample_rate,

@@ -170,7 +170,10 @@ def process_file(
         converting = bool(model_rate) and model_rate != src.samplerate
         reader = _Reader(src, in_name, block_size, sanitize, progress)
 
-        split = executor is not None and workers > 1 and in_name != STDIO and src.seekable() and not converting
+        # A recurrent model's state reaches back to the first sample: it runs whole, never in segments.
+        split = (
+            executor is not None and workers > 1 and in_name != STDIO and src.seekable() and not converting and not stack.is_recurrent
+        )
 
         def output_blocks() -> Iterator[np.ndarray]:
             if converting:

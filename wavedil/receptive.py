@@ -23,7 +23,7 @@ import numpy as np
 from .audio import read_excerpts
 from .coverage import coverage, gridding_fixes
 from .frequency import frequency_response
-from .probe import DEFAULT_POSITIONS, effective_receptive_field, impulse_response, measure_speed, measured_receptive_field
+from .probe import DEFAULT_POSITIONS, effective_receptive_field, impulse_response, measure_speed, measured_memory, measured_receptive_field
 from .spec import Stack
 
 #: Rate used for the frequency response and speed when none is known, in Hz.
@@ -145,6 +145,8 @@ def analyze(
     ([3, 7, 15], 0.3125)
     """
     sample_rate = sample_rate or stack.sample_rate
+    if stack.is_recurrent:
+        return _recurrent_report(stack, sample_rate, speed)
     rf = stack.receptive_field
     cov = coverage(stack)
     holes = cov.holes
@@ -184,4 +186,46 @@ def analyze(
         "effective_receptive_field": effective_receptive_field(stack, _excerpts(stack, audio)),
         "frequency_response": fr,
         "speed": measure_speed(stack, sample_rate or FALLBACK_SAMPLE_RATE) if speed else None,
+        "submodels": [dict(s) for s in stack.submodels],
+        "recurrent": False,
+        "memory": None,
+    }
+
+
+def _recurrent_report(stack: Stack, sample_rate: int | None, speed: bool) -> dict[str, Any]:
+    """The report of a stack with a recurrent layer: no receptive field, a measured memory instead."""
+    rate = sample_rate or FALLBACK_SAMPLE_RATE
+    rows = []
+    for layer in stack.layers:
+        for row in layer.rows():
+            rows.append({"index": len(rows) + 1, **row, "receptive_field": None, "receptive_field_ms": None})
+    return {
+        "name": stack.name,
+        "description": stack.description,
+        "padding": stack.padding,
+        "sample_rate": sample_rate,
+        "in_channels": stack.in_channels,
+        "out_channels": stack.out_channels,
+        "receptive_field": None,
+        "receptive_field_ms": None,
+        "history": None,
+        "lookahead": 0,
+        "parameters": stack.parameters,
+        "macs_per_sample": stack.macs_per_sample,
+        "macs_per_second": stack.macs_per_sample * sample_rate if sample_rate else None,
+        "linear": stack.is_linear,
+        "model_sample_rate": stack.sample_rate,
+        "metadata": dict(stack.metadata),
+        "layers": rows,
+        "dense_equivalent": None,
+        "coverage": None,
+        "gridding": [],
+        "measured_receptive_field": None,
+        "measured_note": "recurrent: the output depends on the whole past; see memory",
+        "effective_receptive_field": None,
+        "frequency_response": None,
+        "speed": measure_speed(stack, rate) if speed else None,
+        "submodels": [dict(s) for s in stack.submodels],
+        "recurrent": True,
+        "memory": measured_memory(stack, rate),
     }

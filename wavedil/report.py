@@ -70,12 +70,16 @@ def _samples(n: int, sr: int | None) -> str:
 
 def _summary(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     sr = report["sample_rate"]
-    rf = f"{report['receptive_field']:,} samples"
-    if report["receptive_field_ms"] is not None:
-        rf += f" = {report['receptive_field_ms']:.3f} ms at {sr:,} Hz"
+    if report["receptive_field"] is None:
+        rf, history = "recurrent: unbounded (the state carries the whole past)", "unbounded"
+    else:
+        rf = f"{report['receptive_field']:,} samples"
+        if report["receptive_field_ms"] is not None:
+            rf += f" = {report['receptive_field_ms']:.3f} ms at {sr:,} Hz"
+        history = f"{report['history']:,}"
     lines = [
         ("receptive field", rf),
-        ("history / lookahead", f"{report['history']:,} / {report['lookahead']:,} samples"),
+        ("history / lookahead", f"{history} / {report['lookahead']:,} samples"),
         ("padding", report["padding"]),
         ("channels in -> out", f"{report['in_channels']} -> {report['out_channels']}"),
         ("parameters", f"{report['parameters']:,}"),
@@ -100,8 +104,24 @@ def _summary(report: Mapping[str, Any]) -> list[tuple[str, str]]:
             shown = ", ".join(map(str, cov["holes"][:12])) + (", ..." if cov["hole_count"] > 12 else "")
             text = f"{cov['hole_count']:,} hole(s), {100 * cov['hole_fraction']:.1f}% of the field, at offsets {shown}"
         lines.append(("coverage", text))
-    if "measured_receptive_field" in report:
+    if report.get("measured_receptive_field") is not None:
         lines.append(("measured receptive field", _samples(report["measured_receptive_field"], sr)))
+    memory = report.get("memory")
+    if memory:
+        if memory["samples"] is None:
+            text = f"beyond the {memory['probe_samples']:,}-sample probe"
+        else:
+            text = _samples(memory["samples"], sr)
+        lines.append(("measured memory", f"{text}: an impulse's effect stays below {memory['threshold_db']:g} dB after it"))
+    for sub in report.get("submodels") or []:
+        rf_sub = "recurrent" if sub["receptive_field"] is None else f"RF {sub['receptive_field']:,}"
+        mark = " (running)" if sub["active"] else ""
+        lines.append(
+            (
+                f"submodel {sub['max_value']:g}",
+                f"{sub['architecture']}, {rf_sub}, {sub['parameters']:,} parameters, {sub['macs_per_sample']:,} MACs/sample{mark}",
+            )
+        )
     erf = report.get("effective_receptive_field")
     if erf:
         lines.append(

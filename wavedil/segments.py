@@ -69,6 +69,9 @@ def choose_segment_frames(frames: int, stack: Stack, workers: int, block_size: i
     nor longer than :data:`MAX_SEGMENT_FRAMES`; a multiple of ``block_size``.
     """
     block_size = block_size or block_size_for(stack)
+    if stack.is_recurrent:
+        # Never split: one segment as long as the input (see plan_segments).
+        return max(block_size, -(-frames // block_size) * block_size)
     want = math.ceil(frames / max(1, 4 * workers))
     want = max(want, 4 * (stack.receptive_field - 1), 16 * block_size)
     want = min(want, MAX_SEGMENT_FRAMES)
@@ -102,6 +105,10 @@ def plan_segments(
     >>> [(s.read_start, s.start, s.stop) for s in plan_segments(40, stack, segment_frames=16, block_size=8)]
     [(0, 0, 16), (0, 16, 32), (16, 32, 40)]
     """
+    if stack.is_recurrent:
+        raise WavedilError(
+            "a recurrent model (LSTM) remembers its whole input: it cannot be cut into segments with a finite warm-up"
+        )
     block_size = block_size or block_size_for(stack)
     if block_size < 1 or segment_frames < 1 or segment_frames % block_size:
         raise WavedilError(f"segment length {segment_frames} must be a positive multiple of the block size {block_size}")

@@ -241,7 +241,9 @@ def _layers(doc: Mapping[str, Any], where: str, depth: int) -> tuple[Any, ...]:
             raise SpecError(f"a {sub['architecture']} condition model is not supported (wavedil runs single-block ones)", field=f"{prefix}architecture")
         return layers[0]
 
-    ctx = ModelContext(version=doc["version"], sample_rate=rate, limits=_LIMITS, nested=nested)
+    # A model's own rate, None when the file names none (the Core then prewarms an LSTM by one sample only).
+    own_rate = rate if doc.get("sample_rate") is not None else None
+    ctx = ModelContext(version=doc["version"], sample_rate=own_rate, limits=_LIMITS, nested=nested)
     flat = _weights(doc, where)
     try:
         return ARCHITECTURES[doc["architecture"]](doc["config"], flat, ctx)

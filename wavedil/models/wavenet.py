@@ -471,15 +471,8 @@ def wavenet_from_nam(
         raise SpecError("must be a non-empty list of layer arrays", field="config.layers")
     if len(raw_arrays) > limits["layers"]:
         raise SpecError(f"{len(raw_arrays)} arrays exceed the limit of {limits['layers']}", field="config.layers")
-    in_channels = _int(config.get("in_channels", 1), "config.in_channels", limit=limits["channels"])
     weights = _Weights(flat, limits["parameters"])
-    arrays = []
-    for i, raw in enumerate(raw_arrays):
-        arrays.append(_array(raw, i, weights, limits, parse_activation))
-    post_head = None
-    raw_head = config.get("head")
-    if raw_head is not None:
-        post_head = _post_head(raw_head, arrays[-1].head_size, weights, limits, parse_activation)
+    arrays, post_head, in_channels = _read(config, weights, limits, parse_activation)
     if weights.short or flat.size != weights.pos + 1:
         expected = weights.pos + 1
         raise SpecError(
@@ -498,6 +491,37 @@ def wavenet_from_nam(
     )
     _check_shapes(net, in_channels)
     return net
+
+
+def _read(
+    config: Mapping[str, Any], weights: _Weights, limits: Mapping[str, int], parse_activation: Callable[..., Activation]
+) -> tuple[list[LayerArray], PostHead | None, int]:
+    """The layer arrays, post-stack head and input channels of a config, taking their weights from ``weights``."""
+    in_channels = _int(config.get("in_channels", 1), "config.in_channels", limit=limits["channels"])
+    arrays = [_array(raw, i, weights, limits, parse_activation) for i, raw in enumerate(config["layers"])]
+    post_head = None
+    if config.get("head") is not None:
+        post_head = _post_head(config["head"], arrays[-1].head_size, weights, limits, parse_activation)
+    return arrays, post_head, in_channels
+
+
+def nam_weight_count(config: Mapping[str, Any], *, limits: Mapping[str, int]) -> int:
+    """How many numbers a WaveNet ``config`` takes in a ``.nam`` file's ``weights``, ``head_scale`` included.
+
+    Examples
+    --------
+    >>> arr = {"input_size": 1, "condition_size": 1, "head_size": 1, "head_bias": False, "channels": 2,
+    ...        "kernel_size": 3, "dilations": [1, 2], "activation": "Tanh"}
+    >>> nam_weight_count({"layers": [arr]}, limits={"kernel_size": 8, "dilation": 8, "channels": 8,
+    ...                  "layers": 8, "parameters": 10**6})
+    39
+    """
+    raw_arrays = config.get("layers")
+    if not isinstance(raw_arrays, list) or not raw_arrays:
+        raise SpecError("must be a non-empty list of layer arrays", field="config.layers")
+    weights = _Weights(np.zeros(0), limits["parameters"])
+    _read(config, weights, limits, parse_nam_activation)
+    return weights.pos + 1
 
 
 def _check_shapes(net: WaveNet, in_channels: int) -> None:
