@@ -1,6 +1,6 @@
 """wavedil's benchmark suite: run ``python -m benchmarks`` from the repository root.
 
-Five workloads run through wavedil's public API, each beside its peers in the
+Seven workloads run through wavedil's public API, each beside its peers in the
 same run; every time is the median of at least three warm runs::
 
     python -m benchmarks                  # all workloads, a table
@@ -17,6 +17,10 @@ W3 the ``wavenet`` preset (the WaveNet paper's shape),      ≥ 4.5x real time
 W4 W2 on two worker processes                              ≥ 1.8x one worker, identical output
 W5 W1's stack on a one-hour stereo 48 kHz file through      peak RSS ≤ 200 MB
    ``python -m wavedil apply`` in a child process
+W6 NAM 0.13's A2 at full size (23 layers, 8 channels,       ≥ 10x real time
+   kernels 6 and 15), 60 s at 48 kHz                        (peer: NAM's PyTorch reference)
+W7 an LSTM of the Core's example shape (hidden 3),          ≥ 1x real time
+   60 s at 48 kHz                                           (peer: NAM's PyTorch reference)
 == ======================================================= =====================================
 
 Everything runs on one thread unless a workload says otherwise: ``__main__``

@@ -45,26 +45,33 @@ def oaconvolve_dense(stack: wavedil.Stack) -> Runner:
 
 
 def nam_pytorch(stack: wavedil.Stack) -> Runner | None:
-    """NAM's own PyTorch WaveNet on the same weights: one thread, under ``torch.no_grad()``.
+    """NAM's own PyTorch WaveNet on the same weights (see :func:`nam_pytorch_document`).
 
-    The stack's single WaveNet layer is written as a ``.nam`` document and
-    loaded by neural-amp-modeler (0.12.3's ``init_from_nam``), as the
-    project's tests do. Returns ``None`` when torch or neural-amp-modeler is
-    not installed.
+    The stack's single WaveNet layer is written as a ``.nam`` document.
+    """
+    from wavedil.formats.nam import to_nam
+    from wavedil.wavenet import WaveNet
+
+    if len(stack.layers) != 1 or not isinstance(stack.layers[0], WaveNet):
+        raise ValueError("the NAM peer runs stacks made of one WaveNet layer")
+    return nam_pytorch_document(to_nam(stack.layers[0]))
+
+
+def nam_pytorch_document(doc: dict) -> Runner | None:
+    """NAM's own PyTorch model of a ``.nam`` document: one thread, under ``torch.no_grad()``.
+
+    Loaded by neural-amp-modeler's ``init_from_nam`` (0.13.0 reads file
+    version 0.7), as the project's tests do. Returns ``None`` when torch or
+    neural-amp-modeler is not installed.
     """
     try:
         import torch
         from nam.models._from_nam import init_from_nam
     except ImportError:
         return None
-    from wavedil.formats.nam import to_nam
-    from wavedil.wavenet import WaveNet
-
-    if len(stack.layers) != 1 or not isinstance(stack.layers[0], WaveNet):
-        raise ValueError("the NAM peer runs stacks made of one WaveNet layer")
     torch.set_num_threads(1)
     # Through JSON text, as from a file: plain lists and floats only.
-    model = init_from_nam(json.loads(json.dumps(to_nam(stack.layers[0]))))
+    model = init_from_nam(json.loads(json.dumps(doc)))
     model.eval()
 
     def run(x: np.ndarray) -> np.ndarray:

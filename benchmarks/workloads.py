@@ -1,4 +1,4 @@
-"""The five workloads, each timed beside its peers.
+"""The seven workloads, each timed beside its peers.
 
 Every time is the median of at least ``repeat`` warm runs (quick jobs run
 more often, see :func:`measure`): each job runs once untimed first (a peer
@@ -74,6 +74,52 @@ STANDARD_CAPTURE: dict[str, Any] = {
         }
     ]
 }
+
+def a2_document(seed: int = 0) -> dict[str, Any]:
+    """A ``.nam`` document of NAM 0.13's A2 at full size, with seeded weights.
+
+    The shape of the full-size submodel of the A2 example that ships with
+    NeuralAmpModelerCore: 8 channels, one array of 23 layers with kernel
+    sizes 6 and 15, LeakyReLU(0.01), a head of kernel 16; receptive field 6,347.
+    """
+    from wavedil.formats.nam import _LIMITS
+    from wavedil.models.wavenet import nam_weight_count
+
+    block = [1, 3, 7, 17, 41, 101, 239]
+    dilations = block + block + [1, 13] + block
+    kernels = [6] * 14 + [15, 15] + [6] * 7
+    n = len(dilations)
+    array = {
+        "input_size": 1,
+        "condition_size": 1,
+        "head": {"out_channels": 1, "kernel_size": 16, "bias": True},
+        "channels": 8,
+        "bottleneck": 8,
+        "kernel_sizes": kernels,
+        "dilations": dilations,
+        "activation": [{"type": "LeakyReLU", "negative_slope": 0.01}] * n,
+        "gating_mode": ["none"] * n,
+        "secondary_activation": [None] * n,
+        "head1x1": {"active": False, "out_channels": 1, "groups": 1},
+        "layer1x1": {"active": True, "groups": 1},
+        "groups_input": 1,
+        "groups_input_mixin": 1,
+    }
+    config = {"layers": [array], "head": None, "head_scale": 0.01}
+    count = nam_weight_count(config, limits=_LIMITS)
+    weights = np.random.default_rng(seed).uniform(-0.25, 0.25, count)
+    weights[-1] = 0.01  # head_scale
+    return {"version": "0.7.0", "architecture": "WaveNet", "config": config, "weights": weights.tolist(), "sample_rate": 48000}
+
+
+def lstm_document(hidden_size: int = 3, num_layers: int = 1, seed: int = 0) -> dict[str, Any]:
+    """A ``.nam`` LSTM document with seeded weights (default: the shape of the Core's example ``lstm.nam``)."""
+    from wavedil.models.lstm import weight_count
+
+    weights = np.random.default_rng(seed).uniform(-0.5, 0.5, weight_count(num_layers, 1, hidden_size, 1))
+    config = {"input_size": 1, "hidden_size": hidden_size, "num_layers": num_layers}
+    return {"version": "0.7.0", "architecture": "LSTM", "config": config, "weights": weights.tolist(), "sample_rate": 48000}
+
 
 #: Temporary space W5 needs: a one-hour and a one-minute stereo PCM_16 file, and their outputs.
 W5_SCRATCH_BYTES = 1_500_000_000
@@ -444,6 +490,65 @@ def w5(repeat: int, earlier: Mapping[str, Result]) -> Result:
     )
 
 
+def _nam_document_workload(name: str, label: str, description: str, doc: dict[str, Any], *, target_x: float, repeat: int) -> Result:
+    """A ``.nam`` model on 60 s of 48 kHz noise beside NAM's PyTorch reference; the target in x real time."""
+    from wavedil.formats.nam import parse_nam
+
+    rate, seconds = 48_000, 60.0
+    stack = parse_nam(doc)
+    x = noise(seconds, rate)
+    timing, y = measure(lambda: wavedil.apply(stack, x), repeat)
+    notes = [description]
+    if stack.receptive_field is not None:
+        notes.append(_wavenet_note(stack, rate))
+    nam = _peer_timing(peers.NAM_PYTORCH, peers.nam_pytorch_document(doc), x, y, repeat, notes, warmup_frames=rate)
+    return Result(
+        name,
+        label,
+        seconds,
+        timing.median,
+        timing.runs,
+        f"≥{target_x:g}x real time",
+        seconds / timing.median >= target_x,
+        peers={peers.NAM_PYTORCH: nam},
+        notes=notes,
+    )
+
+
+def w6(repeat: int, earlier: Mapping[str, Result]) -> Result:
+    """NAM 0.13's A2 at full size, 60 s at 48 kHz; peer: NAM's PyTorch reference."""
+    return _nam_document_workload(
+        "W6",
+        "NAM A2 (full size), 60 s 48 kHz",
+        "one array of 23 layers, 8 channels, kernel sizes 6 and 15, LeakyReLU, head kernel 16, seeded weights",
+        a2_document(),
+        target_x=10.0,
+        repeat=repeat,
+    )
+
+
+def w7(repeat: int, earlier: Mapping[str, Result]) -> Result:
+    """An LSTM capture of the Core's example shape (hidden 3, one layer), 60 s at 48 kHz; peer: NAM's PyTorch reference."""
+    result = _nam_document_workload(
+        "W7",
+        "NAM LSTM (hidden 3), 60 s 48 kHz",
+        "one LSTM layer of 3 cells and a linear head, seeded weights; NAM's PyTorch runs without the Core's prewarm",
+        lstm_document(),
+        target_x=1.0,
+        repeat=repeat,
+    )
+    result.notes.append(f"recurrence engine: {_lstm_engine()} (numba when installed: pip install wavedil[fast])")
+    return result
+
+
+def _lstm_engine() -> str:
+    """Which engine runs an LSTM's recurrence here: numba when installed, else NumPy."""
+    from wavedil.formats.nam import parse_nam
+
+    stack = parse_nam(lstm_document())
+    return stack.layers[0].runner(1, np.dtype(np.float32), 16).engine
+
+
 #: The workloads by name, in the order they run.
 WORKLOADS: dict[str, Callable[[int, Mapping[str, Result]], Result]] = {
     "W1": w1,
@@ -451,4 +556,6 @@ WORKLOADS: dict[str, Callable[[int, Mapping[str, Result]], Result]] = {
     "W3": w3,
     "W4": w4,
     "W5": w5,
+    "W6": w6,
+    "W7": w7,
 }
