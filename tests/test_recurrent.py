@@ -72,3 +72,25 @@ def test_report_of_an_lstm_gives_memory_not_a_field(tmp_path):
     same = run("apply", str(tmp_path / "di.wav"), "-o", str(tmp_path / "x.wav"), "--spec", str(model), "--padding", "same")
     assert same.returncode == 1 and same.stderr.startswith("Error:") and "recurrent" in same.stderr
     assert "Traceback" not in same.stderr and not (tmp_path / "x.wav").exists()
+
+
+def test_a_wavenet_conditioned_by_an_lstm_is_recurrent():
+    cond = lstm_doc(hidden=2)
+    arr = {
+        "input_size": 1, "condition_size": 1, "head": {"out_channels": 1, "kernel_size": 1, "bias": True},
+        "channels": 2, "kernel_sizes": [2], "dilations": [1], "activation": ["Tanh"], "gating_mode": ["none"],
+        "secondary_activation": [None],
+    }  # fmt: skip
+    # rechannel 2, conv 2*2*2 + 2, mixin 2, layer1x1 4 + 2, head 2 + 1, head_scale
+    n = 2 + 10 + 2 + 6 + 3 + 1
+    doc = {
+        "version": "0.7.0", "architecture": "WaveNet", "sample_rate": 48000,
+        "config": {"layers": [arr], "head": None, "head_scale": 1.0, "condition_dsp": cond},
+        "weights": np.random.default_rng(2).uniform(-0.5, 0.5, n).tolist(),
+    }  # fmt: skip
+    stack = parse_nam(doc)
+    assert stack.is_recurrent
+    x = np.random.default_rng(0).normal(0, 0.3, 500)
+    whole = wavedil.apply(stack, x, dtype=np.float64)
+    np.testing.assert_allclose(wavedil.apply(stack, x, dtype=np.float64, block_size=7), whole, rtol=1e-12, atol=1e-14)
+    assert wavedil.analyze(stack)["recurrent"] is True

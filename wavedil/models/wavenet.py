@@ -236,14 +236,14 @@ class WaveNet:
         return self.arrays[-1].head_size
 
     @property
-    def history(self) -> int:
+    def history(self) -> int | None:
         """Samples of the past the output can depend on: the arrays', heads' and condition model's."""
         own = sum(a.history for a in self.arrays) + (self.post_head.history if self.post_head else 0)
-        return own + (self.condition_model.history if self.condition_model is not None else 0)
-
-    @property
-    def span(self) -> int:
-        return self.history + 1
+        if self.condition_model is None:
+            return own
+        cond = self.condition_model.history
+        # A recurrent condition model (an LSTM) makes the whole network recurrent.
+        return None if cond is None else own + cond
 
     @property
     def parameters(self) -> int:
