@@ -302,12 +302,19 @@ def _wavenet_workload(
     seconds: float,
     target_x: float,
     repeat: int,
+    peer: peers.Runner | None = None,
 ) -> Result:
-    """A WaveNet stack on ``seconds`` of noise at ``rate`` beside NAM's PyTorch reference; the target in x real time."""
+    """A model on ``seconds`` of noise at ``rate`` beside NAM's PyTorch reference; the target in x real time.
+
+    ``peer`` is NAM's model of the same weights (default: the stack's WaveNet written as a ``.nam`` document).
+    """
     x = noise(seconds, rate)
     timing, y = measure(lambda: wavedil.apply(stack, x), repeat)
-    notes = [description, _wavenet_note(stack, rate)]
-    nam = _peer_timing(peers.NAM_PYTORCH, peers.nam_pytorch(stack), x, y, repeat, notes, warmup_frames=rate)
+    notes = [description]
+    if stack.receptive_field is not None:
+        notes.append(_wavenet_note(stack, rate))
+    nam_runner = peer if peer is not None else peers.nam_pytorch(stack)
+    nam = _peer_timing(peers.NAM_PYTORCH, nam_runner, x, y, repeat, notes, warmup_frames=rate)
     return Result(
         name,
         label,
@@ -491,27 +498,19 @@ def w5(repeat: int, earlier: Mapping[str, Result]) -> Result:
 
 
 def _nam_document_workload(name: str, label: str, description: str, doc: dict[str, Any], *, target_x: float, repeat: int) -> Result:
-    """A ``.nam`` model on 60 s of 48 kHz noise beside NAM's PyTorch reference; the target in x real time."""
+    """A ``.nam`` document's model on 60 s of 48 kHz noise beside NAM's PyTorch model of the same document."""
     from wavedil.formats.nam import parse_nam
 
-    rate, seconds = 48_000, 60.0
-    stack = parse_nam(doc)
-    x = noise(seconds, rate)
-    timing, y = measure(lambda: wavedil.apply(stack, x), repeat)
-    notes = [description]
-    if stack.receptive_field is not None:
-        notes.append(_wavenet_note(stack, rate))
-    nam = _peer_timing(peers.NAM_PYTORCH, peers.nam_pytorch_document(doc), x, y, repeat, notes, warmup_frames=rate)
-    return Result(
+    return _wavenet_workload(
         name,
         label,
-        seconds,
-        timing.median,
-        timing.runs,
-        f"≥{target_x:g}x real time",
-        seconds / timing.median >= target_x,
-        peers={peers.NAM_PYTORCH: nam},
-        notes=notes,
+        description,
+        parse_nam(doc),
+        rate=48_000,
+        seconds=60.0,
+        target_x=target_x,
+        repeat=repeat,
+        peer=peers.nam_pytorch_document(doc),
     )
 
 

@@ -145,8 +145,9 @@ def analyze(
     ([3, 7, 15], 0.3125)
     """
     sample_rate = sample_rate or stack.sample_rate
+    report = _totals(stack, sample_rate, speed)
     if stack.is_recurrent:
-        return _recurrent_report(stack, sample_rate, speed)
+        return report | _recurrent_figures(stack, sample_rate)
     rf = stack.receptive_field
     cov = coverage(stack)
     holes = cov.holes
@@ -155,23 +156,11 @@ def analyze(
     if stack.is_linear and stack.is_mono:
         fr = frequency_response(impulse_response(stack)[:, 0, 0], sample_rate or FALLBACK_SAMPLE_RATE, frequencies)
         fr["assumed_sample_rate"] = sample_rate is None
-    return {
-        "name": stack.name,
-        "description": stack.description,
-        "padding": stack.padding,
-        "sample_rate": sample_rate,
-        "in_channels": stack.in_channels,
-        "out_channels": stack.out_channels,
+    return report | {
         "receptive_field": rf,
         "receptive_field_ms": _ms(rf, sample_rate),
         "history": rf - 1,
         "lookahead": stack.lookahead,
-        "parameters": stack.parameters,
-        "macs_per_sample": stack.macs_per_sample,
-        "macs_per_second": stack.macs_per_sample * sample_rate if sample_rate else None,
-        "linear": stack.is_linear,
-        "model_sample_rate": stack.sample_rate,
-        "metadata": dict(stack.metadata),
         "layers": _layer_rows(stack, sample_rate),
         "dense_equivalent": dense_equivalent(stack),
         "coverage": {
@@ -185,20 +174,13 @@ def analyze(
         "measured_note": _measured_note(measured, rf),
         "effective_receptive_field": effective_receptive_field(stack, _excerpts(stack, audio)),
         "frequency_response": fr,
-        "speed": measure_speed(stack, sample_rate or FALLBACK_SAMPLE_RATE) if speed else None,
-        "submodels": [dict(s) for s in stack.submodels],
         "recurrent": False,
         "memory": None,
     }
 
 
-def _recurrent_report(stack: Stack, sample_rate: int | None, speed: bool) -> dict[str, Any]:
-    """The report of a stack with a recurrent layer: no receptive field, a measured memory instead."""
-    rate = sample_rate or FALLBACK_SAMPLE_RATE
-    rows = []
-    for layer in stack.layers:
-        for row in layer.rows():
-            rows.append({"index": len(rows) + 1, **row, "receptive_field": None, "receptive_field_ms": None})
+def _totals(stack: Stack, sample_rate: int | None, speed: bool) -> dict[str, Any]:
+    """The keys every report has, whatever the stack's field."""
     return {
         "name": stack.name,
         "description": stack.description,
@@ -206,16 +188,28 @@ def _recurrent_report(stack: Stack, sample_rate: int | None, speed: bool) -> dic
         "sample_rate": sample_rate,
         "in_channels": stack.in_channels,
         "out_channels": stack.out_channels,
-        "receptive_field": None,
-        "receptive_field_ms": None,
-        "history": None,
-        "lookahead": 0,
         "parameters": stack.parameters,
         "macs_per_sample": stack.macs_per_sample,
         "macs_per_second": stack.macs_per_sample * sample_rate if sample_rate else None,
         "linear": stack.is_linear,
         "model_sample_rate": stack.sample_rate,
         "metadata": dict(stack.metadata),
+        "speed": measure_speed(stack, sample_rate or FALLBACK_SAMPLE_RATE) if speed else None,
+        "submodels": [dict(s) for s in stack.submodels],
+    }
+
+
+def _recurrent_figures(stack: Stack, sample_rate: int | None) -> dict[str, Any]:
+    """A recurrent stack's keys: no receptive field or analyses of it, a measured memory instead."""
+    rows = []
+    for layer in stack.layers:
+        for row in layer.rows():
+            rows.append({"index": len(rows) + 1, **row, "receptive_field": None, "receptive_field_ms": None})
+    return {
+        "receptive_field": None,
+        "receptive_field_ms": None,
+        "history": None,
+        "lookahead": 0,
         "layers": rows,
         "dense_equivalent": None,
         "coverage": None,
@@ -224,8 +218,6 @@ def _recurrent_report(stack: Stack, sample_rate: int | None, speed: bool) -> dic
         "measured_note": "recurrent: the output depends on the whole past; see memory",
         "effective_receptive_field": None,
         "frequency_response": None,
-        "speed": measure_speed(stack, rate) if speed else None,
-        "submodels": [dict(s) for s in stack.submodels],
         "recurrent": True,
-        "memory": measured_memory(stack, rate),
+        "memory": measured_memory(stack, sample_rate or FALLBACK_SAMPLE_RATE),
     }
