@@ -243,3 +243,67 @@ def test_layer1x1_post_film_applies_in_blended_layers_only():
     a = wavedil.apply(parse_nam(doc("blended", 3.0)), x, dtype=np.float64)
     b = wavedil.apply(parse_nam(doc("blended", -5.0)), x, dtype=np.float64)
     assert not np.allclose(a, b)
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _documents() -> list[dict]:
+    from wavedil.models.lstm import weight_count
+
+    a2 = _a2_like()
+    lstm = {
+        "version": "0.7.0", "architecture": "LSTM", "config": {"input_size": 1, "hidden_size": 2, "num_layers": 1},
+        "weights": [0.1] * weight_count(1, 1, 2, 1), "sample_rate": 48000,
+    }  # fmt: skip
+    convnet = {
+        "version": "0.5.4", "architecture": "ConvNet",
+        "config": {"channels": 2, "dilations": [1, 2], "batchnorm": False, "activation": "Tanh"},
+    }  # fmt: skip
+    # Two blocks (first 1->2: 2*1*2 + 2; second 2->2: 2*2*2 + 2), then the head 2 + 1.
+    convnet["weights"] = [0.1] * (6 + 10 + 3)
+    cond = a2["config"]["submodels"][0]["model"]
+    wavenet = json.loads(json.dumps(a2["config"]["submodels"][1]["model"]))
+    wavenet["config"]["condition_dsp"] = json.loads(json.dumps(cond))
+    wavenet["config"]["layers"][0]["condition_size"] = 1
+    return [a2, lstm, convnet, wavenet]
+
+
+PATH_KEYS = st.sampled_from(
+    ["config", "layers", "submodels", "model", "condition_dsp", 0, 1, "channels", "dilations", "kernel_sizes", "weights",
+     "activation", "head", "head_scale", "architecture", "version", "gating_mode", "secondary_activation", "bottleneck",
+     "layer1x1", "head1x1", "active", "groups", "groups_input", "max_value", "hidden_size", "num_layers", "input_size",
+     "batchnorm", "sample_rate", "out_channels", "kernel_size", "negative_slope", "type", "conv_pre_film", "shift"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(which=st.integers(0, 3), path=st.lists(PATH_KEYS, min_size=1, max_size=6), value=JSONISH, size=st.none() | st.floats(0, 1))
+def test_hostile_documents_raise_only_spec_errors(which, path, value, size):
+    """Any value at any place of a valid document of each architecture: a SpecError or a model, nothing else."""
+    doc = _documents()[which]
+    node = doc
+    for key in path[:-1]:
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            break
+    try:
+        node[path[-1]] = value
+    except (TypeError, IndexError):
+        pass
+    try:
+        stack = parse_nam(doc, model_size=size)
+    except SpecError:
+        return
+    wavedil.apply(stack, np.zeros(8), dtype=np.float64)
+
+
+def test_the_fuzzed_documents_are_valid_to_begin_with():
+    for doc in _documents():
+        stack = parse_nam(doc)
+        assert np.all(np.isfinite(wavedil.apply(stack, np.ones(16), dtype=np.float64)))

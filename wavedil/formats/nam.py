@@ -191,7 +191,7 @@ def _document(doc: Any, where: str) -> Mapping[str, Any]:
             raise SpecError("is missing", field=f"{where}{key}")
     check_version(doc["version"], f"{where}version")
     arch = doc["architecture"]
-    if arch != "SlimmableContainer" and arch not in ARCHITECTURES:
+    if not isinstance(arch, str) or (arch != "SlimmableContainer" and arch not in ARCHITECTURES):
         known = ", ".join([*ARCHITECTURES, "SlimmableContainer"])
         hint = " (NAM's Python has it; NAM's plugin engine has no parser for it)" if arch == "Sequential" else ""
         raise SpecError(f"unsupported architecture {arch!r}{hint}; wavedil runs {known}", field=f"{where}architecture")
