@@ -1,4 +1,4 @@
-"""WaveNet blocks and .nam models: against a loop written here, and against NAM's own PyTorch code."""
+"""WaveNet blocks (spec form) and .nam files: against a plain loop of the Core's formulas (core_reference)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,6 @@ import wavedil
 from wavedil.errors import SpecError
 from wavedil.formats.nam import load_nam, parse_nam, to_nam
 from wavedil.wavenet import ArraySettings, WaveNet, from_flat, seeded_weights
-
-ACTS = {
-    "tanh": np.tanh,
-    "relu": lambda v: np.maximum(v, 0.0),
-    "sigmoid": lambda v: 1.0 / (1.0 + np.exp(-v)),
-    "hardtanh": lambda v: np.clip(v, -1.0, 1.0),
-}
 
 
 def arrays(*specs: dict) -> list[ArraySettings]:
@@ -317,41 +310,3 @@ def test_cli_applies_a_nam_file(tmp_path):
     np.testing.assert_allclose(y, want, atol=1e-6)
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["receptive_field"] == stack_of(net).receptive_field
-
-
-# ---------------------------------------------------------------------------
-# NAM's own PyTorch reference, when installed
-
-
-NAM_SHAPES = {
-    "standard": STANDARD,
-    "gated_relu": arrays(dict(channels=4, kernel_size=2, dilations=[1, 2, 4, 8], head_size=1, gated=True, activation="ReLU")),
-    "three_arrays": arrays(
-        dict(channels=6, kernel_size=3, dilations=[1, 4, 16], head_size=4, activation="Sigmoid", head_bias=False),
-        dict(channels=4, kernel_size=2, dilations=[1, 2, 8], head_size=3, activation="Hardtanh"),
-        dict(channels=3, kernel_size=3, dilations=[2, 5], head_size=1, activation="LeakyReLU", gated=True),
-    ),
-}
-
-
-@pytest.mark.parametrize("name", sorted(NAM_SHAPES))
-def test_matches_nam_pytorch_reference(name, tmp_path):
-    torch = pytest.importorskip("torch")
-    from_nam = pytest.importorskip("nam.models._from_nam")
-    from wavedil.formats.nam import NAM_ACTIVATIONS
-
-    to_ours = NAM_ACTIVATIONS
-    settings_list = [
-        ArraySettings(**{**s.__dict__, "activation": to_ours.get(s.activation, s.activation)}) for s in NAM_SHAPES[name]
-    ]
-    net = make_net(settings_list, seed=len(name), head_scale=0.02 if name == "standard" else 0.7)
-    doc = to_nam(net)
-    model = from_nam.init_from_nam(json.loads(json.dumps(doc)))
-    model.eval()
-    x = np.random.default_rng(1).normal(0, 0.3, 9000).astype(np.float32)
-    with torch.no_grad():
-        want = model(torch.from_numpy(x)).numpy()
-    path = tmp_path / "m.nam"
-    path.write_text(json.dumps(doc))
-    got = wavedil.apply(load_nam(path), x)  # float32, the default
-    assert np.max(np.abs(got - want)) < 1e-4
