@@ -39,17 +39,17 @@ def block_size_for(stack: Stack) -> int:
     """The block size the engine uses for ``stack`` unless told otherwise.
 
     The longest power of two, at most :data:`MAX_BLOCK_SIZE` and at least
-    :data:`MIN_BLOCK_SIZE`, for which every layer's widest float32 buffer
-    fits its budget: :data:`CONV_BLOCK_BYTES` for a plain layer with more than
-    one channel (a mono layer has no limit), :data:`WAVENET_BLOCK_BYTES` for a
-    WaveNet, whose widest buffer holds ``kernel_size * channels +
-    condition_size + 1`` rows.
+    :data:`MIN_BLOCK_SIZE`, for which every layer's float32 buffer of
+    ``layer.block_rows()`` rows fits its budget (a layer with no rows, such as
+    a mono convolution, has no limit): :data:`WAVENET_BLOCK_BYTES` for a
+    layer whose GEMMs read stacked taps (``layer.stacks_taps``: a WaveNet,
+    ``kernel_size * channels + condition_size + 1`` rows for its median
+    layer), :data:`CONV_BLOCK_BYTES` otherwise.
     """
     size = MAX_BLOCK_SIZE
     for layer in stack.layers:
         rows = layer.block_rows()
-        # A model that stacks its taps for GEMMs (a WaveNet) is allowed the larger budget.
-        budget = WAVENET_BLOCK_BYTES if getattr(layer, "kind", "") != "conv" else CONV_BLOCK_BYTES
+        budget = WAVENET_BLOCK_BYTES if layer.stacks_taps else CONV_BLOCK_BYTES
         while rows is not None and size > MIN_BLOCK_SIZE and size * rows * 4 > budget:
             size //= 2
     return size

@@ -89,6 +89,8 @@ class Conv1d:
     activation: str | Activation = "linear"
 
     kind = "conv"
+    #: Whether the engine's block budget for stacked GEMM inputs applies (see :func:`wavedil.engine.block_size_for`).
+    stacks_taps = False
 
     def __post_init__(self) -> None:
         w = _frozen_array(self.weights)
@@ -193,7 +195,7 @@ class Conv1d:
 #: ``history`` (past samples it needs besides the current one; None for a
 #: recurrent model, whose memory has no bound), ``parameters``,
 #: ``macs_per_sample``, ``is_linear``, ``rows()``, ``activation_names()``,
-#: ``block_rows()``, ``graph_nodes()`` and ``runner(batch, dtype, block,
+#: ``block_rows()`` and ``stacks_taps`` (see :func:`wavedil.engine.block_size_for`), ``graph_nodes()`` and ``runner(batch, dtype, block,
 #: gain_in)``, whose result streams blocks (``prime``, ``run``, ``gain_out``).
 Layer = Any
 

@@ -104,6 +104,8 @@ class LSTM:
     sample_rate: int | None = None
 
     kind = "lstm"
+    #: The engine's plain block budget applies (see :func:`wavedil.engine.block_size_for`).
+    stacks_taps = False
 
     def __post_init__(self) -> None:
         weights = tuple(self.weights)

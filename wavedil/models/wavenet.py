@@ -224,6 +224,8 @@ class WaveNet:
     version: str = "0.5.4"
 
     kind = "wavenet"
+    #: Its layers' GEMMs read stacked taps: the engine's larger block budget applies.
+    stacks_taps = True
 
     @property
     def in_channels(self) -> int:
@@ -299,8 +301,14 @@ class WaveNet:
         return rows
 
     def block_rows(self) -> int:
-        """Rows of the widest per-block buffer: a layer's stacked GEMM input (condition, ones, taps)."""
-        return max(a.condition_size + 1 + max(l.conv.kernel_size * l.channels for l in a.layers) for a in self.arrays)
+        """Rows per sample of a typical layer's stacked GEMM input (condition, ones, taps): the median layer's.
+
+        The median, not the widest: in A2 two layers of kernel 15 among 21 of
+        kernel 6 would halve the block for all of them (measured: 8192-sample
+        blocks run A2 10% faster than 4096).
+        """
+        rows = sorted(a.condition_size + 1 + layer.conv.kernel_size * layer.channels for a in self.arrays for layer in a.layers)
+        return rows[len(rows) // 2]
 
     def graph_nodes(self, g: Any, x: int, index: int) -> int:
         """Add the network's signals to a coverage graph (:mod:`wavedil.coverage`); returns the output node.
