@@ -307,3 +307,14 @@ def test_the_fuzzed_documents_are_valid_to_begin_with():
     for doc in _documents():
         stack = parse_nam(doc)
         assert np.all(np.isfinite(wavedil.apply(stack, np.ones(16), dtype=np.float64)))
+
+
+def test_texts_a_terminal_cannot_print_are_replaced():
+    doc = {
+        "version": "0.5.4", "architecture": "Linear", "config": {"receptive_field": 2, "bias": False}, "weights": [1.0, 0.5],
+        "metadata": {"name": "amp\ud800", "gear_make": "\udfff"},
+    }  # fmt: skip
+    stack = parse_nam(json.loads(json.dumps(doc)))
+    text = wavedil.render(wavedil.analyze(stack))
+    text.encode("utf-8")  # a lone surrogate would raise here, and in click.echo
+    assert stack.name == "amp?" and stack.metadata["gear_make"] == "?"

@@ -62,6 +62,11 @@ def _frozen_array(values: Any, dtype: type = np.float64) -> np.ndarray:
     return arr
 
 
+def _printable(text: str) -> str:
+    """``text`` with anything UTF-8 cannot encode (lone surrogates) replaced by ``?``."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 @dataclass(frozen=True, eq=False)
 class Conv1d:
     """One causal dilated convolution layer.
@@ -240,6 +245,12 @@ class Stack:
         object.__setattr__(self, "layers", tuple(self.layers))
         if not self.layers:
             raise SpecError("a stack needs at least one layer", field="layers")
+        # Texts from files end up in reports and on terminals: a lone surrogate (JSON "\ud800") cannot be printed.
+        for key in ("name", "description"):
+            value = getattr(self, key)
+            if isinstance(value, str):
+                object.__setattr__(self, key, _printable(value))
+        object.__setattr__(self, "metadata", {k: _printable(v) if isinstance(v, str) else v for k, v in self.metadata.items()})
         if self.padding not in PADDINGS:
             raise SpecError(f"must be one of {', '.join(PADDINGS)}, got {self.padding!r}", field="padding")
         for i, (prev, layer) in enumerate(zip(self.layers, self.layers[1:]), start=2):
