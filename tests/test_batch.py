@@ -27,7 +27,6 @@ from wavedil.audio import TEMP_MARK
 from wavedil.batch import Job, Options, run_jobs
 from wavedil.cli.main import cli
 from wavedil.errors import SpecError
-from wavedil.formats.nam import parse_nam
 
 RUNNING_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -497,34 +496,6 @@ def test_spec_parser_fuzz_raises_only_spec_errors(doc, layer):
             wavedil.parse_spec(candidate)
         except SpecError:
             pass
-
-
-def _nam_doc():
-    from wavedil.formats.nam import to_nam
-    from wavedil.wavenet import ArraySettings, from_flat, seeded_weights
-
-    s = [ArraySettings(1, 1, 2, 2, (1, 2), "tanh", False, 1, True)]
-    return to_nam(from_flat(s, seeded_weights(s, 0), 1.0))
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(path=st.lists(st.sampled_from(["config", "layers", 0, "channels", "dilations", "weights", "activation", "head", "head_scale", "architecture", "version", "kernel_size", "gated", "sample_rate"]), min_size=1, max_size=4), value=JSONISH)
-def test_nam_parser_fuzz_raises_only_spec_errors(path, value):
-    doc = _nam_doc()
-    node = doc
-    for key in path[:-1]:
-        try:
-            node = node[key]
-        except (KeyError, IndexError, TypeError):
-            break
-    try:
-        node[path[-1]] = value
-    except (TypeError, IndexError):
-        pass
-    try:
-        parse_nam(doc)
-    except SpecError:
-        pass
 
 
 def test_spec_files_are_never_evaluated(tmp_path):

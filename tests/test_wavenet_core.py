@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 import core_reference
 import wavedil
 from wavedil.errors import SpecError
-from wavedil.formats.nam import check_version, parse_nam
+from wavedil.formats.nam import check_version, parse_nam, to_nam
+from wavedil.wavenet import ArraySettings, from_flat, seeded_weights
 
 ACTIVATIONS = [
     "Tanh",
@@ -270,7 +271,10 @@ def _documents() -> list[dict]:
     wavenet = json.loads(json.dumps(a2["config"]["submodels"][1]["model"]))
     wavenet["config"]["condition_dsp"] = json.loads(json.dumps(cond))
     wavenet["config"]["layers"][0]["condition_size"] = 1
-    return [a2, lstm, convnet, wavenet]
+    # A WaveNet written by wavedil's own writer from a spec (the 0.7 layout of the 0.5 keys).
+    settings = [ArraySettings(1, 1, 2, 2, (1, 2), "tanh", True, 1, True)]
+    written = to_nam(from_flat(settings, seeded_weights(settings, 0), 1.0))
+    return [a2, lstm, convnet, wavenet, written]
 
 
 PATH_KEYS = st.sampled_from(
@@ -282,7 +286,7 @@ PATH_KEYS = st.sampled_from(
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(which=st.integers(0, 3), path=st.lists(PATH_KEYS, min_size=1, max_size=6), value=JSONISH, size=st.none() | st.floats(0, 1))
+@given(which=st.integers(0, 4), path=st.lists(PATH_KEYS, min_size=1, max_size=6), value=JSONISH, size=st.none() | st.floats(0, 1))
 def test_hostile_documents_raise_only_spec_errors(which, path, value, size):
     """Any value at any place of a valid document of each architecture: a SpecError or a model, nothing else."""
     doc = _documents()[which]
