@@ -8,8 +8,10 @@ import time
 
 import click
 
+from wavedil.audio import same_file
 from wavedil.batch import Options, collect_jobs, input_seconds, run_jobs, summarize
 from wavedil.cluster import connect, run_jobs_on_cluster, worker_threads
+from wavedil.errors import WavedilError
 from wavedil.workers import default_workers
 
 from .progress import ProgressLine
@@ -101,6 +103,13 @@ def apply_command(
         report_dir=report_dir,
         report_ext="." + report_format,
     )
+    spec_path = stack_kw.get("spec_path")
+    if spec_path:
+        # The model or spec is an input too: no output or report may replace it.
+        for job in job_list:
+            for path, what in ((job.output, "output"), (job.report, "report")):
+                if path and path != "-" and same_file(path, spec_path):
+                    raise WavedilError(f"{path}: the {what} would replace the --spec file; choose another path")
     options = Options(
         force=force,
         subtype=subtype,

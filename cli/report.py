@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from wavedil.audio import write_text
+from wavedil.audio import same_file, write_text
 from wavedil.diagram import DEFAULT_WIDTH, render_tree
+from wavedil.errors import WavedilError
 from wavedil.plot import plot_stack
 from wavedil.receptive import analyze
 from wavedil.report import FORMATS, render
@@ -48,6 +49,10 @@ def report_command(
       wavedil report --spec stack.toml --sample-rate 48000 --format json
       wavedil report --spec capture.nam --speed --plot capture.png
     """
+    spec_path = stack_kw.get("spec_path")
+    for path, what in ((output, "-o"), (plot_path, "--plot")):
+        if path and spec_path and same_file(path, spec_path):
+            raise WavedilError(f"{path}: {what} would replace the --spec file; choose another path")
     stack = build_stack(**stack_kw)
     if stack.is_recurrent and (diagram or plot_path):
         raise click.UsageError("a recurrent model (LSTM) has no dilation tree: --diagram and --plot need a finite receptive field")

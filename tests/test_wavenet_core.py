@@ -322,3 +322,22 @@ def test_texts_a_terminal_cannot_print_are_replaced():
     text = wavedil.render(wavedil.analyze(stack))
     text.encode("utf-8")  # a lone surrogate would raise here, and in click.echo
     assert stack.name == "amp?" and stack.metadata["gear_make"] == "?"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(config=wavenet_docs(), seed=st.integers(0, 2**16))
+def test_every_offset_the_output_hears_is_in_the_coverage(config, seed):
+    """Coverage is a structural superset of what the engine hears (a FiLM before the conv brings the condition to every tap)."""
+    from wavedil.coverage import coverage
+
+    stack = parse_nam(_fill(config, seed))
+    rf = stack.receptive_field
+    reached = coverage(stack).reached
+    x = np.random.default_rng(seed).normal(0, 0.5, 2 * rf + 1)
+    t = len(x) - 1
+    base = wavedil.apply(stack, x, dtype=np.float64)[t]
+    for offset in range(rf):
+        kicked = x.copy()
+        kicked[t - offset] += 0.5
+        if not np.array_equal(wavedil.apply(stack, kicked, dtype=np.float64)[t], base):
+            assert reached[offset], f"the output hears offset {offset}, which the coverage graph misses"

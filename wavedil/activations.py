@@ -296,14 +296,21 @@ Param = tuple[str, "float | tuple[float, ...]"]
 
 
 def _finite(value: Any) -> float | None:
-    """``value`` as a float if it is a finite real number (not a bool), else None."""
+    """``value`` as a float if it is a real number (not a bool) within float32's range, else None.
+
+    float32 is what the engine (and the plugin) computes in: a larger slope
+    would be infinite there and turn the output into NaN.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     try:
         v = float(value)
     except OverflowError:  # an integer beyond float's range
         return None
-    return v if np.isfinite(v) else None
+    return v if np.isfinite(v) and abs(v) <= _FLOAT32_MAX else None
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _canonical(name: str, params: Any) -> tuple[Param, ...]:

@@ -31,12 +31,14 @@ _EPS = 1e-4
 def _outputs(stack: Stack, xs: np.ndarray) -> np.ndarray:
     """Run signals ``xs`` shaped (P, n, C) through the stack in float64: (P, n, out)."""
     p, n, c = xs.shape
+    # Blocks no longer than the signals: the buffers of many probes side by side stay small.
+    block = min(block_size_for(stack), max(1, n))
     if stack.is_mono:
         # Independent signals side by side as channels: one pass through the engine.
         flat = xs.transpose(1, 0, 2).reshape(n, p * c)
-        y = apply(stack, flat, dtype=np.float64)
+        y = apply(stack, flat, dtype=np.float64, block_size=block)
         return y.reshape(n, p, c).transpose(1, 0, 2)
-    return np.stack([apply(stack, x, dtype=np.float64).reshape(n, -1) for x in xs])
+    return np.stack([apply(stack, x, dtype=np.float64, block_size=block).reshape(n, -1) for x in xs])
 
 
 def _channels(stack: Stack) -> int:

@@ -23,6 +23,7 @@ import dataclasses
 import json
 import math
 import os
+import stat
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -556,18 +557,28 @@ def parse_spec(data: Mapping[str, Any], *, source: str | None = None, base_dir: 
 
 
 def read_data_file(path: Path, limit: int, kind: str) -> bytes:
-    """The bytes of a spec or model file, refused above ``limit`` bytes before reading.
+    """The bytes of a spec or model file: a regular file of at most ``limit`` bytes.
 
-    Every failure is a :class:`SpecError` naming the file.
+    Anything else (a directory, a FIFO, a device such as ``/dev/zero``,
+    through a symlink too) is refused before it is opened, so nothing blocks
+    or reads without end; the limit holds on the bytes actually read, not
+    only on what ``stat`` says. Every failure is a :class:`SpecError`
+    naming the file.
     """
     source = str(path)
     try:
-        if path.is_dir():
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
             raise SpecError(f"is a directory, not a {kind}", source=source)
-        size = path.stat().st_size
-        if size > limit:
-            raise SpecError(f"is {size} bytes, over the limit of {limit}", source=source)
-        return path.read_bytes()
+        if not stat.S_ISREG(info.st_mode):
+            raise SpecError(f"is not a regular file (a FIFO, socket or device), not a {kind}", source=source)
+        if info.st_size > limit:
+            raise SpecError(f"is {info.st_size} bytes, over the limit of {limit}", source=source)
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise SpecError(f"is over the limit of {limit} bytes", source=source)
+        return data
     except FileNotFoundError:
         raise SpecError("no such file", source=source) from None
     except PermissionError:

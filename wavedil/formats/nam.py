@@ -40,6 +40,8 @@ DEFAULT_SAMPLE_RATE = 48000
 #: The file versions read: from 0.5.0 up to any 0.7.x (the Core's rule).
 EARLIEST_VERSION = (0, 5, 0)
 LATEST_VERSION = (0, 7, 0)
+#: The largest magnitude a weight may have: float32's, the precision the plugin computes in.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: How deep documents may nest (a container's submodel, a WaveNet's condition_dsp).
 MAX_NESTING = 4
 
@@ -84,7 +86,7 @@ _METADATA_KEYS = (
     "output_level_dbu",
     "date",
 )
-_SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+_SEMVER = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
 
 
 def load_nam(path: str | os.PathLike[str], *, model_size: float | None = None) -> Stack:
@@ -134,7 +136,7 @@ def _reject_constant(name: str) -> float:
 
 def check_version(version: Any, field: str = "version") -> str:
     """Refuse what the Core refuses: not ``MAJOR.MINOR.PATCH``, before 0.5.0, or a later major/minor than 0.7."""
-    if not isinstance(version, str) or not _SEMVER.match(version):
+    if not isinstance(version, str) or not _SEMVER.fullmatch(version):
         raise SpecError(f"unsupported file version {version!r}: expected MAJOR.MINOR.PATCH, 0.5.0 to 0.7.x", field=field)
     parts = tuple(int(p) for p in version.split("."))
     if parts < EARLIEST_VERSION or parts[:2] > LATEST_VERSION[:2]:
@@ -217,9 +219,15 @@ def _weights(doc: Mapping[str, Any], where: str) -> np.ndarray:
         raise SpecError("must be a flat list of numbers", field=f"{where}weights")
     if len(weights) > MAX_PARAMETERS + 1:
         raise SpecError(f"{len(weights)} numbers exceed the limit of {MAX_PARAMETERS}", field=f"{where}weights")
-    flat = np.array(weights, dtype=np.float64)
+    try:
+        flat = np.array(weights, dtype=np.float64)
+    except OverflowError:
+        raise SpecError("holds an integer too large for a number", field=f"{where}weights") from None
     if not np.all(np.isfinite(flat)):
         raise SpecError("must be finite numbers", field=f"{where}weights")
+    # The engine computes in float32 by default (the plugin always does): larger weights become infinite there.
+    if flat.size and float(np.max(np.abs(flat))) > FLOAT32_MAX:
+        raise SpecError(f"holds {float(np.max(np.abs(flat))):.3g}, beyond float32's range ({FLOAT32_MAX:.3g})", field=f"{where}weights")
     return flat
 
 
@@ -270,8 +278,8 @@ def _container(doc: Mapping[str, Any], rate: int, model_size: float | None) -> t
         if not isinstance(entry, Mapping) or "model" not in entry or "max_value" not in entry:
             raise SpecError("must be an object with max_value and model", field=where.rstrip("."))
         mv = entry["max_value"]
-        if isinstance(mv, bool) or not isinstance(mv, (int, float)) or not np.isfinite(mv):
-            raise SpecError(f"must be a number, got {mv!r}", field=f"{where}max_value")
+        if isinstance(mv, bool) or not isinstance(mv, (int, float)) or not -1e9 <= mv <= 1e9:
+            raise SpecError(f"must be a number from -1e9 to 1e9, got {mv!r}", field=f"{where}max_value")
         if mv <= prev:
             raise SpecError("submodels must be sorted by ascending max_value", field=f"{where}max_value")
         prev = mv

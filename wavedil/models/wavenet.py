@@ -325,7 +325,9 @@ class WaveNet:
             skip = head
             for li, layer in enumerate(arr.layers, start=1):
                 d, k = layer.conv.dilation, layer.conv.kernel_size
-                conv = g.node(f"layer {index} array {a} layer {li} (d={d})", (r, d, k), same(cond))
+                # With a FiLM before the conv, the condition reaches every tap through it.
+                cond_edge = (cond, d, k) if "conv_pre_film" in layer.films else same(cond)
+                conv = g.node(f"layer {index} array {a} layer {li} (d={d})", (r, d, k), cond_edge)
                 g.rows.append(r)
                 g.labels[r] = f"{where}array {a} layer {li} input"
                 if layer.layer1x1 is not None:
