@@ -34,7 +34,7 @@ import numpy as np
 
 from .activations import ACTIVATIONS, Activation, parse_nam_activation, plain
 from .errors import SpecError
-from .wavenet import WaveNet, parse_wavenet
+from .wavenet import parse_wavenet
 
 if TYPE_CHECKING:
     from .conv import ConvRunner
@@ -208,11 +208,11 @@ Layer = Any
 
 @dataclass(frozen=True, eq=False)
 class Stack:
-    """A chain of layers (:class:`Conv1d` or :class:`~wavedil.wavenet.WaveNet`) and its edge rule.
+    """A chain of layers (:class:`Conv1d`, a NAM model such as :class:`~wavedil.models.wavenet.WaveNet`) and its edge rule.
 
     Parameters
     ----------
-    layers : tuple of Conv1d or WaveNet
+    layers : tuple of layers (see :data:`Layer`)
         Applied in order; each layer's ``in_channels`` equals the previous
         layer's ``out_channels``.
     padding : {"causal", "same"}

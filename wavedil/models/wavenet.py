@@ -37,14 +37,17 @@ Grouped convolutions are expanded to block-diagonal matrices at load time
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..activations import Activation, activation_from_name, parse_nam_activation
 from ..errors import SpecError
+
+if TYPE_CHECKING:
+    from .wavenet_runner import WaveNetRunner
 
 #: The FiLM slots of a layer, in the order of their weights in the flat vector.
 FILM_SLOTS = (
