@@ -87,3 +87,11 @@ def test_no_output_or_report_replaces_the_model(tmp_path):
         assert "replace the --spec file" in one_error_line(run(*args))
         assert model.read_bytes() == before
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_a_byte_order_mark_is_read_past(tmp_path):
+    from wavedil.formats.nam import load_nam
+
+    path = tmp_path / "bom.nam"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(LINEAR).encode())
+    assert load_nam(path).receptive_field == 2

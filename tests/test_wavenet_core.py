@@ -316,12 +316,14 @@ def test_the_fuzzed_documents_are_valid_to_begin_with():
 def test_texts_a_terminal_cannot_print_are_replaced():
     doc = {
         "version": "0.5.4", "architecture": "Linear", "config": {"receptive_field": 2, "bias": False}, "weights": [1.0, 0.5],
-        "metadata": {"name": "amp\ud800", "gear_make": "\udfff"},
+        "metadata": {"name": "amp\ud800", "gear_make": "\udfff", "gear_model": "x\x1b]0;owned\x07\ny"},
     }  # fmt: skip
     stack = parse_nam(json.loads(json.dumps(doc)))
     text = wavedil.render(wavedil.analyze(stack))
     text.encode("utf-8")  # a lone surrogate would raise here, and in click.echo
     assert stack.name == "amp?" and stack.metadata["gear_make"] == "?"
+    # An escape sequence (here one that retitles the terminal) or a line break never reaches the terminal.
+    assert stack.metadata["gear_model"] == "x?]0;owned??y" and "\x1b" not in text
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -25,6 +25,7 @@ import math
 import os
 import stat
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,8 +65,11 @@ def _frozen_array(values: Any, dtype: type = np.float64) -> np.ndarray:
 
 
 def _printable(text: str) -> str:
-    """``text`` with anything UTF-8 cannot encode (lone surrogates) replaced by ``?``."""
-    return text.encode("utf-8", "replace").decode("utf-8")
+    """``text`` with what a terminal should not receive replaced by ``?``: lone surrogates, and control
+    characters (escape sequences could rewrite the screen or the window title; line breaks break the report's lines).
+    """
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return "".join("?" if unicodedata.category(ch) == "Cc" else ch for ch in text)
 
 
 @dataclass(frozen=True, eq=False)

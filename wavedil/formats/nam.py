@@ -117,7 +117,8 @@ def load_nam(path: str | os.PathLike[str], *, model_size: float | None = None) -
     source = str(path)
     raw = read_data_file(path, MAX_NAM_BYTES, ".nam file")
     try:
-        doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        # utf-8-sig: a byte-order mark, which some editors write, is read past as the Core does.
+        doc = json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
     except UnicodeDecodeError:
         raise SpecError("is not UTF-8 JSON text", source=source) from None
     except json.JSONDecodeError as exc:
