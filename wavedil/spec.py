@@ -258,6 +258,8 @@ class Stack:
         object.__setattr__(self, "metadata", {k: _printable(v) if isinstance(v, str) else v for k, v in self.metadata.items()})
         if self.padding not in PADDINGS:
             raise SpecError(f"must be one of {', '.join(PADDINGS)}, got {self.padding!r}", field="padding")
+        if self.padding == "same" and self.is_recurrent:
+            raise SpecError("same needs a finite receptive field; a recurrent model (LSTM) runs causal only", field="padding")
         for i, (prev, layer) in enumerate(zip(self.layers, self.layers[1:]), start=2):
             if layer.in_channels != prev.out_channels:
                 raise SpecError(
@@ -297,12 +299,9 @@ class Stack:
     @property
     def lookahead(self) -> int:
         """Samples of future input an output sample depends on (0 when causal)."""
-        if self.padding != "same":
-            return 0
         rf = self.receptive_field
-        if rf is None:
-            raise SpecError("same padding needs a finite receptive field; a recurrent model is causal only", field="padding")
-        return (rf - 1) // 2
+        # A recurrent stack is causal (see __post_init__), so rf is finite here.
+        return (rf - 1) // 2 if self.padding == "same" and rf is not None else 0
 
     @property
     def parameters(self) -> int:
