@@ -15,7 +15,7 @@ from wavedil.errors import WavedilError
 from wavedil.workers import default_workers
 
 from .progress import ProgressLine
-from .stack_options import build_stack, stack_options
+from .stack_options import build_stack, check_stack_memory, memory_limit_option, stack_options
 
 
 @click.command("apply")
@@ -39,6 +39,7 @@ from .stack_options import build_stack, stack_options
 @click.option("--resample", is_flag=True, help="Resample audio to a model's rate (.nam) and back, instead of refusing it.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True, help="Arithmetic precision.")
 @click.option("--block-size", type=click.IntRange(min=1), default=None, help="Frames per block (bounds memory; default: chosen for the stack, 1024 to 524288).")
+@memory_limit_option
 @click.option(
     "--scheduler",
     metavar="ADDRESS",
@@ -67,6 +68,7 @@ def apply_command(
     resample: bool,
     dtype: str,
     block_size: int | None,
+    memory_limit: int | None,
     scheduler: str | None,
     as_json: bool,
     quiet: bool,
@@ -88,6 +90,7 @@ def apply_command(
       wavedil apply /shared/in/*.wav -d /shared/out --scheduler tcp://head:8786 --json
     """
     stack = build_stack(**stack_kw)
+    check_stack_memory(stack, stack_kw.get("spec_path"), dtype=dtype, block_size=block_size, limit=memory_limit)
     if output == "-" and as_json:
         raise click.UsageError("--json prints on stdout, which -o - uses for audio")
     if inputs.count("-") > 1:
@@ -120,6 +123,7 @@ def apply_command(
         resample=resample,
         sanitize=sanitize,
         skip_existing=skip_existing,
+        memory_limit=memory_limit,
     )
     show = not quiet and sys.stderr.isatty()
     total = sum(filter(None, (input_seconds(j.input) for j in job_list))) if show else None

@@ -33,7 +33,7 @@ class _Group(click.Group):
             click.echo("Error: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
         except MemoryError:
-            raise click.ClickException("out of memory; try a smaller --block-size") from None
+            raise click.ClickException("out of memory: the system could not provide what the run needed") from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -5,13 +5,15 @@ from __future__ import annotations
 import click
 
 from wavedil.audio import same_file, write_text
+from wavedil.coverage import MAX_GRAPH_CELLS, graph_cells
 from wavedil.diagram import DEFAULT_WIDTH, render_tree
 from wavedil.errors import WavedilError
 from wavedil.plot import plot_stack
+from wavedil.probe import PROBE_SECONDS
 from wavedil.receptive import analyze
 from wavedil.report import FORMATS, render
 
-from .stack_options import number_list, build_stack, stack_options
+from .stack_options import build_stack, memory_limit_option, number_list, stack_options
 
 
 @click.command("report")
@@ -25,6 +27,16 @@ from .stack_options import number_list, build_stack, stack_options
 @click.option("--speed", is_flag=True, help="Also measure the engine's throughput on this machine.")
 @click.option("--diagram", is_flag=True, help="Print the dilation tree of one output sample (text format).")
 @click.option("--diagram-width", type=click.IntRange(min=8), default=DEFAULT_WIDTH, show_default=True, help="Columns of the dilation tree.")
+@click.option(
+    "--probe-seconds",
+    type=click.FloatRange(min=0.0, max=1e9),
+    default=PROBE_SECONDS,
+    show_default=True,
+    metavar="SECONDS",
+    help="Estimated time each probe of the engine (measured and effective fields, memory, speed) may take; "
+    "longer probes are shortened or skipped, as the report says.",
+)
+@memory_limit_option
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Draw the tree, the effective field and the frequency response to a .png or .svg (needs wavedil[plot]).")
 def report_command(
     sample_rate: int | None,
@@ -37,6 +49,8 @@ def report_command(
     diagram: bool,
     diagram_width: int,
     plot_path: str | None,
+    probe_seconds: float,
+    memory_limit: int | None,
     **stack_kw,
 ) -> None:
     """Print the receptive-field report of a stack.
@@ -56,7 +70,14 @@ def report_command(
     stack = build_stack(**stack_kw)
     if stack.is_recurrent and (diagram or plot_path):
         raise click.UsageError("a recurrent model (LSTM) has no dilation tree: --diagram and --plot need a finite receptive field")
-    report = analyze(stack, sample_rate, audio=audio_path, frequencies=frequencies, speed=speed)
+    if (diagram or plot_path) and graph_cells(stack) > MAX_GRAPH_CELLS:
+        raise WavedilError(
+            f"{stack_kw.get('spec_path') or 'the stack'}: its dilation tree has {graph_cells(stack):,} signal-offsets, "
+            f"over the {MAX_GRAPH_CELLS:,} that --diagram and --plot draw"
+        )
+    report = analyze(
+        stack, sample_rate, audio=audio_path, frequencies=frequencies, speed=speed, probe_seconds=probe_seconds, memory_limit=memory_limit
+    )
     text = render(report, fmt)
     if diagram:
         if fmt != "text":

@@ -7,7 +7,9 @@ from typing import Any
 
 import click
 
-from wavedil.errors import SpecError
+from wavedil.engine import block_size_for
+from wavedil.errors import MemoryLimitError, SpecError, WavedilError
+from wavedil.memory import parse_size, plan_and_check
 from wavedil.spec import DEFAULT_PRESET, PADDINGS, PRESETS, Stack, load_spec, preset, stack_from_dilations
 
 
@@ -25,6 +27,34 @@ def number_list(kind: type, what: str) -> Callable[[click.Context, click.Paramet
         return numbers
 
     return convert
+
+
+def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except WavedilError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+#: ``--memory-limit SIZE`` (or WAVEDIL_MEMORY_LIMIT), parsed to bytes.
+memory_limit_option = click.option(
+    "--memory-limit",
+    metavar="SIZE",
+    envvar="WAVEDIL_MEMORY_LIMIT",
+    callback=_size,
+    help="Most memory a run may plan to use, e.g. 4G or 512M (env WAVEDIL_MEMORY_LIMIT) "
+    "[default: half the physical memory, at most 8 GiB].",
+)
+
+
+def check_stack_memory(stack: Stack, source: str | None, *, dtype: str, block_size: int | None, limit: int | None) -> None:
+    """Refuse at once a stack that cannot run within ``limit`` even on one channel (its histories alone)."""
+    try:
+        plan_and_check(stack, stack.in_channels, dtype=dtype, block_size=block_size or block_size_for(stack), limit=limit)
+    except MemoryLimitError as exc:
+        raise MemoryLimitError(f"{source or 'the stack'}: {exc}") from None
 
 
 def stack_options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -26,7 +26,8 @@ import numpy as np
 import soundfile as sf
 
 from .audio import check_writable, remove_stale_temps, same_file, write_text
-from .errors import WavedilError
+from .errors import MemoryLimitError, WavedilError
+from .memory import default_memory_limit
 from .process import STDIO, FileResult, describe, process_file
 from .receptive import analyze
 from .report import format_for_path, render
@@ -60,6 +61,8 @@ class Options:
     resample: bool = False
     sanitize: bool = False
     skip_existing: bool = False
+    #: Bytes a run may use (see :mod:`wavedil.memory`); None: the default limit.
+    memory_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -166,10 +169,12 @@ def run_job(
     *,
     executor: Executor | None = None,
     workers: int = 1,
+    concurrent: int = 1,
 ) -> JobResult:
     """Process one job; every failure becomes an ``error`` result, never an exception.
 
     With an ``executor`` and ``workers`` > 1 a long input runs in segments there.
+    ``concurrent`` jobs running at once share the memory limit.
 
     KeyboardInterrupt passes through, after the output's temporary file is removed.
     """
@@ -197,17 +202,22 @@ def run_job(
             progress=progress,
             executor=executor,
             workers=workers,
+            memory_limit=_share(options.memory_limit, concurrent),
         )
         filtered = time.perf_counter() - start
         if job.report:
             write_report(job.report, stack, result, force=options.force)
+    except MemoryLimitError as exc:
+        note = f" ({concurrent} files at a time share it; use fewer --jobs)" if concurrent > 1 else ""
+        return JobResult(job.input, job.output, "error", f"{exc}{note}", seconds_wall=time.perf_counter() - start)
     except WavedilError as exc:
         return JobResult(job.input, job.output, "error", str(exc), seconds_wall=time.perf_counter() - start)
     except OSError as exc:
         where = exc.filename or job.output
         return JobResult(job.input, job.output, "error", f"{where}: {exc.strerror or exc}", seconds_wall=time.perf_counter() - start)
     except MemoryError:
-        return JobResult(job.input, job.output, "error", f"{job.input}: out of memory; try a smaller --block-size", seconds_wall=time.perf_counter() - start)
+        # Beyond the plan (the system itself is short of memory): not the block size's fault.
+        return JobResult(job.input, job.output, "error", f"{job.input}: out of memory (the system could not provide what the run planned)", seconds_wall=time.perf_counter() - start)
     return JobResult(
         job.input,
         job.output,
@@ -220,6 +230,13 @@ def run_job(
         # The filtering alone, without the report's probes: the speed a status line shows.
         detail={**describe(result), "seconds_filter": filtered},
     )
+
+
+def _share(limit: int | None, concurrent: int) -> int | None:
+    """Each of ``concurrent`` jobs' part of a memory limit."""
+    if concurrent <= 1:
+        return limit
+    return (default_memory_limit() if limit is None else limit) // concurrent
 
 
 def check_report(report: str, job: Job, *, force: bool) -> None:
@@ -315,9 +332,9 @@ def _set_progress_queue(progress_queue: Any) -> None:
     _progress_queue = progress_queue
 
 
-def _worker_job(job: Job, stack: Stack, options: Options) -> JobResult:
+def _worker_job(job: Job, stack: Stack, options: Options, concurrent: int) -> JobResult:
     q = _progress_queue
-    return run_job(job, stack, options, (lambda s: q.put(s)) if q is not None else None)
+    return run_job(job, stack, options, (lambda s: q.put(s)) if q is not None else None, concurrent=concurrent)
 
 
 def _worker_died(job: Job) -> JobResult:
@@ -384,7 +401,7 @@ def _run_pool(
     pool = worker_pool(workers, initializer=_set_progress_queue, initargs=(progress_queue,))
     broken: list[int] = []
     try:
-        futures: dict[Future, int] = {pool.submit(_worker_job, job, stack, options): i for i, job in enumerate(jobs)}
+        futures: dict[Future, int] = {pool.submit(_worker_job, job, stack, options, min(workers, len(jobs))): i for i, job in enumerate(jobs)}
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)

@@ -48,14 +48,39 @@ def build_graph(stack: Stack) -> tuple[_Graph, int]:
     return g, x
 
 
+#: Above this kernel size a shift-or runs as a sliding window (cost independent of the kernel).
+_WINDOW_KERNEL = 8
+#: Largest ``signals * receptive_field`` the coverage graph and the dilation tree are computed for (bytes of sets).
+MAX_GRAPH_CELLS = 2**28
+
+
 def _shift_or(dst: np.ndarray, src: np.ndarray, dilation: int, kernel_size: int) -> None:
-    """dst[i] |= src[i - j*d] for j in 0..k-1 (in place)."""
+    """dst[i] |= src[i - j*d] for j in 0..k-1 (in place).
+
+    A long kernel is a window of ``k`` along each residue class modulo ``d``:
+    counts from a cumulative sum say where the window holds a True, so the
+    cost is a few passes over the array whatever ``k`` is.
+    """
     n = len(src)
-    for j in range(kernel_size):
-        s = j * dilation
-        if s >= n:
-            break
-        dst[s:] |= src[: n - s]
+    k = min(kernel_size, -(-n // dilation))  # taps beyond the array read nothing
+    if k <= _WINDOW_KERNEL:
+        for j in range(k):
+            s = j * dilation
+            dst[s:] |= src[: n - s]
+        return
+    rows = -(-n // dilation)
+    grid = np.zeros(rows * dilation, dtype=np.int32)
+    grid[:n] = src
+    counts = np.cumsum(grid.reshape(rows, dilation), axis=0)
+    window = counts.copy()
+    window[k:] -= counts[:-k]
+    dst |= window.reshape(-1)[:n] > 0
+
+
+def graph_cells(stack: Stack) -> int:
+    """``signals * receptive_field``: the size of the coverage computation (see :data:`MAX_GRAPH_CELLS`)."""
+    g, _ = build_graph(stack)
+    return len(g.labels) * (stack.receptive_field or 0)
 
 
 def _forward_sets(g: _Graph, length: int, keep: set[int]) -> dict[int, np.ndarray]:

@@ -19,6 +19,7 @@ from numpy.typing import DTypeLike
 from typing import Any
 
 from .errors import WavedilError
+from .memory import plan_and_check, signal_layout
 from .spec import Stack
 
 #: Most samples per block for cheap stacks: long blocks spread the per-call
@@ -35,11 +36,12 @@ CONV_BLOCK_BYTES = 64 * 1024
 WAVENET_BLOCK_BYTES = 2 * 1024 * 1024
 
 
-def block_size_for(stack: Stack) -> int:
-    """The block size the engine uses for ``stack`` unless told otherwise.
+def block_size_for(stack: Stack, channels: int = 1) -> int:
+    """The block size the engine uses for ``stack`` on ``channels`` channels unless told otherwise.
 
-    The longest power of two, at most :data:`MAX_BLOCK_SIZE` and at least
-    :data:`MIN_BLOCK_SIZE`, for which every layer's float32 buffer of
+    The longest power of two, at most :data:`MAX_BLOCK_SIZE` samples in all
+    (a mono stack runs each channel as a signal of its own, side by side) and
+    at least :data:`MIN_BLOCK_SIZE`, for which every layer's float32 buffer of
     ``layer.block_rows()`` rows fits its budget (a layer with no rows, such as
     a mono convolution, has no limit): :data:`WAVENET_BLOCK_BYTES` for a
     layer whose GEMMs read stacked taps (``layer.stacks_taps``: a WaveNet,
@@ -47,6 +49,9 @@ def block_size_for(stack: Stack) -> int:
     layer), :data:`CONV_BLOCK_BYTES` otherwise.
     """
     size = MAX_BLOCK_SIZE
+    signals = channels if stack.is_mono and stack.in_channels != channels else 1
+    while size > MIN_BLOCK_SIZE and size * signals > MAX_BLOCK_SIZE:
+        size //= 2
     for layer in stack.layers:
         rows = layer.block_rows()
         budget = WAVENET_BLOCK_BYTES if layer.stacks_taps else CONV_BLOCK_BYTES
@@ -76,7 +81,17 @@ class StreamingFilter:
         ``float32`` (default) or ``float64``: the arithmetic precision.
     block_size : int, optional
         Longest run of frames pushed through the layers at once; bounds the
-        memory of the buffers. Default: :func:`block_size_for` the stack.
+        memory of the buffers. Default: :func:`block_size_for` the stack and channels.
+    memory_limit : int, optional
+        Bytes the filter may allocate; its needs are planned first
+        (:func:`wavedil.memory.plan_filter`) and a plan over the limit is
+        refused before anything is allocated. Default:
+        :func:`wavedil.memory.default_memory_limit`.
+
+    Raises
+    ------
+    MemoryLimitError
+        When the plan exceeds ``memory_limit``, with the figures.
 
     Examples
     --------
@@ -95,27 +110,21 @@ class StreamingFilter:
         *,
         dtype: DTypeLike = np.float32,
         block_size: int | None = None,
+        memory_limit: int | None = None,
     ) -> None:
         self.stack = stack
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise WavedilError(f"dtype must be float32 or float64, got {self.dtype}")
         if block_size is None:
-            block_size = block_size_for(stack)
+            block_size = block_size_for(stack, int(channels))
         if block_size < 1:
             raise WavedilError(f"block size must be positive, got {block_size}")
         self.block_size = int(block_size)
         self.channels = int(channels)
-        if stack.in_channels == channels:
-            self._batch, self._joint = 1, True
-            self.out_channels = stack.out_channels
-        elif stack.is_mono:
-            self._batch, self._joint = channels, False
-            self.out_channels = channels
-        else:
-            raise WavedilError(
-                f"the stack takes {stack.in_channels} input channel(s) but the audio has {channels}"
-            )
+        self._batch, self.out_channels = signal_layout(stack, self.channels)
+        self._joint = stack.in_channels == self.channels
+        self.memory_plan = plan_and_check(stack, self.channels, dtype=self.dtype, block_size=self.block_size, limit=memory_limit)
         self._runners: list[Any] = []
         gain = 1.0
         for layer in stack.layers:

@@ -64,5 +64,9 @@ class AudioError(WavedilError):
     """An audio file cannot be read or written."""
 
 
+class MemoryLimitError(WavedilError, MemoryError):
+    """A run would need more memory than its limit (see :mod:`wavedil.memory`)."""
+
+
 class OutputExistsError(WavedilError, FileExistsError):
     """The output exists and overwriting was not allowed."""

@@ -21,6 +21,18 @@ from .spec import Stack
 FORMATS = (".png", ".svg")
 
 
+#: Most columns of the dilation tree's picture; a wider field is binned.
+MAX_COLUMNS = 4096
+
+
+def _binned(reached: np.ndarray, step: int) -> np.ndarray:
+    """The share of each run of ``step`` offsets that is reached (the last run may be partial)."""
+    if step == 1:
+        return reached.astype(float)
+    starts = np.arange(0, len(reached), step)
+    return np.add.reduceat(reached.astype(np.int64), starts) / np.diff(np.append(starts, len(reached)))
+
+
 def plot_stack(
     stack: Stack,
     report: Mapping[str, Any],
@@ -55,7 +67,9 @@ def plot_stack(
     title = report.get("name") or "stack"
 
     rows = tree_rows(stack)
-    image = np.array([reached[::-1] for _, reached in rows], dtype=float)
+    # At most MAX_COLUMNS columns, each the share of its offsets that reach the output.
+    step = max(1, -(-rf // MAX_COLUMNS))
+    image = np.array([_binned(reached[::-1], step) for _, reached in rows])
     ax = axes[0]
     ax.imshow(image, aspect="auto", interpolation="nearest", cmap="Greys", vmin=0, vmax=1.25,
               extent=(-rf + 0.5, 0.5, len(rows) - 0.5, -0.5))
@@ -65,18 +79,22 @@ def plot_stack(
     ax.set_title(f"{title}: dilation tree of one output sample (receptive field {rf:,})")
 
     erf = report["effective_receptive_field"]
-    profile = np.asarray(erf["profile"])
     ax = axes[1]
-    offsets = np.arange(len(profile))
-    ax.plot(-offsets, profile, lw=1)
-    for key, style in (("samples_50", "--"), ("samples_95", ":")):
-        m = erf[key]
-        ax.axvline(-(m - 1) if m else 0, color="C1", ls=style, label=f"{key[-2:]}% within {m:,} samples")
-    ax.set_xlim(-rf + 0.5, 0.5)
-    ax.set_xlabel("offset from the current sample (samples)")
-    ax.set_ylabel("|dy / dx|")
-    ax.set_title(f"effective receptive field ({erf['source']})")
-    ax.legend(loc="upper left")
+    if erf is None:
+        ax.text(0.5, 0.5, f"not computed: {report['skipped'].get('effective_receptive_field', '')}", ha="center", va="center", wrap=True)
+        ax.set_axis_off()
+    else:
+        profile = np.asarray(erf["profile"])
+        offsets = np.arange(len(profile)) * erf.get("profile_step", 1)
+        ax.plot(-offsets, profile, lw=1)
+        for key, style in (("samples_50", "--"), ("samples_95", ":")):
+            m = erf[key]
+            ax.axvline(-(m - 1) if m else 0, color="C1", ls=style, label=f"{key[-2:]}% within {m:,} samples")
+        ax.set_xlim(-rf + 0.5, 0.5)
+        ax.set_xlabel("offset from the current sample (samples)")
+        ax.set_ylabel("|dy / dx|")
+        ax.set_title(f"effective receptive field ({erf['source']})")
+        ax.legend(loc="upper left")
 
     if fr:
         from scipy.signal import freqz

@@ -20,19 +20,84 @@ from typing import Any
 import numpy as np
 
 from .engine import StreamingFilter, apply, block_size_for
+from .memory import plan_filter
 from .spec import Stack
 
 #: Positions averaged by the effective receptive field of nonlinear stacks.
 DEFAULT_POSITIONS = 8
 #: Half-width of the central difference, relative to full scale.
 _EPS = 1e-4
+#: Estimated seconds one probe of a report may take by default (see :func:`probe_time`).
+PROBE_SECONDS = 15.0
+#: Longest signal :func:`measured_memory` runs (a recurrent model's memory beyond it is reported as unsettled).
+MAX_MEMORY_PROBE = 2**19
+
+
+def probe_block(stack: Stack, length: int) -> int:
+    """The block a probe runs in: the engine's, never longer than the signals (whose buffers then stay small)."""
+    return max(1, min(block_size_for(stack), length))
+
+
+#: Nominal nanoseconds per multiply-add of a layer whose channels are mixed by GEMMs: this over the width
+#: (measured: 3.3 ns at 16 channels, where per-call costs dominate; 0.4 ns at 64), at least the floor.
+_GEMM_NS_WIDTH = 50.0
+_GEMM_NS_MIN = 0.25
+#: Nominal nanoseconds per tap and sample of a mono layer (a pass over the block each), and per sample copied.
+_PASS_NS = 8.0
+_COPY_NS = 1.0
+
+
+def probe_time(stack: Stack, signals: int, length: int) -> float:
+    """Estimated seconds to run ``signals`` signals of ``length`` samples through ``stack`` (float64).
+
+    A deterministic model of the engine, calibrated on a 2-core Zen 3
+    machine: per sample, each mono tap costs a pass over memory
+    (:data:`_PASS_NS`), each multiply-add of a layer ``C`` channels wide
+    ``max(_GEMM_NS_MIN, _GEMM_NS_WIDTH / C)``; per block, a layer whose history is longer than
+    the block shifts it (:data:`_COPY_NS` per sample). It decides which
+    probes a report runs, so its figures never depend on the machine's load.
+    """
+    per_sample = 0.0
+    for layer in stack.layers:
+        for row in layer.rows():
+            width = max(row["in_channels"], row["out_channels"])
+            ns = _PASS_NS if width == 1 else max(_GEMM_NS_MIN, _GEMM_NS_WIDTH / width)
+            per_sample += ns * row["macs_per_sample"]
+    block = probe_block(stack, length)
+    batch = signals * _channels(stack) if stack.is_mono else 1
+    copies = sum(layer.in_channels * layer.history for layer in stack.layers if layer.history is not None and layer.history > block)
+    blocks = -(-length // block) * (1 if stack.is_mono else signals)
+    return 1e-9 * (signals * length * per_sample + _COPY_NS * blocks * batch * copies)
+
+
+def probe_memory(stack: Stack, signals: int, length: int) -> int:
+    """Bytes a probe of ``signals`` signals of ``length`` samples allocates (float64).
+
+    The signals and their perturbed copies, the outputs, and the engine's
+    plan for them side by side (a mono stack) or one at a time.
+    """
+    c = _channels(stack)
+    batch_channels = signals * c if stack.is_mono else c
+    block = probe_block(stack, length)
+    engine = plan_filter(stack, batch_channels, dtype=np.float64, block_size=block).total
+    return 8 * signals * length * (2 * c + 2 * stack.out_channels) + engine
+
+
+def impulse_measures(h: np.ndarray, rf: int) -> tuple[int, dict[str, Any]]:
+    """The measured receptive field and the effective one from an impulse response ``h`` (length >= ``rf``).
+
+    For a linear stack both follow from ``h``: ``1 +`` its last nonzero
+    offset, and how its energy spreads over ``0..rf-1``.
+    """
+    hit = np.flatnonzero(np.any(h != 0, axis=(1, 2)))
+    measured = int(hit[-1]) + 1 if hit.size else 0
+    return measured, _spread(np.sum(h[:rf] ** 2, axis=(1, 2)), "impulse response")
 
 
 def _outputs(stack: Stack, xs: np.ndarray) -> np.ndarray:
     """Run signals ``xs`` shaped (P, n, C) through the stack in float64: (P, n, out)."""
     p, n, c = xs.shape
-    # Blocks no longer than the signals: the buffers of many probes side by side stay small.
-    block = min(block_size_for(stack), max(1, n))
+    block = probe_block(stack, n)
     if stack.is_mono:
         # Independent signals side by side as channels: one pass through the engine.
         flat = xs.transpose(1, 0, 2).reshape(n, p * c)
@@ -70,6 +135,11 @@ def _activations(stack: Stack) -> set[str]:
     return names
 
 
+def kick_positions(stack: Stack) -> int:
+    """Positions :func:`measured_receptive_field` kicks by default: 32 with piecewise-flat activations, else 4."""
+    return 32 if _activations(stack) & _DEAD_ZONES else 4
+
+
 def measured_receptive_field(stack: Stack, *, seed: int = 0, positions: int | None = None) -> int:
     """``1 +`` the oldest offset whose perturbation changes the output; 0 if none does.
 
@@ -94,7 +164,7 @@ def measured_receptive_field(stack: Stack, *, seed: int = 0, positions: int | No
         hit = np.flatnonzero(np.any(h != 0, axis=(1, 2)))
         return int(hit[-1]) + 1 if hit.size else 0
     if positions is None:
-        positions = 32 if _activations(stack) & _DEAD_ZONES else 4
+        positions = kick_positions(stack)
     rng = np.random.default_rng(seed)
     s = reach - 1  # the kicked sample, with a full field of context before it
     base = rng.normal(0.0, 0.5, (positions, s + reach, _channels(stack)))
@@ -118,8 +188,10 @@ def effective_receptive_field(
     offsets ``0..m-1`` hold 50 / 95 percent of the squared sensitivity),
     ``profile`` (the sensitivity at each offset ``0..RF-1``: ``|h[i]|`` for a
     linear stack, else the root-mean-square over ``positions`` positions and
-    all channel pairs) and ``source`` (``impulse response``, ``input audio``
-    or ``seeded noise``).
+    all channel pairs; at most :data:`MAX_PROFILE_POINTS` values, each the
+    root-mean-square over ``profile_step`` offsets), ``source`` (``impulse response``, ``input audio``
+    or ``seeded noise``) and ``positions`` (how many were averaged; None
+    for an impulse response).
 
     Parameters
     ----------
@@ -137,9 +209,7 @@ def effective_receptive_field(
     """
     rf = stack.receptive_field
     if stack.is_linear:
-        h = impulse_response(stack, rf)
-        energy = np.sum(h**2, axis=(1, 2))
-        source = "impulse response"
+        return impulse_measures(impulse_response(stack, rf), rf)[1]
     else:
         c = _channels(stack)
         n = 2 * rf
@@ -151,6 +221,7 @@ def effective_receptive_field(
         else:
             xs = np.random.default_rng(seed).normal(0.0, 0.25, (positions, n, c))
             source = "seeded noise"
+        positions = xs.shape[0]
         s = rf - 1  # the perturbed sample has RF-1 samples of real context before it
         energy = np.zeros(rf)
         for ch in range(c):
@@ -159,7 +230,21 @@ def effective_receptive_field(
             minus[:, s, ch] -= _EPS
             sens = (_outputs(stack, plus) - _outputs(stack, minus))[:, s : s + rf] / (2 * _EPS)
             energy += np.mean(np.sum(sens**2, axis=2), axis=0)
+    return _spread(energy, source, None if stack.is_linear else positions)
+
+
+#: Most points of an effective field's ``profile``; a longer field is shown in bins of ``profile_step`` offsets.
+MAX_PROFILE_POINTS = 65536
+
+
+def _spread(energy: np.ndarray, source: str, positions: int | None = None) -> dict[str, Any]:
     total = float(energy.sum())
+    step = max(1, -(-len(energy) // MAX_PROFILE_POINTS))
+    binned = energy
+    if step > 1:
+        # The mean energy of each bin of offsets (the oldest bin may be partial); its root is the RMS sensitivity.
+        starts = np.arange(0, len(energy), step)
+        binned = np.add.reduceat(energy, starts) / np.diff(np.append(starts, len(energy)))
     if total > 0:
         frac = np.cumsum(energy) / total
         # A hair of slack so that exact fractions (0.5 of a moving average) land on their sample.
@@ -170,8 +255,10 @@ def effective_receptive_field(
     return {
         "samples_50": s50,
         "samples_95": s95,
-        "profile": np.sqrt(energy).tolist(),
+        "profile": np.sqrt(binned).tolist(),
+        "profile_step": step,
         "source": source,
+        "positions": positions,
     }
 
 
@@ -189,7 +276,7 @@ def measured_memory(
     and on silence with one sample of ``amplitude`` at ``t = 0``;
     ``samples`` is ``1 +`` the last offset at which the outputs differ by
     ``threshold_db`` or more relative to their largest difference, within
-    ``probe_seconds``. It is None when the effect has not settled in the
+    ``probe_seconds`` (at most :data:`MAX_MEMORY_PROBE` samples). It is None when the effect has not settled in the
     last quarter of the probe (the memory outlasts it), 0 when the impulse
     changes nothing.
 
@@ -201,7 +288,7 @@ def measured_memory(
     """
     if not threshold_db < 0:
         raise ValueError(f"threshold_db must be negative, got {threshold_db}")
-    n = max(4, int(probe_seconds * sample_rate))
+    n = max(4, min(int(probe_seconds * sample_rate), MAX_MEMORY_PROBE))
     c = _channels(stack)
     xs = np.zeros((2, n, c))
     xs[0, 0, :] = amplitude

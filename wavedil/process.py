@@ -35,6 +35,7 @@ from .audio import (
 )
 from .engine import StreamingFilter, block_size_for
 from .errors import AudioError, WavedilError
+from .memory import plan_and_check, plan_whole_file, signal_layout
 from .segments import Segment, choose_segment_frames, ordered_results, plan_segments, run_segment
 from .spec import Stack
 
@@ -87,6 +88,7 @@ def process_file(
     progress: Progress | None = None,
     executor: Executor | None = None,
     workers: int = 1,
+    memory_limit: int | None = None,
 ) -> FileResult:
     """Filter the audio file ``input`` with ``stack`` into ``output``.
 
@@ -115,7 +117,7 @@ def process_file(
         ``float32`` or ``float64`` arithmetic.
     block_size : int, optional
         Frames per block (memory bound; the output does not depend on it).
-        Default: the engine's choice for the stack.
+        Default: the engine's choice for the stack and the file's channels.
     resample : bool
         When the stack names a sample rate (a trained model) and the file has
         another, resample to the model's rate with
@@ -133,6 +135,12 @@ def process_file(
         is the same, bit for bit. Standard input and ``resample`` run here.
     workers : int
         Segments in flight at once.
+    memory_limit : int, optional
+        Bytes the run may use: its needs (the stack's state and buffers,
+        times the workers for segments, plus a whole file when resampling)
+        are planned from the stack and the file's header, and a plan over
+        the limit is refused before anything is allocated. Default:
+        :func:`wavedil.memory.default_memory_limit`.
 
     Raises
     ------
@@ -147,20 +155,16 @@ def process_file(
     0
     """
     in_name, out_name = str(input), str(output)
-    block_size = block_size or block_size_for(stack)
     to_stdout = out_name == STDIO
     if in_name != STDIO and not to_stdout and same_file(input, output):
         raise AudioError(f"{out_name}: the output is the input file; choose another output path")
     fmt = "WAV" if to_stdout else output_format(output)
     with _open_source(in_name) as src:
+        block_size = block_size or block_size_for(stack, src.channels)
         sub = choose_subtype(fmt, src.subtype, subtype, path=out_name)
         if to_stdout and sub not in WavStreamWriter.subtypes and not subtype:
             # An input subtype a WAV stream cannot hold (u-law, ADPCM...): float loses nothing.
             sub = "FLOAT"
-        try:
-            filt = StreamingFilter(stack, src.channels, dtype=dtype, block_size=block_size)
-        except WavedilError as exc:
-            raise WavedilError(f"{in_name}: {exc}") from None
         model_rate = stack.sample_rate
         if model_rate and model_rate != src.samplerate and not resample:
             raise AudioError(
@@ -168,19 +172,23 @@ def process_file(
                 "add --resample to convert it"
             )
         converting = bool(model_rate) and model_rate != src.samplerate
-        reader = _Reader(src, in_name, block_size, sanitize, progress)
-
         # A recurrent model's state reaches back to the first sample: it runs whole, never in segments.
         split = (
             executor is not None and workers > 1 and in_name != STDIO and src.seekable() and not converting and not stack.is_recurrent
         )
+        try:
+            _plan_memory(stack, src, dtype, block_size, memory_limit, converting=converting, split_workers=workers if split else 0)
+            filt = StreamingFilter(stack, src.channels, dtype=dtype, block_size=block_size, memory_limit=memory_limit)
+        except WavedilError as exc:
+            raise type(exc)(f"{in_name}: {exc}") from None
+        reader = _Reader(src, in_name, block_size, sanitize, progress)
 
         def output_blocks() -> Iterator[np.ndarray]:
             if converting:
                 return _resampled(reader, filt, model_rate)
             if split:
                 assert executor is not None
-                return _segmented(reader, stack, executor, workers, dtype, block_size)
+                return _segmented(reader, stack, executor, workers, dtype, block_size, memory_limit)
             return _filtered(reader, filt)
 
         gain = 1.0
@@ -222,6 +230,28 @@ def process_file(
             gain=gain,
             sanitized_samples=reader.sanitized,
         )
+
+
+def _plan_memory(
+    stack: Stack, src: sf.SoundFile, dtype: DTypeLike, block_size: int, limit: int | None, *, converting: bool, split_workers: int
+) -> None:
+    """Refuse a run whose planned memory is over ``limit``, before any buffer exists (see :mod:`wavedil.memory`).
+
+    Resampling holds the whole file at both rates; segments on ``split_workers``
+    workers hold one segment's input and output each, and this process up to
+    two segments' outputs per worker in flight.
+    """
+    extra = []
+    itemsize = np.dtype(dtype).itemsize
+    out_channels = signal_layout(stack, src.channels)[1]
+    if converting:
+        frames = src.frames if src.seekable() else 0
+        extra.append(plan_whole_file(frames, src.channels, out_channels, stack.sample_rate / src.samplerate))
+    if split_workers:
+        seg = choose_segment_frames(src.frames, stack, split_workers, block_size)
+        reach = seg + (stack.receptive_field or 1)
+        extra.append(("segments", itemsize * split_workers * (reach * src.channels + 3 * seg * out_channels)))
+    plan_and_check(stack, src.channels, dtype=dtype, block_size=block_size, limit=limit, extra=extra, copies=max(1, split_workers))
 
 
 @contextmanager
@@ -327,7 +357,7 @@ def _filtered(reader: _Reader, filt: StreamingFilter) -> Iterator[np.ndarray]:
 
 
 def _segmented(
-    reader: _Reader, stack: Stack, executor: Executor, workers: int, dtype: DTypeLike, block_size: int
+    reader: _Reader, stack: Stack, executor: Executor, workers: int, dtype: DTypeLike, block_size: int, memory_limit: int | None
 ) -> Iterator[np.ndarray]:
     """Output of the whole input computed in segments on ``executor``, in order."""
     src = reader.src
@@ -336,7 +366,7 @@ def _segmented(
     segments = plan_segments(frames, stack, segment_frames=seg_len, block_size=block_size)
     name = np.dtype(dtype).name
     submitted = (
-        executor.submit(file_segment, reader.name, s, stack, name, block_size, reader.sanitize) for s in segments
+        executor.submit(file_segment, reader.name, s, stack, name, block_size, reader.sanitize, memory_limit) for s in segments
     )
     for seg, (y, sanitized) in zip(segments, ordered_results(submitted, 2 * workers)):
         reader.frames += seg.frames
@@ -347,7 +377,7 @@ def _segmented(
 
 
 def file_segment(
-    path: str, segment: Segment, stack: Stack, dtype: str, block_size: int, sanitize: bool
+    path: str, segment: Segment, stack: Stack, dtype: str, block_size: int, sanitize: bool, memory_limit: int | None = None
 ) -> tuple[np.ndarray, int]:
     """Read the input ``segment`` needs from ``path`` and compute its output.
 
@@ -375,7 +405,7 @@ def file_segment(
         own = bad[segment.start - segment.read_start : segment.stop - segment.read_start]
         sanitized = int(np.count_nonzero(own))
         x[bad] = 0.0
-    return run_segment(stack, x, segment, dtype=dtype, block_size=block_size), sanitized
+    return run_segment(stack, x, segment, dtype=dtype, block_size=block_size, memory_limit=memory_limit), sanitized
 
 
 def _resampled(reader: _Reader, filt: StreamingFilter, rate: int) -> Iterator[np.ndarray]:

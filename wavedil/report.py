@@ -128,7 +128,7 @@ def _summary(report: Mapping[str, Any]) -> list[tuple[str, str]]:
             (
                 "effective receptive field",
                 f"50% within {_samples(erf['samples_50'], sr)}, 95% within {_samples(erf['samples_95'], sr)} "
-                f"(squared sensitivity, from {erf['source']})",
+                f"(squared sensitivity, from {erf['source']}" + (f", {erf['positions']} positions)" if erf.get("positions") else ")"),
             )
         )
     fr = report.get("frequency_response")
@@ -179,8 +179,9 @@ def _warnings(report: Mapping[str, Any]) -> list[str]:
         )
         out += [f"  fix: {fix}" for fix in report.get("gridding", [])]
     note = report.get("measured_note")
-    if note:
+    if note and "measured_receptive_field" not in report.get("skipped", {}):
         out.append(("!!! " if note.startswith("BUG") else "note: ") + f"measured receptive field: {note}")
+    out += [f"note: {what.replace('_', ' ')} not computed: {why}" for what, why in report.get("skipped", {}).items()]
     return out
 
 

@@ -132,15 +132,17 @@ def run_segment(
     *,
     dtype: DTypeLike = np.float32,
     block_size: int | None = None,
+    memory_limit: int | None = None,
 ) -> np.ndarray:
     """Output frames ``[segment.start, segment.stop)`` of ``stack`` over a signal.
 
     ``x`` holds the input frames ``[segment.read_start, segment.read_stop)``,
     shaped ``(n, channels)``. Returns ``(segment.frames, out_channels)``.
+    ``memory_limit`` is the filter's (see :class:`~wavedil.engine.StreamingFilter`).
     """
     if len(x) != segment.read_stop - segment.read_start:
         raise WavedilError(f"segment {segment.index} needs {segment.read_stop - segment.read_start} input frames, got {len(x)}")
-    filt = StreamingFilter(stack.replace(padding="causal"), x.shape[1], dtype=dtype, block_size=block_size)
+    filt = StreamingFilter(stack.replace(padding="causal"), x.shape[1], dtype=dtype, block_size=block_size, memory_limit=memory_limit)
     parts = [filt.process(x)]
     if segment.tail:
         # A separate call, as the serial run's flush, so its blocks start where the input ends.
@@ -213,7 +215,7 @@ def parallel_apply(
     frames = x[:, None] if one_d else x
     if frames.ndim != 2:
         raise WavedilError(f"x must be 1-D or 2-D (frames, channels), got shape {x.shape}")
-    block_size = block_size or block_size_for(stack)
+    block_size = block_size or block_size_for(stack, frames.shape[1])
     # Convert once here, as the serial run converts each block: the same values reach the layers.
     frames = frames.astype(np.dtype(dtype), copy=False)
     seg_len = segment_frames or choose_segment_frames(len(frames), stack, workers, block_size)

@@ -157,6 +157,18 @@ class Conv1d:
         rows = max(self.in_channels, self.out_channels) * (self.kernel_size if self.in_channels > 1 else 1)
         return rows if rows > 1 else None
 
+    def memory_bytes(self, batch: int, itemsize: int, block: int) -> int:
+        """Bytes the runner keeps (see :func:`wavedil.memory.plan_filter`).
+
+        Its taps in the working precision (twice when they are stacked for
+        one GEMM), the input's last ``history`` samples per signal, and the
+        stacked GEMM input. Block-long temporaries are the engine's account.
+        """
+        out_ch, in_ch, k = self.weights.shape
+        stacked = not (in_ch == 1 and out_ch == 1) and k > 1
+        weights = self.weights.size * itemsize * (2 if stacked else 1)
+        return weights + batch * in_ch * (self.history + (k * block if stacked else 0)) * itemsize
+
     def runner(self, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0) -> "ConvRunner":
         """The streaming state and forward pass of this layer (see :mod:`wavedil.conv`)."""
         from .conv import ConvRunner

@@ -11,6 +11,7 @@ forward pass are :mod:`wavedil.models.wavenet`'s: a spec WaveNet and a
 
 from __future__ import annotations
 
+import math
 import sys
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -320,6 +321,14 @@ def _weights_value(value: Any, expected: int, *, layer: int, base_dir: Path | No
     return flat
 
 
+def _npy_header(member) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from the header of a ``.npy`` stream (read with NumPy's own header parser)."""
+    version = np.lib.format.read_magic(member)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(member, max_header_size=10_000)
+    return tuple(int(n) for n in shape), np.dtype(dtype)
+
+
 def _load_npz(name: str, expected: int, *, layer: int, base_dir: Path | None) -> np.ndarray:
     path = Path(name)
     if not path.is_absolute() and base_dir is not None:
@@ -333,6 +342,11 @@ def _load_npz(name: str, expected: int, *, layer: int, base_dir: Path | None) ->
                 raise SpecError(f"{path}: has no array named 'weights'", layer=layer, field=field) from None
             if info.file_size > MAX_NPZ_BYTES:
                 raise SpecError(f"{path}: 'weights' is {info.file_size} bytes, over the limit of {MAX_NPZ_BYTES}", layer=layer, field=field)
+            # The array's own header says what np.load would allocate: check it before anything is.
+            with zf.open(info) as member:
+                shape, dtype = _npy_header(member)
+            if dtype.kind not in "fiu" or dtype.hasobject or math.prod(shape) != expected:
+                raise SpecError(f"{path}: 'weights' holds {math.prod(shape)} {dtype} values, expected {expected} numbers", layer=layer, field=field)
         with np.load(path, allow_pickle=False) as npz:
             flat = np.asarray(npz["weights"], dtype=np.float64).ravel()
     except SpecError:

@@ -261,6 +261,18 @@ class LSTM:
             "weights": self.flat_weights().tolist(),
         }
 
+    def memory_bytes(self, batch: int, itemsize: int, block: int) -> int:
+        """Bytes the runner allocates (see :func:`wavedil.memory.plan_filter`).
+
+        Its weights (float64, twice: the file's and the runner's reordered
+        copies), the state, buffers of at most :data:`CHUNK_BYTES` per piece
+        of a block, and the block's float64 output.
+        """
+        h = self.hidden_size
+        chunk = max(1, min(int(block), CHUNK_BYTES // (8 * 4 * h * batch)))
+        per_sample = self.in_channels + 4 * h + h + self.out_channels
+        return 8 * (2 * self.parameters + batch * (chunk * per_sample + 2 * self.num_layers * h + 4 * h + block * self.out_channels))
+
     def runner(self, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0) -> "LSTMRunner":
         """The streaming forward pass (see :class:`LSTMRunner`)."""
         return LSTMRunner(self, batch, dtype, block, gain_in)

@@ -344,6 +344,50 @@ class WaveNet:
                 head = g.node(f"layer {index} post-head {i}", (head, conv.dilation, conv.kernel_size))
         return g.node(f"layer {index} output", same(head), row=True)
 
+    def memory_bytes(self, batch: int, itemsize: int, block: int) -> int:
+        """Bytes the runner allocates (see :func:`wavedil.memory.plan_filter`).
+
+        Its weight matrices in the working precision (grouped ones whole,
+        zeros included); per layer the input buffer with the conv's history
+        and the gate, head and FiLM buffers; per array the stacked GEMM
+        input, the skip sum, the output and the head; the condition model's
+        and the post-head's own; and four gate-sized temporaries.
+        """
+        dense = [arr.rechannel for arr in self.arrays] + [arr.head for arr in self.arrays]
+        rows = 0
+        widest_gate = 0
+        for arr in self.arrays:
+            stacked = 0
+            for layer in arr.layers:
+                c, mid = layer.channels, layer.conv.out_channels
+                dense += [layer.conv, layer.mixin, *(d for d in (layer.layer1x1, layer.head1x1) if d is not None)]
+                dense += [f.conv for f in layer.films.values()]
+                stacked = max(stacked, arr.condition_size + 1 + layer.conv.kernel_size * c)
+                widest_gate = max(widest_gate, mid)
+                rows += c * (layer.history + block)
+                rows += (mid if layer.gating != "none" else 0) + (layer.head1x1.out_channels if layer.head1x1 is not None else 0)
+                rows += (c if "conv_pre_film" in layer.films else 0) * block
+                rows += (mid + arr.condition_size) * block  # the mixin's own output and condition, when a FiLM splits them
+                rows += sum(f.conv.out_channels for f in layer.films.values()) * block
+            rows += (stacked + max(layer.bottleneck for layer in arr.layers) + 1 + arr.layers[0].head_width + arr.channels) * block
+            head = arr.head
+            rows += head.in_channels * (head.history + (head.kernel_size * block if head.kernel_size > 1 else 0)) + head.out_channels * block
+        if self.post_head is not None:
+            dense += list(self.post_head.convs)
+            widest = max(max(c.in_channels, c.out_channels) for c in self.post_head.convs)
+            rows += 2 * widest * block
+            rows += sum(c.in_channels * (c.history + (c.kernel_size * block if c.kernel_size > 1 else 0)) for c in self.post_head.convs)
+        rows += self.in_channels * block  # the input scaled by a deferred gain
+        rows += 4 * widest_gate * block  # activations' and FiLMs' temporaries
+        weights = sum(d.weight.size + (0 if d.bias is None else d.bias.size) for d in dense) * itemsize
+        # A layer's GEMM matrix is concatenated in float64 before its cast.
+        largest = max((arr.condition_size + 1 + l.conv.kernel_size * l.channels) * l.conv.out_channels for arr in self.arrays for l in arr.layers)
+        total = weights + 8 * largest + batch * rows * itemsize
+        if self.condition_model is not None:
+            total += self.condition_model.memory_bytes(batch, itemsize, block)
+            total += batch * self.condition_model.out_channels * block * itemsize
+        return total
+
     def runner(self, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0) -> "WaveNetRunner":
         from .wavenet_runner import WaveNetRunner
 

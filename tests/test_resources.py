@@ -1,0 +1,293 @@
+"""Resource bombs: the memory plan, the report's cost bound, and headers that claim too much.
+
+Each run's memory is planned from the stack and the audio before anything is
+allocated, and the plan is checked here against what NumPy really allocates
+(tracemalloc sees NumPy's buffers). Reports of stacks within the spec limits
+skip or shorten the probes that would take too long, and say so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import tracemalloc
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import wavedil
+from wavedil import probe
+from wavedil.coverage import _shift_or, coverage
+from wavedil.engine import StreamingFilter, block_size_for
+from wavedil.errors import MemoryLimitError, SpecError, WavedilError
+from wavedil.formats.nam import parse_nam, to_nam
+from wavedil.memory import format_bytes, parse_size, plan_and_check, plan_filter
+from wavedil.receptive import analyze
+from wavedil.spec import parse_spec, stack_from_dilations
+
+FIXTURES = Path(__file__).parent / "fixtures" / "nam"
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "wavedil", *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 1, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+def _seeded_wavenet(channels: int, dilations: list[int], **array) -> wavedil.Stack:
+    arr = {"channels": channels, "kernel_size": 3, "dilations": dilations, **array}
+    return parse_spec({"layers": [{"type": "wavenet", "init": {"seed": 3}, "arrays": [arr]}]})
+
+
+def _stacks() -> dict[str, wavedil.Stack]:
+    rng = np.random.default_rng(0)
+    multi = {
+        "layers": [
+            {"dilation": 64, "weights": rng.normal(size=(16, 1, 3)).tolist(), "activation": "tanh"},
+            {"dilation": 128, "weights": rng.normal(size=(16, 16, 3)).tolist(), "activation": "relu"},
+            {"weights": rng.normal(size=(1, 16, 1)).tolist()},
+        ]
+    }
+    stacks = {
+        "mono chain": stack_from_dilations([1, 2, 4, 8, 16, 32, 64, 128, 256, 512] * 2, kernel_size=3),
+        "smooth": wavedil.preset("smooth"),
+        "channels": parse_spec(multi),
+        "wavenet preset": wavedil.preset("wavenet"),
+        "gated wavenet": _seeded_wavenet(8, [1, 2, 4, 8, 16], gated=True),
+    }
+    for name in ("wavenet_layer1x1_post_film", "lstm_unsettled_state"):
+        stacks[name] = parse_nam(json.loads((FIXTURES / "core" / f"{name}.nam").read_text()))
+    return stacks
+
+
+STACKS = _stacks()
+
+
+@pytest.mark.parametrize("name", sorted(STACKS))
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_plan_covers_what_the_engine_allocates(name, channels, dtype):
+    """Every byte NumPy allocates for a filter and two blocks is planned, and the plan is at most 3.5x of it."""
+    stack = STACKS[name]
+    if not stack.is_mono and stack.in_channels != channels:
+        pytest.skip("the stack takes another channel count")
+    block = block_size_for(stack)
+    plan = plan_filter(stack, channels, dtype=dtype, block_size=block)
+    x = np.random.default_rng(1).normal(size=(block, channels)).astype(dtype)
+    StreamingFilter(stack, channels, dtype=dtype, block_size=block).process(x[:8])  # compiled kernels load outside the count
+    tracemalloc.start()
+    try:
+        f = StreamingFilter(stack, channels, dtype=dtype, block_size=block)
+        f.process(x)
+        f.process(x[: block // 3])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    planned = plan.total - dict(plan.parts)["weights"]  # the model's own arrays exist before the filter
+    assert peak <= planned, f"{name}: allocated {format_bytes(peak)}, planned {plan.describe()}"
+    assert planned <= 3.5 * peak + 2**20, f"{name}: planned {plan.describe()} for {format_bytes(peak)}"
+
+
+def test_a_plan_over_the_limit_is_refused_before_anything_is_allocated():
+    stack = stack_from_dilations([2**20] * 8, kernel_size=2)  # 8 Mi samples of history per channel
+    tracemalloc.start()
+    try:
+        with pytest.raises(MemoryLimitError, match=r"needs 144\.0 MiB \(layer state 128\.0 MiB, block buffers 16\.0 MiB.*over the memory limit of 64\.0 MiB; the limit is --memory-limit"):
+            StreamingFilter(stack, 4, dtype=np.float32, memory_limit=64 * 2**20)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+    assert StreamingFilter(stack, 4, dtype=np.float32, memory_limit=256 * 2**20).memory_plan.total <= 256 * 2**20
+
+
+def test_the_message_suggests_a_block_size_only_when_the_block_is_the_cause():
+    wide = _seeded_wavenet(64, [1, 2, 4, 8])
+    with pytest.raises(MemoryLimitError, match=r"--block-size \d+ would fit"):
+        plan_and_check(wide, 1, dtype=np.float32, block_size=2**16, limit=40 * 2**20)
+    deep = stack_from_dilations([2**20] * 8, kernel_size=2)
+    with pytest.raises(MemoryLimitError) as exc:
+        plan_and_check(deep, 1, dtype=np.float32, block_size=1024, limit=16 * 2**20)
+    assert "--block-size" not in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("4G", 4 * 2**30), ("512M", 512 * 2**20), ("1.5GB", 1_500_000_000), ("65536", 65536), (" 2 GiB ", 2 * 2**30)]
+)
+def test_sizes_parse(text, size):
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "12Q", "-1G", "0", "nan", "1e400", "9" * 40, "5EiB"])
+def test_bad_sizes_are_refused(text):
+    with pytest.raises(WavedilError):
+        parse_size(text)
+
+
+def _spec(tmp_path: Path, layers: list[dict]) -> Path:
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps({"layers": layers}))
+    return path
+
+
+def test_a_spec_whose_histories_exceed_the_limit_is_refused_at_once(tmp_path):
+    """1024 channels of 2^20 samples of history per layer: 16 GiB, refused with the figure before any file is read."""
+    rng = np.random.default_rng(0)
+    layers = []
+    for _ in range(4):
+        layers.append({"weights": rng.normal(size=(1024, 1, 1)).tolist(), "activation": "tanh"})
+        layers.append({"dilation": 2**20, "weights": rng.normal(size=(1, 1024, 2)).tolist()})
+    spec = _spec(tmp_path, layers)
+    audio = tmp_path / "in.wav"
+    sf.write(audio, np.zeros(100), 48000)
+    line = one_error_line(run("apply", str(audio), "-o", str(tmp_path / "out.wav"), "--spec", str(spec), "--memory-limit", "8G"))
+    assert line.startswith(f"Error: {spec}: the run needs 16.0 GiB (layer state 16.0 GiB") and "memory limit of 8.0 GiB" in line
+    assert not (tmp_path / "out.wav").exists()
+
+
+def test_many_channels_through_a_wide_stack_are_refused_naming_the_file(tmp_path):
+    audio = tmp_path / "wide.wav"
+    sf.write(audio, np.zeros((100, 64), np.float32), 48000, subtype="FLOAT")
+    proc = run("apply", str(audio), "-o", str(tmp_path / "out.wav"), "--preset", "wavenet", "--memory-limit", "1G")
+    line = one_error_line(proc)
+    assert line.startswith(f"Error: {audio}: the run needs ") and "over the memory limit of 1.0 GiB" in line
+    assert not (tmp_path / "out.wav").exists()
+    # The same file with room for it runs.
+    assert run("apply", str(audio), "-o", str(tmp_path / "out.wav"), "--preset", "smooth", "--memory-limit", "1G").returncode == 0
+
+
+def test_the_limit_comes_from_the_environment_too(tmp_path):
+    audio = tmp_path / "in.wav"
+    sf.write(audio, np.zeros(100), 48000)
+    proc = subprocess.run(
+        [sys.executable, "-m", "wavedil", "apply", str(audio), "-o", str(tmp_path / "o.wav"), "--kernel-size", "2", "--dilations", "1048576,1048576"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "WAVEDIL_MEMORY_LIMIT": "1M"},
+    )
+    assert "over the memory limit of 1.0 MiB" in one_error_line(proc)
+
+
+def test_an_npz_header_that_claims_terabytes_is_refused_before_loading(tmp_path):
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776,), }"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    data = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + bytes(64)
+    with zipfile.ZipFile(tmp_path / "bomb.npz", "w") as z:
+        z.writestr("weights.npy", data)
+    spec = {"layers": [{"type": "wavenet", "weights": "bomb.npz", "arrays": [{"channels": 2, "kernel_size": 2, "dilations": [1]}]}]}
+    with pytest.raises(SpecError, match=r"holds 1099511627776 float64 values, expected \d+ numbers"):
+        parse_spec(spec, base_dir=tmp_path)
+
+
+def test_a_nam_file_gets_the_receptive_field_limit_of_a_spec():
+    doc = to_nam(_seeded_wavenet(2, [1] * 8).layers[0], version="0.5.4")
+    doc["config"]["layers"][0]["dilations"] = [2**20] * 8  # RF 1 + 16 * 2^20 > 2^24, the same weights
+    with pytest.raises(SpecError, match="receptive field 16777217 samples exceeds the limit of 16777216"):
+        parse_nam(json.loads(json.dumps(doc)))
+
+
+# -- the report's cost bound ---------------------------------------------------
+
+
+def test_a_report_skips_the_probes_a_huge_layer_would_make_take_hours():
+    """One 65,536-tap layer at dilation 256 (RF 16.8M): the analytic figures are there, the probes are skipped with the reason."""
+    stack = parse_spec({"layers": [{"dilation": 256, "kernel_size": 65536, "weights": [1 / 65536] * 65536}]})
+    r = analyze(stack, 48000)
+    assert r["receptive_field"] == 65535 * 256 + 1
+    assert r["coverage"]["hole_count"] == 65535 * 255
+    assert r["measured_receptive_field"] is None and r["effective_receptive_field"] is None and r["frequency_response"] is None
+    assert set(r["skipped"]) == {"measured_receptive_field", "effective_receptive_field", "frequency_response"}
+    assert all("over the report's bound of 15 s" in why for why in r["skipped"].values())
+    assert r["measured_note"].startswith("not measured: the probe would take about")
+    text = wavedil.report.render(r, "text")
+    assert "effective receptive field not computed" in text
+
+
+def test_a_larger_bound_runs_what_a_smaller_one_skips():
+    stack = wavedil.preset("wavenet")
+    small = analyze(stack, 48000, probe_seconds=1e-4)
+    assert small["measured_receptive_field"] is None and small["effective_receptive_field"] is None
+    big = analyze(stack, 48000, probe_seconds=1e6)
+    assert big["skipped"] == {}
+    assert big["measured_receptive_field"] == stack.receptive_field
+    assert big["effective_receptive_field"]["positions"] == probe.DEFAULT_POSITIONS
+
+
+def test_the_effective_field_averages_fewer_positions_rather_than_none():
+    stack = parse_spec({"layers": [{"dilation": 1, "weights": [0.5, 0.5], "activation": "tanh"}, {"dilation": 2, "weights": [0.5, 0.5]}]})
+    one = probe.probe_time(stack, 2, 2 * stack.receptive_field)
+    r = analyze(stack, 48000, probe_seconds=2.5 * one)  # room for two positions, not eight
+    assert r["effective_receptive_field"]["positions"] == 2
+    assert "effective_receptive_field" not in r["skipped"]
+
+
+def test_probes_over_the_memory_limit_are_skipped():
+    r = analyze(wavedil.preset("wavenet"), 48000, memory_limit=2**20)
+    assert "over the memory limit of 1.0 MiB" in r["skipped"]["measured_receptive_field"]
+
+
+def test_a_long_profile_is_binned(monkeypatch):
+    monkeypatch.setattr(probe, "MAX_PROFILE_POINTS", 16)
+    stack = stack_from_dilations([1, 2, 4, 8, 16], kernel_size=2)  # RF 32, uniform taps
+    erf = analyze(stack)["effective_receptive_field"]
+    assert erf["profile_step"] == 2 and len(erf["profile"]) == 16
+    h = analyze(stack, probe_seconds=1e6)  # same stack: the bins are the RMS of the offsets' sensitivities
+    full = np.repeat(1 / 32, 32)
+    np.testing.assert_allclose(erf["profile"], np.sqrt((full[0::2] ** 2 + full[1::2] ** 2) / 2))
+    assert h["effective_receptive_field"]["profile_step"] == 2
+
+
+def test_a_recurrent_memory_probe_is_bounded_in_length():
+    doc = json.loads((FIXTURES / "core" / "lstm_unsettled_state.nam").read_text())
+    doc["sample_rate"] = 10_000_000
+    r = analyze(parse_nam(doc))
+    assert r["memory"]["probe_samples"] == probe.MAX_MEMORY_PROBE
+
+
+def test_the_dilation_tree_of_a_huge_graph_is_refused_not_drawn(tmp_path):
+    spec = _spec(tmp_path, [{"dilation": 2**20, "weights": [0.5, 0.5]} for _ in range(15)] + [{"weights": [1.0]}] * 16)
+    line = one_error_line(run("report", "--spec", str(spec), "--diagram"))
+    assert "dilation tree" in line and "--diagram and --plot" in line
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    dilation=st.integers(1, 40),
+    kernel_size=st.integers(1, 80),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_windowed_shift_or_equals_the_plain_loop(n, dilation, kernel_size, seed):
+    rng = np.random.default_rng(seed)
+    src = rng.random(n) < rng.random() * 0.3
+    dst = rng.random(n) < 0.1
+    expected = dst.copy()
+    for j in range(kernel_size):
+        s = j * dilation
+        if s < n:
+            expected[s:] |= src[: n - s]
+    _shift_or(dst, src, dilation, kernel_size)
+    np.testing.assert_array_equal(dst, expected)
+
+
+def test_coverage_of_a_long_kernel_is_exact():
+    stack = parse_spec({"layers": [{"dilation": 3, "kernel_size": 40, "weights": [0.025] * 40}, {"dilation": 1, "weights": [0.5, 0.5]}]})
+    reached = coverage(stack).reached
+    expected = np.zeros(stack.receptive_field, bool)
+    for j in range(40):
+        expected[3 * j] = expected[3 * j + 1] = True
+    np.testing.assert_array_equal(reached, expected)
