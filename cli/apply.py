@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 
@@ -16,6 +17,12 @@ from wavedil.workers import default_workers
 
 from .progress import ProgressLine
 from .stack_options import build_stack, check_stack_memory, memory_limit_option, stack_options
+
+
+def _finite_db(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not math.isfinite(value):
+        raise click.BadParameter(f"must be a finite number of dB, not {value}")
+    return value
 
 
 @click.command("apply")
@@ -34,7 +41,7 @@ from .stack_options import build_stack, check_stack_memory, memory_limit_option,
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes [default: the number of cores].")
 @click.option("--subtype", metavar="NAME", help="Output sample format, e.g. PCM_16, PCM_24, FLOAT (default: the input's).")
 @click.option("--normalize", is_flag=True, help="Scale each output to a peak of --peak-db instead of clipping.")
-@click.option("--peak-db", type=float, default=-1.0, show_default=True, help="Peak for --normalize, in dBFS.")
+@click.option("--peak-db", type=float, default=-1.0, show_default=True, callback=_finite_db, help="Peak for --normalize, in dBFS.")
 @click.option("--sanitize", is_flag=True, help="Replace NaN and infinite input samples by zero instead of refusing the file.")
 @click.option("--resample", is_flag=True, help="Resample audio to a model's rate (.nam) and back, instead of refusing it.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True, help="Arithmetic precision.")

@@ -443,7 +443,7 @@ def test_disk_full_while_writing(tmp_path, monkeypatch):
     monkeypatch.setattr(sf.SoundFile, "write", full_disk)
     result = CliRunner().invoke(cli, ["apply", str(tmp_path / "a.wav"), str(tmp_path / "b.wav"), "-d", str(tmp_path / "out"), "--jobs", "1", "--block-size", "4096"])
     assert result.exit_code == 1
-    assert "No space left on device" in result.output
+    assert "write failed: no space left on device" in result.output
     outs = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert outs == ["b.wav"]  # a.wav failed and left nothing; b.wav still done
     assert not temps(tmp_path)

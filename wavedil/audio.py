@@ -1,20 +1,22 @@
 """Audio file I/O with soundfile, and atomic writes that never leave a partial file.
 
 Reading goes through libsndfile (WAV, FLAC, OGG, AIFF, ...). A file is
-checked before any work starts: missing, empty, unreadable, not audio or
-truncated files raise :class:`~wavedil.errors.AudioError` with a one-line
-message naming the file.
+checked before any work starts: missing, empty, unreadable, not a regular
+file, not audio or truncated files raise :class:`~wavedil.errors.AudioError`
+with a one-line message naming the file.
 
 Writing goes to a hidden temporary file beside the target
-(``.NAME.wavedil-XXXX.tmp``) that is renamed into place only when complete,
-so the target is either absent, its old self, or the whole new file.
+(``.NAME.wavedil-PID@HOST-XXXX.tmp``) that is renamed into place only when
+complete, so the target is either absent, its old self, or the whole new file.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import socket
+import stat
 import struct
 import tempfile
 from collections.abc import Iterator
@@ -29,8 +31,11 @@ from .errors import AudioError, OutputExistsError
 #: Marker in temporary file names, so stale ones can be recognised.
 TEMP_MARK = ".wavedil-"
 # ".NAME.wavedil-PID@HOST-RANDOM.tmp": the writer's process, so a later run can
-# tell a temporary file of a killed run from one still being written.
-_TEMP_NAME = re.compile(r"^\..*\.wavedil-(?P<pid>\d+)@(?P<host>.+)-[A-Za-z0-9_]+\.tmp$")
+# tell a temporary file of a killed run from one still being written. NAME may
+# hold any character a file name can, a line break included (hence DOTALL).
+_TEMP_NAME = re.compile(r"\..*\.wavedil-(?P<pid>\d+)@(?P<host>.+)-[A-Za-z0-9_]+\.tmp", re.DOTALL)
+#: Longest file name when the filesystem does not say.
+_NAME_MAX = 255
 
 _FORMAT_ALIASES = {"AIF": "AIFF", "OGA": "OGG", "OPUS": "OGG", "WAVE": "WAV"}
 _FLOAT_SUBTYPES = {"FLOAT", "DOUBLE"}
@@ -73,7 +78,54 @@ def clips(subtype: str) -> bool:
     return subtype not in _FLOAT_SUBTYPES
 
 
-_DATA_SIZE = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+# libsndfile reads a truncated file up to its end and says so only in its log: the
+# size the header declares, then "(should be N)" with the bytes present. WAV and
+# CAF name the chunk "data", AIFF "SSND", AU "Data Size"; W64 only checks the
+# whole file ("riff"), RF64 compares frame counts.
+_SHORT_DATA = re.compile(r"^\s*(data|SSND|Data Size|riff)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+_SHORT_FRAMES = re.compile(r"Calculated frame count (\d+) does not match value from 'ds64' chunk of (\d+)")
+# The size a streaming writer (WavStreamWriter below, sox, ffmpeg) puts in a
+# header it cannot go back to: "until the end of the file", not a truncation.
+_UNKNOWN_SIZE = 0xFFFFFFFF
+# W64 chunks are aligned on 8 bytes: a file that ends without the last padding is whole.
+_W64_ALIGN = 8
+# An Ogg file cut inside a page: the partial page is "junk" to libsndfile, which
+# then counts the frames up to the last whole page. (Cut exactly between pages,
+# the file only lacks its end-of-stream flag, as an unfinished live recording
+# does: that is read as a shorter whole stream.)
+_OGG_CUT = re.compile(r"^Ogg ?: Junk after the last page", re.MULTILINE)
+# What libsndfile logs when libogg drops an Ogg page whose checksum fails.
+_OGG_DAMAGE = re.compile(r"Skipped (\d+) bytes looking for the next page|libogg reports a hole at (\d+) bytes")
+
+
+def check_input(path: str | os.PathLike[str]) -> None:
+    """Refuse an input that cannot be an audio file, before anything opens it.
+
+    Only a regular file is opened: opening a FIFO blocks until a writer
+    comes, and a device such as ``/dev/zero`` reads without end; both are
+    refused from ``stat`` alone (through a symlink too).
+
+    Raises
+    ------
+    AudioError
+        With a one-line message naming the file: missing, a directory, not a
+        regular file, empty or unreadable.
+    """
+    name = str(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise AudioError(f"{name}: no such file") from None
+    except OSError as exc:
+        raise AudioError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise AudioError(f"{name}: is a directory, not an audio file")
+    if not stat.S_ISREG(st.st_mode):
+        raise AudioError(f"{name}: is not a regular file (a FIFO, socket or device), not an audio file")
+    if st.st_size == 0:
+        raise AudioError(f"{name}: is empty (0 bytes)")
+    if not os.access(path, os.R_OK):
+        raise AudioError(f"{name}: permission denied")
 
 
 def open_input(path: str | os.PathLike[str]) -> sf.SoundFile:
@@ -82,36 +134,83 @@ def open_input(path: str | os.PathLike[str]) -> sf.SoundFile:
     Raises
     ------
     AudioError
-        With a one-line message naming the file: missing, a directory,
-        unreadable, empty, not audio, or shorter than its header declares.
+        With a one-line message naming the file: as :func:`check_input`,
+        or not audio, or shorter than its header declares.
     """
     name = str(path)
-    p = Path(path)
-    try:
-        st = p.stat()
-    except FileNotFoundError:
-        raise AudioError(f"{name}: no such file") from None
-    except OSError as exc:
-        raise AudioError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    if p.is_dir():
-        raise AudioError(f"{name}: is a directory, not an audio file")
-    if st.st_size == 0:
-        raise AudioError(f"{name}: is empty (0 bytes)")
-    if not os.access(p, os.R_OK):
-        raise AudioError(f"{name}: permission denied")
+    check_input(path)
     try:
         f = sf.SoundFile(name)
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioError(f"{name}: not a readable audio file ({_libsndfile_reason(exc)})") from None
     except OSError as exc:
         raise AudioError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    # libsndfile quietly reads a truncated WAV up to its end; its log says so.
-    m = _DATA_SIZE.search(f.extra_info)
-    if m and int(m.group(2)) < int(m.group(1)):
-        declared, present = int(m.group(1)), int(m.group(2))
+    except TypeError:
+        # soundfile takes a .raw name for headerless audio and asks for its rate, channels and sample format.
+        raise AudioError(f"{name}: headerless raw audio (.raw): its sample rate, channels and sample format are unknown") from None
+    problem = _truncation(f.extra_info)
+    if problem:
         f.close()
-        raise AudioError(f"{name}: truncated: the header declares {declared} bytes of audio but {present} are present")
+        raise AudioError(f"{name}: truncated: {problem}")
     return f
+
+
+def _truncation(log: str) -> str | None:
+    """What libsndfile's log says is missing from a file it opened, or None."""
+    for m in _SHORT_DATA.finditer(log):
+        chunk, declared, present = m.group(1), int(m.group(2)), int(m.group(3))
+        if declared == _UNKNOWN_SIZE or present >= declared:
+            continue
+        if chunk == "riff":
+            if declared - present >= _W64_ALIGN:
+                return f"the header declares a file of {declared} bytes but it holds {present}"
+            continue
+        return f"the header declares {declared} bytes of audio but {present} are present"
+    m = _SHORT_FRAMES.search(log)
+    if m and int(m.group(1)) < int(m.group(2)):
+        return f"the header declares {m.group(2)} frames but the data ends at frame {m.group(1)}"
+    if _OGG_CUT.search(log):
+        return "the file ends inside an Ogg page"
+    return None
+
+
+def read_damage(f: sf.SoundFile) -> str | None:
+    """What libsndfile skipped as damaged while reading ``f`` so far, or None.
+
+    libogg drops an Ogg page whose checksum fails and libsndfile decodes on
+    from the next good page, logging the gap: the audio then has a hole.
+    """
+    m = _OGG_DAMAGE.search(f.extra_info)
+    if not m:
+        return None
+    if m.group(1):
+        return f"{m.group(1)} bytes of Ogg pages failed their checksum and were skipped"
+    return f"Ogg pages are missing at byte {m.group(2)}"
+
+
+def sndfile_reason(f: sf.SoundFile | None, exc: BaseException) -> str:
+    """Why libsndfile failed on the file ``f`` (None: on opening a file), naming the system's reason when it has one.
+
+    soundfile reports every system error as "System error."; libsndfile keeps
+    the system's message (for example "No space left on device") with the
+    file, or for a failed open, with the library.
+    """
+    try:
+        handle = sf._ffi.NULL if f is None else f._file
+        text = sf._ffi.string(sf._snd.sf_strerror(handle)).decode("utf-8", "replace")
+    except (AttributeError, TypeError):  # soundfile's private interface changed: its own message then
+        text = ""
+    m = re.fullmatch(r"System error\s*:\s*(.+?)\.?", text.strip())
+    if m:
+        return m.group(1)[:1].lower() + m.group(1)[1:]
+    return str(exc) or type(exc).__name__
+
+
+def os_reason(exc: OSError) -> str:
+    """The system's reason for a failed file operation, as wavedil's messages give it."""
+    if exc.errno == errno.ENOSPC:
+        return "no space left on device"
+    return exc.strerror or str(exc)
 
 
 def _libsndfile_reason(exc: Exception) -> str:
@@ -130,16 +229,44 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
 
 
 def temp_path_for(target: str | os.PathLike[str]) -> Path:
-    """A fresh hidden temporary path in the target's directory, naming this process."""
+    """A fresh hidden temporary path in the target's directory, naming this process.
+
+    The target's name is shortened in the temporary name when needed, so that
+    a target as long as the filesystem allows still gets a temporary file.
+    """
     target = Path(target)
-    owner = f"{os.getpid()}@{socket.gethostname()}-"
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}{TEMP_MARK}{owner}", suffix=".tmp", dir=target.parent or ".")
+    folder = target.parent or Path(".")
+    owner = f"{TEMP_MARK}{os.getpid()}@{socket.gethostname()}-"
+    # mkstemp adds 8 random characters between the prefix and the suffix.
+    room = _name_max(folder) - len(os.fsencode(f".{owner}XXXXXXXX.tmp"))
+    fd, tmp = tempfile.mkstemp(prefix=f".{_shortened(target.name, room)}{owner}", suffix=".tmp", dir=folder)
     os.close(fd)
     # mkstemp makes the file private (0600); give the output the usual mode.
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     return Path(tmp)
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return _NAME_MAX
+
+
+def _shortened(name: str, room: int) -> str:
+    """``name`` cut to at most ``room`` bytes in the filesystem's encoding, never inside a character."""
+    raw = os.fsencode(name)
+    if len(raw) <= room:
+        return name
+    raw = raw[: max(room, 0)]
+    # Drop a UTF-8 sequence cut short: its continuation bytes, then its lead byte.
+    while raw and raw[-1] & 0xC0 == 0x80:
+        raw = raw[:-1]
+    if raw and raw[-1] >= 0xC0:
+        raw = raw[:-1]
+    return os.fsdecode(raw)
 
 
 def remove_stale_temps(directory: str | os.PathLike[str]) -> list[Path]:
@@ -156,7 +283,7 @@ def remove_stale_temps(directory: str | os.PathLike[str]) -> list[Path]:
     except OSError:
         return removed
     for entry in entries:
-        m = _TEMP_NAME.match(entry.name)
+        m = _TEMP_NAME.fullmatch(entry.name)
         if not m or m.group("host") != host or _alive(int(m.group("pid"))):
             continue
         try:
@@ -197,7 +324,7 @@ def atomic_output(target: str | os.PathLike[str], *, force: bool = False) -> Ite
     try:
         tmp = temp_path_for(target)
     except OSError as exc:
-        raise AudioError(f"{target}: cannot write in {target.parent or '.'}: {exc.strerror or exc}") from None
+        raise AudioError(f"{target}: cannot write in {target.parent or '.'}: {os_reason(exc)}") from None
     try:
         yield tmp
         _commit(tmp, target, force=force)
@@ -237,7 +364,7 @@ def _commit(tmp: Path, target: Path, *, force: bool) -> None:
     except OSError as exc:
         if isinstance(exc, OutputExistsError):
             raise
-        raise AudioError(f"{target}: cannot write: {exc.strerror or exc}") from None
+        raise AudioError(f"{target}: cannot write: {os_reason(exc)}") from None
 
 
 def write_text(target: str | os.PathLike[str], text: str, *, force: bool = False) -> None:
@@ -246,7 +373,7 @@ def write_text(target: str | os.PathLike[str], text: str, *, force: bool = False
         try:
             tmp.write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise AudioError(f"{target}: cannot write: {exc.strerror or exc}") from None
+            raise AudioError(f"{target}: cannot write: {os_reason(exc)}") from None
 
 
 def read_excerpts(path: str | os.PathLike[str], frames: int, count: int) -> np.ndarray:
@@ -274,7 +401,6 @@ _WAV_STREAM_SUBTYPES = {
     "FLOAT": (3, 4, "<f4"),
     "DOUBLE": (3, 8, "<f8"),
 }
-_UNKNOWN_SIZE = 0xFFFFFFFF
 _KSDATAFORMAT_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from .audio import check_writable, remove_stale_temps, same_file, write_text
+from .audio import check_input, check_writable, remove_stale_temps, same_file, write_text
 from .errors import MemoryLimitError, WavedilError
 from .memory import default_memory_limit
 from .process import STDIO, FileResult, describe, process_file
@@ -263,6 +263,8 @@ def input_seconds(path: str) -> float | None:
     if path == STDIO:
         return None
     try:
+        # The input's own checks first: opening a FIFO would block here.
+        check_input(path)
         info = sf.info(path)
     except Exception:  # any unreadable file: its job will report why
         return None
@@ -315,9 +317,11 @@ def run_jobs(
 
 def worth_splitting(job: Job, stack: Stack, options: Options, workers: int) -> bool:
     """Whether the job's input is long enough to cut into two segments or more (never for a recurrent model)."""
-    if options.resample or stack.is_recurrent:
+    if options.resample or stack.is_recurrent or job.input == STDIO:
         return False
     try:
+        # The input's own checks first: opening a FIFO would block here.
+        check_input(job.input)
         frames = sf.info(job.input).frames
     except Exception:  # unreadable: its job will report why
         return False

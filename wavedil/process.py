@@ -30,8 +30,11 @@ from .audio import (
     choose_subtype,
     clips,
     open_input,
+    os_reason,
     output_format,
+    read_damage,
     same_file,
+    sndfile_reason,
 )
 from .engine import StreamingFilter, block_size_for
 from .errors import AudioError, WavedilError
@@ -44,6 +47,11 @@ STDIO = "-"
 
 #: Called with the seconds of input audio just processed.
 Progress = Callable[[float], None]
+
+#: The largest sample a FLOAT file holds: a larger finite one is written as infinity.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: The largest finite sample: beyond it the output overflowed to infinity.
+_FLOAT64_MAX = float(np.finfo(np.float64).max)
 
 
 @dataclass(frozen=True)
@@ -97,7 +105,9 @@ def process_file(
     sample rate is kept. Samples beyond full scale are clipped for integer
     subtypes and counted; with ``normalize`` the output is instead scaled so
     its peak is ``peak_db`` dBFS (the engine then runs twice, to find the
-    peak and to write).
+    peak and to write). An output that overflows to infinity or NaN (a loud
+    input through a stack with gain), or beyond what a FLOAT file holds, is
+    an error: nothing is written.
 
     Parameters
     ----------
@@ -155,6 +165,8 @@ def process_file(
     0
     """
     in_name, out_name = str(input), str(output)
+    if not math.isfinite(peak_db):
+        raise WavedilError(f"{out_name}: the peak for normalisation (--peak-db) must be a finite number of dB, not {peak_db}")
     to_stdout = out_name == STDIO
     if in_name != STDIO and not to_stdout and same_file(input, output):
         raise AudioError(f"{out_name}: the output is the input file; choose another output path")
@@ -192,30 +204,48 @@ def process_file(
             return _filtered(reader, filt)
 
         gain = 1.0
-        if normalize:
-            if not src.seekable():
-                raise AudioError(f"{in_name}: --normalize reads the input twice and needs a file, not a stream")
-            peak = max((float(np.max(np.abs(y), initial=0.0)) for y in output_blocks()), default=0.0)
-            gain = 10.0 ** (peak_db / 20.0) / peak if peak > 0 else 1.0
-            src.seek(0)
-            filt.reset()
-            reader = _Reader(src, in_name, block_size, sanitize, progress)
-        clipped = 0
-        peak_out = 0.0
-        clip = clips(sub)
-        known_frames = src.frames if src.seekable() else None
-        with _sink(out_name, force, src.samplerate, filt.out_channels, fmt, sub, known_frames) as write:
-            for y in output_blocks():
-                if gain != 1.0:
-                    y *= y.dtype.type(gain)
-                if y.size:
-                    peak_out = max(peak_out, float(np.max(np.abs(y))))
-                if clip:
-                    n_over = int(np.count_nonzero(np.abs(y) > 1.0))
-                    if n_over:
-                        clipped += n_over
-                        np.clip(y, -1.0, 1.0, out=y)
-                write(y)
+        arithmetic = np.dtype(dtype).name
+        # Overflow is checked on the output and reported as an error naming
+        # the file: NumPy's warnings about it would only be noise on stderr.
+        with np.errstate(over="ignore", invalid="ignore"):
+            if normalize:
+                if not src.seekable():
+                    raise AudioError(f"{in_name}: --normalize reads the input twice and needs a file, not a stream")
+                peak, frame = 0.0, 0
+                for y in output_blocks():
+                    block_peak = float(np.max(np.abs(y), initial=0.0))
+                    if not block_peak <= _FLOAT64_MAX:  # infinity or NaN
+                        raise _overflow(in_name, y, frame, _FLOAT64_MAX, arithmetic)
+                    peak = max(peak, block_peak)
+                    frame += len(y)
+                gain = 10.0 ** (peak_db / 20.0) / peak if peak > 0 else 1.0
+                src.seek(0)
+                filt.reset()
+                reader = _Reader(src, in_name, block_size, sanitize, progress)
+            clipped = 0
+            peak_out = 0.0
+            clip = clips(sub)
+            # Finite samples beyond full scale are clipped for integer subtypes; a FLOAT
+            # file holds them up to float32's largest, beyond which they would be infinity.
+            limit = _FLOAT32_MAX if sub == "FLOAT" else _FLOAT64_MAX
+            frame = 0
+            known_frames = src.frames if src.seekable() else None
+            with _sink(out_name, force, src.samplerate, filt.out_channels, fmt, sub, known_frames) as write:
+                for y in output_blocks():
+                    if gain != 1.0:
+                        y *= y.dtype.type(gain)
+                    if y.size:
+                        block_peak = float(np.max(np.abs(y)))
+                        if not block_peak <= limit:  # NaN fails too
+                            raise _overflow(in_name, y, frame, limit, arithmetic)
+                        peak_out = max(peak_out, block_peak)
+                    if clip:
+                        n_over = int(np.count_nonzero(np.abs(y) > 1.0))
+                        if n_over:
+                            clipped += n_over
+                            np.clip(y, -1.0, 1.0, out=y)
+                    write(y)
+                    frame += len(y)
         return FileResult(
             input=in_name,
             output=out_name,
@@ -276,24 +306,26 @@ def _sink(
 ) -> Iterator[Callable[[np.ndarray], None]]:
     """A function that writes output blocks, to a temporary file renamed into place or to stdout."""
     if name == STDIO:
-        writer = WavStreamWriter(sys.stdout.buffer, rate, channels, sub, frames)
         try:
+            writer = WavStreamWriter(sys.stdout.buffer, rate, channels, sub, frames)
             yield writer.write
+            writer.close()
         except BrokenPipeError:
             raise AudioError("-: the reader of standard output went away") from None
-        writer.close()
+        except OSError as exc:
+            raise AudioError(f"-: write failed: {os_reason(exc)}") from None
         return
     with atomic_output(name, force=force) as tmp:
         try:
             dst = sf.SoundFile(tmp, "w", samplerate=rate, channels=channels, format=fmt, subtype=sub)
         except (sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioError(f"{name}: cannot write {fmt}/{sub}: {exc}") from None
+            raise AudioError(f"{name}: cannot write {fmt}/{sub}: {sndfile_reason(None, exc)}") from None
 
         def write(y: np.ndarray) -> None:
             try:
                 dst.write(y)
             except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-                raise AudioError(f"{name}: write failed: {_reason(exc)}") from None
+                raise AudioError(f"{name}: write failed: {_reason(dst, exc)}") from None
 
         try:
             yield write
@@ -306,13 +338,27 @@ def _sink(
             dst.close()
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
             # Closing flushes the last bytes: a full disk can show here too.
-            raise AudioError(f"{name}: write failed: {_reason(exc)}") from None
+            raise AudioError(f"{name}: write failed: {_reason(dst, exc)}") from None
 
 
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
+def _reason(dst: sf.SoundFile, exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return os_reason(exc)
+    return sndfile_reason(dst, exc)
+
+
+def _overflow(name: str, y: np.ndarray, start: int, limit: float, arithmetic: str) -> AudioError:
+    """The error for an output block ``y`` (from frame ``start``) with a sample beyond ``limit``, infinity or NaN."""
+    # Infinity tested apart: compared with a float32 block, a Python float is taken as float32.
+    bad = ~np.isfinite(y) | (np.abs(y) > limit)
+    frame = start + int(np.argmax(bad.reshape(len(y), -1).any(axis=1)))
+    if np.isfinite(y).all():
+        return AudioError(
+            f"{name}: the stack's output overflows what a FLOAT file holds (first at frame {frame}); "
+            "--subtype DOUBLE holds it"
+        )
+    hint = "; --dtype float64 may hold it" if arithmetic == "float32" else ""
+    return AudioError(f"{name}: the stack's output overflows to infinity (first at frame {frame}){hint}")
 
 
 class _Reader:
@@ -330,6 +376,7 @@ class _Reader:
                 # read() with a count works on streams too, unlike blocks().
                 block = self.src.read(self.block_size, dtype=dtype, always_2d=True)
                 if not len(block):
+                    self._check_whole()
                     return
                 bad = ~np.isfinite(block)
                 if bad.any():
@@ -347,6 +394,21 @@ class _Reader:
                 yield block
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioError(f"{self.name}: read failed at frame {self.frames}: {exc}") from None
+
+    def _check_whole(self) -> None:
+        """At the end of the data: refuse what libsndfile skipped, and data shorter than declared.
+
+        libsndfile counts a file's frames from its header when it opens it; a
+        file cut short since (while it is read) ends early without an error.
+        """
+        damage = read_damage(self.src)
+        if damage:
+            raise AudioError(f"{self.name}: damaged: {damage}")
+        if self.src.seekable() and self.frames < self.src.frames:
+            raise AudioError(
+                f"{self.name}: truncated: the header declares {self.src.frames} frames "
+                f"but the data ends at frame {self.frames}"
+            )
 
 
 def _filtered(reader: _Reader, filt: StreamingFilter) -> Iterator[np.ndarray]:
@@ -391,6 +453,9 @@ def file_segment(
             x = src.read(segment.read_stop - segment.read_start, dtype=dtype, always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioError(f"{path}: read failed at frame {segment.read_start}: {exc}") from None
+        damage = read_damage(src)
+    if damage:
+        raise AudioError(f"{path}: damaged: {damage}")
     if len(x) != segment.read_stop - segment.read_start:
         raise AudioError(f"{path}: read failed: the data ends at frame {segment.read_start + len(x)}, before its header says")
     bad = ~np.isfinite(x)
@@ -405,7 +470,9 @@ def file_segment(
         own = bad[segment.start - segment.read_start : segment.stop - segment.read_start]
         sanitized = int(np.count_nonzero(own))
         x[bad] = 0.0
-    return run_segment(stack, x, segment, dtype=dtype, block_size=block_size, memory_limit=memory_limit), sanitized
+    # An overflow is reported by the process that writes the output (see process_file).
+    with np.errstate(over="ignore", invalid="ignore"):
+        return run_segment(stack, x, segment, dtype=dtype, block_size=block_size, memory_limit=memory_limit), sanitized
 
 
 def _resampled(reader: _Reader, filt: StreamingFilter, rate: int) -> Iterator[np.ndarray]:

@@ -12,6 +12,7 @@ forward pass are :mod:`wavedil.models.wavenet`'s: a spec WaveNet and a
 from __future__ import annotations
 
 import math
+import stat
 import sys
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -335,6 +336,12 @@ def _load_npz(name: str, expected: int, *, layer: int, base_dir: Path | None) ->
         path = base_dir / path
     field = "weights"
     try:
+        # Opening a FIFO would block, a device would read without end: stat first.
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise SpecError(f"{path}: is a directory, not a .npz file", layer=layer, field=field)
+        if not stat.S_ISREG(mode):
+            raise SpecError(f"{path}: is not a regular file (a FIFO, socket or device), not a .npz file", layer=layer, field=field)
         with zipfile.ZipFile(path) as zf:
             try:
                 info = zf.getinfo("weights.npy")
