@@ -9,25 +9,31 @@ import time
 import click
 
 from wavedil.audio import same_file
-from wavedil.batch import Options, collect_jobs, input_seconds, run_jobs, summarize
+from wavedil.batch import Options, collect_jobs, input_seconds, is_name_part, run_jobs, summarize
 from wavedil.cluster import connect, run_jobs_on_cluster, worker_threads
 from wavedil.errors import WavedilError
 from wavedil.workers import default_workers
 
 from .progress import ProgressLine
-from .stack_options import build_stack, stack_options
+from .stack_options import PATH, build_stack, stack_options
+
+
+def _name_part(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not is_name_part(value):
+        raise click.BadParameter(f"{value!r} is not part of a file name: no path separator, NUL or '..' (outputs stay in -d OUTDIR)")
+    return value
 
 
 @click.command("apply")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
-@click.option("-o", "--output", type=click.Path(), help="Output file for a single INPUT ('-' writes a WAV stream to stdout).")
-@click.option("-d", "--outdir", type=click.Path(file_okay=False), help="Output folder for one or more inputs.")
+@click.option("-o", "--output", type=PATH, help="Output file for a single INPUT ('-' writes a WAV stream to stdout).")
+@click.option("-d", "--outdir", type=PATH, help="Output folder for one or more inputs.")
 @stack_options
 @click.option("-r", "--recursive", is_flag=True, help="With -d: process the audio files in INPUT folders, keeping their layout.")
-@click.option("--suffix", default="", help="With -d: added to each output's name, before the extension.")
-@click.option("--ext", help="With -d: output extension (format), e.g. flac; default: the input's.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="With -o: the receptive-field report (.json, .md, or text).")
-@click.option("--report-dir", type=click.Path(file_okay=False), help="With -d: one report per output, in this folder.")
+@click.option("--suffix", default="", callback=_name_part, help="With -d: added to each output's name, before the extension.")
+@click.option("--ext", callback=_name_part, help="With -d: output extension (format), e.g. flac; default: the input's.")
+@click.option("--report", "report_path", type=PATH, help="With -o: the receptive-field report (.json, .md, or text).")
+@click.option("--report-dir", type=PATH, help="With -d: one report per output, in this folder.")
 @click.option("--report-format", type=click.Choice(["json", "md", "txt"]), default="json", show_default=True, help="With --report-dir: the reports' format.")
 @click.option("--force", is_flag=True, help="Replace existing outputs and reports.")
 @click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (resume a batch).")
@@ -167,7 +173,7 @@ def apply_command(
 
 def _describe(r) -> str:
     if r.status == "skipped":
-        return f"{r.output}: exists, skipped"
+        return f"{r.output}: exists, skipped" + (f"; report {r.report}" if r.report else "")
     d = r.detail
     text = (
         f"{r.output}: {d['seconds']:.2f} s, {d['sample_rate']} Hz, {d['out_channels']} ch, "

@@ -11,6 +11,12 @@ from wavedil.errors import SpecError
 from wavedil.spec import DEFAULT_PRESET, PADDINGS, PRESETS, Stack, load_spec, preset, stack_from_dilations
 
 
+#: A path option's type: the library checks what the path names (a folder where a file is wanted, an
+#: unreadable file) and reports it as one error in the input, exit 1, as it does for every other bad file.
+#: Click's own checks would make these usage errors (exit 2).
+PATH = click.Path(readable=False)
+
+
 def number_list(kind: type, what: str) -> Callable[[click.Context, click.Parameter, str | None], list[Any] | None]:
     def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> list[Any] | None:
         if value is None:
@@ -30,7 +36,7 @@ def number_list(kind: type, what: str) -> Callable[[click.Context, click.Paramet
 def stack_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add --spec / --preset / --kernel-size --dilations --taps --stacks / --padding."""
     options = [
-        click.option("--spec", "spec_path", type=click.Path(dir_okay=False), help="Stack spec file (.toml or .json)."),
+        click.option("--spec", "spec_path", type=PATH, help="Stack spec file (.toml or .json)."),
         click.option("--preset", "preset_name", metavar="NAME", help="A named stack (see 'wavedil presets')."),
         click.option("--kernel-size", type=click.IntRange(min=1), help="Shorthand: taps per layer (uniform 1/K)."),
         click.option("--dilations", callback=number_list(int, "integers"), metavar="D1,D2,...", help="Shorthand: dilation of each layer."),
