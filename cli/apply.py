@@ -9,10 +9,10 @@ import time
 import click
 
 from wavedil.audio import same_file
-from wavedil.batch import Options, collect_jobs, input_seconds, is_name_part, run_jobs, summarize
+from wavedil.batch import MAX_BLOCK_SIZE, Options, collect_jobs, input_seconds, is_name_part, run_jobs, summarize
 from wavedil.cluster import connect, run_jobs_on_cluster, worker_threads
 from wavedil.errors import WavedilError
-from wavedil.workers import default_workers
+from wavedil.workers import WORKERS_PER_CORE, default_workers, max_workers
 
 from .progress import ProgressLine
 from .stack_options import PATH, build_stack, stack_options
@@ -21,6 +21,12 @@ from .stack_options import PATH, build_stack, stack_options
 def _name_part(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not is_name_part(value):
         raise click.BadParameter(f"{value!r} is not part of a file name: no path separator, NUL or '..' (outputs stay in -d OUTDIR)")
+    return value
+
+
+def _workers(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and value > max_workers():
+        raise click.BadParameter(f"at most {max_workers()} ({WORKERS_PER_CORE} per core; this process may use {default_workers()}), got {value}")
     return value
 
 
@@ -37,14 +43,19 @@ def _name_part(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.option("--report-format", type=click.Choice(["json", "md", "txt"]), default="json", show_default=True, help="With --report-dir: the reports' format.")
 @click.option("--force", is_flag=True, help="Replace existing outputs and reports.")
 @click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (resume a batch).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes [default: the number of cores].")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), callback=_workers, help=f"Worker processes, at most {WORKERS_PER_CORE} per core [default: the number of cores].")
 @click.option("--subtype", metavar="NAME", help="Output sample format, e.g. PCM_16, PCM_24, FLOAT (default: the input's).")
 @click.option("--normalize", is_flag=True, help="Scale each output to a peak of --peak-db instead of clipping.")
 @click.option("--peak-db", type=float, default=-1.0, show_default=True, help="Peak for --normalize, in dBFS.")
 @click.option("--sanitize", is_flag=True, help="Replace NaN and infinite input samples by zero instead of refusing the file.")
 @click.option("--resample", is_flag=True, help="Resample audio to a model's rate (.nam) and back, instead of refusing it.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True, help="Arithmetic precision.")
-@click.option("--block-size", type=click.IntRange(min=1), default=None, help="Frames per block (bounds memory; default: chosen for the stack, 1024 to 524288).")
+@click.option(
+    "--block-size",
+    type=click.IntRange(1, MAX_BLOCK_SIZE),
+    default=None,
+    help=f"Frames per block, at most {MAX_BLOCK_SIZE} (bounds memory; default: chosen for the stack, 1024 to 524288).",
+)
 @click.option(
     "--scheduler",
     metavar="ADDRESS",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,8 @@ def number_list(kind: type, what: str) -> Callable[[click.Context, click.Paramet
             numbers = [kind(v) for v in items]
         except ValueError:
             numbers = []
+        if not all(math.isfinite(n) for n in numbers):
+            raise click.BadParameter(f"expected finite {what}, got {value!r}")
         if not numbers:
             raise click.BadParameter(f"expected comma-separated {what}, got {value!r}")
         return numbers

@@ -11,11 +11,14 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from wavedil.batch import collect_jobs
+import wavedil
+from wavedil.batch import MAX_BLOCK_SIZE, Options, collect_jobs
 from wavedil.cli.main import cli
-from wavedil.errors import WavedilError
+from wavedil.errors import SpecError, WavedilError
+from wavedil.workers import max_workers
 
 RUNNING_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+FIXTURES = Path(__file__).parent / "fixtures" / "nam" / "v0_5"
 
 
 def write(path: Path, seconds: float = 0.1, seed: int = 0) -> bytes:
@@ -210,3 +213,118 @@ def test_an_unreadable_spec_is_one_error_line(tmp_path):
     spec.write_text("[[layers]]\nweights = [1.0]\n")
     spec.chmod(0)
     assert "permission denied" in one_error(invoke("report", "--spec", str(spec)), 1)
+
+
+# -- limits of the options ------------------------------------------------------------------------
+
+
+def test_jobs_beyond_four_per_core_are_a_usage_error(tmp_path):
+    write(tmp_path / "in.wav")
+    cap = max_workers()
+    result = invoke("apply", str(tmp_path / "in.wav"), "-d", str(tmp_path / "out"), "-j", str(cap + 1))
+    assert f"at most {cap}" in usage_error(result)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("size", [str(2**62), str(10**30), str(MAX_BLOCK_SIZE + 1)])
+def test_a_huge_block_size_is_a_usage_error_naming_the_cap(tmp_path, size):
+    write(tmp_path / "in.wav")
+    result = invoke("apply", str(tmp_path / "in.wav"), "-o", str(tmp_path / "o.wav"), "--block-size", size)
+    assert str(MAX_BLOCK_SIZE) in usage_error(result)
+    with pytest.raises(WavedilError, match=str(MAX_BLOCK_SIZE)):
+        Options(block_size=int(size))
+
+
+@pytest.mark.parametrize("stacks", ["3000", "1000000000"])
+def test_stacks_beyond_the_layer_limit_are_refused_before_the_layers_are_built(stacks):
+    line = one_error(invoke("report", "--dilations", "1,2", "--kernel-size", "2", "--stacks", stacks), 1)
+    assert line.startswith("Error: --stacks: ") and "4096" in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["plan", "--target", "9" * 400],
+        ["plan", "--target", "9" * 400 + "ms", "--sample-rate", "48000"],
+        ["plan", "--target", "9" * 5000 + "s", "--sample-rate", "48000"],
+    ],
+)
+def test_a_target_of_hundreds_of_digits_is_one_error_line(args):
+    assert "must be 1 to 16777216 samples" in one_error(invoke(*args), 1)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "--sample-rate", "1" + "0" * 30],
+        ["plan", "--target", "100", "--sample-rate", "10000001"],
+        ["report", "--freq", "nan"],
+        ["report", "--freq", "100," + "9" * 400],
+        ["report", "--taps", "0.5,inf", "--dilations", "1"],
+        ["report", "--diagram", "--diagram-width", "9" * 30],
+    ],
+)
+def test_numbers_out_of_range_are_usage_errors(args):
+    usage_error(invoke(*args))
+
+
+@pytest.mark.parametrize("kind", ["toml", "json"])
+def test_an_integer_of_thousands_of_digits_in_a_spec_is_one_error_line(tmp_path, kind):
+    digits = "9" * 5000
+    spec = tmp_path / f"stack.{kind}"
+    if kind == "toml":
+        spec.write_text(f"[[layers]]\ndilation = {digits}\nweights = [1.0]\n")
+    else:
+        spec.write_text(f'{{"layers": [{{"dilation": {digits}, "weights": [1.0]}}]}}')
+    line = one_error(invoke("report", "--spec", str(spec)), 1)
+    assert line.startswith(f"Error: {spec}: ") and "digits" in line
+
+
+@pytest.mark.parametrize(
+    "layer, field",
+    [
+        ({"weights": [1.0, 10**400]}, "weights"),
+        ({"weights": [[[10**400]]]}, "weights"),
+        ({"weights": [1.0], "bias": 10**400}, "bias"),
+        ({"weights": [1.0], "bias": [-(10**400)]}, "bias"),
+        ({"type": "wavenet", "head_scale": 10**400, "init": {"seed": 1}, "arrays": [{"channels": 2, "kernel_size": 2, "dilations": [1]}]}, "head_scale"),
+        ({"type": "wavenet", "head_scale": 10**200, "init": {"seed": 1}, "arrays": [{"channels": 2, "kernel_size": 2, "dilations": [1]}]}, None),
+    ],
+)
+def test_integers_beyond_any_float_are_spec_errors(layer, field):
+    if field is None:  # large but a float: a valid (if loud) scale
+        wavedil.parse_spec({"layers": [layer]})
+        return
+    with pytest.raises(SpecError) as exc:
+        wavedil.parse_spec({"layers": [layer]})
+    assert exc.value.field == field
+
+
+# -- duplicate keys ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ('{"layers": [{"dilation": 1, "weights": [1.0], "dilation": 4}]}', "dilation"),
+        ('{"layers": [{"weights": [1.0]}], "layers": [{"weights": [0.5]}]}', "layers"),
+    ],
+)
+def test_a_json_spec_with_a_repeated_key_is_refused(tmp_path, text, key):
+    spec = tmp_path / "stack.json"
+    spec.write_text(text)
+    line = one_error(invoke("report", "--spec", str(spec)), 1)
+    assert line == f"Error: {spec}: the key '{key}' appears twice in one object"
+
+
+def test_a_nam_file_with_a_repeated_key_is_refused(tmp_path):
+    text = (FIXTURES / "linear.nam").read_text(encoding="utf-8-sig")
+    doc = json.loads(text)
+    # The last "weights" would win silently: the model would run with weights its author never saw.
+    body = json.dumps(doc)
+    twice = body[:-1] + ', "weights": ' + json.dumps([0.0] * len(doc["weights"])) + "}"
+    nam = tmp_path / "twice.nam"
+    nam.write_text(twice)
+    with pytest.raises(SpecError, match=r"the key 'weights' appears twice") as exc:
+        wavedil.load_spec(nam)
+    assert exc.value.source == str(nam)

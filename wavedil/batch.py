@@ -47,9 +47,19 @@ class Job:
     report: str | None = None
 
 
+#: Most frames per block a batch may ask for (2**24, 6 minutes at 48 kHz): larger blocks only cost memory.
+MAX_BLOCK_SIZE = 2**24
+
+
 @dataclass(frozen=True)
 class Options:
-    """How every job of a batch is processed (see :func:`wavedil.process_file`)."""
+    """How every job of a batch is processed (see :func:`wavedil.process_file`).
+
+    Raises
+    ------
+    WavedilError
+        If ``block_size`` is not 1 to :data:`MAX_BLOCK_SIZE`.
+    """
 
     force: bool = False
     subtype: str | None = None
@@ -60,6 +70,10 @@ class Options:
     resample: bool = False
     sanitize: bool = False
     skip_existing: bool = False
+
+    def __post_init__(self) -> None:
+        if self.block_size is not None and not 1 <= self.block_size <= MAX_BLOCK_SIZE:
+            raise WavedilError(f"block size must be 1 to {MAX_BLOCK_SIZE} frames, got {self.block_size}")
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,21 @@ THREAD_VARIABLES = (
 )
 
 
+#: Worker processes per core at most: beyond, more processes only cost memory and start-up time.
+WORKERS_PER_CORE = 4
+
+
 def default_workers() -> int:
     """The cores this process may run on."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def max_workers() -> int:
+    """The most worker processes a batch may ask for: :data:`WORKERS_PER_CORE` per core this process may run on."""
+    return WORKERS_PER_CORE * default_workers()
 
 
 def _watch_parent(parent: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
