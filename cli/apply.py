@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -142,11 +143,12 @@ def apply_command(
     total = sum(filter(None, (input_seconds(j.input) for j in job_list))) if show else None
     bar = ProgressLine(len(job_list) + len(early), total, enabled=show)
     start = time.perf_counter()
+    stdout = _Stdout()
 
     def report(r) -> None:
         bar.clear()
         if as_json:
-            click.echo(json.dumps(r.to_dict()))
+            stdout.echo(json.dumps(r.to_dict()))
         if r.status == "error":
             click.echo(f"Error: {r.error}", err=True)
         elif not quiet and not as_json:
@@ -176,10 +178,40 @@ def apply_command(
     else:
         results = early + run_jobs(job_list, stack, options, workers=jobs or default_workers(), on_result=report, on_progress=progress)
     bar.clear()
+    summary = summarize(results, time.perf_counter() - start)
     if as_json:
-        click.echo(json.dumps(summarize(results, time.perf_counter() - start)))
-    if any(r.status == "error" for r in results):
+        stdout.echo(json.dumps(summary))
+    if stdout.closed:
+        click.echo(
+            f"Error: standard output was closed, so not every result was printed; the batch ran to its end: "
+            f"{summary['ok']} ok, {summary['error']} error(s), {summary['skipped']} skipped",
+            err=True,
+        )
+    if stdout.closed or any(r.status == "error" for r in results):
         sys.exit(1)
+
+
+class _Stdout:
+    """Standard output for result lines; a reader that goes away (``| head``) does not stop the batch.
+
+    The files are the batch's work, the lines only news of it: once stdout is
+    closed the batch runs on, prints nothing more there, and fails at the end.
+    """
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def echo(self, line: str) -> None:
+        if self.closed:
+            return
+        try:
+            click.echo(line)
+        except BrokenPipeError:
+            self.closed = True
+            # What is still buffered goes nowhere, instead of raising again when Python flushes at exit.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
 
 
 def _describe(r) -> str:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +16,11 @@ import soundfile as sf
 from click.testing import CliRunner
 
 import wavedil
+from wavedil.audio import TEMP_MARK
 from wavedil.batch import MAX_BLOCK_SIZE, Options, collect_jobs
 from wavedil.cli.main import cli
 from wavedil.errors import SpecError, WavedilError
-from wavedil.workers import max_workers
+from wavedil.workers import max_workers, worker_pool
 
 RUNNING_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 FIXTURES = Path(__file__).parent / "fixtures" / "nam" / "v0_5"
@@ -328,3 +333,52 @@ def test_a_nam_file_with_a_repeated_key_is_refused(tmp_path):
     with pytest.raises(SpecError, match=r"the key 'weights' appears twice") as exc:
         wavedil.load_spec(nam)
     assert exc.value.source == str(nam)
+
+
+# -- pipes and killed processes -----------------------------------------------------------------------
+
+
+def test_json_to_a_closed_pipe_finishes_the_batch_and_says_so(tmp_path):
+    for name in ("a", "b"):
+        write(tmp_path / f"{name}.wav")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line: every write meets a closed pipe
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "wavedil", "apply", str(tmp_path / "a.wav"), str(tmp_path / "b.wav"), "-d", str(tmp_path / "out"), "--json", "-j", "1"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: standard output was closed"), err
+    assert "2 ok" in lines[0]
+    assert (tmp_path / "out" / "a.wav").exists() and (tmp_path / "out" / "b.wav").exists()
+
+
+def test_no_leaked_semaphore_warning_when_the_command_is_killed(tmp_path):
+    write(tmp_path / "long.wav", seconds=20)
+    write(tmp_path / "short.wav", seconds=2)
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wavedil", "apply", str(tmp_path / "long.wav"), str(tmp_path / "short.wav"), "-d", str(out), "-j", "2", "--preset", "wavenet"],
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 60
+    while not any(TEMP_MARK in p.name for p in out.iterdir()) and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    # Standard error ends when the last process holding it does: the workers, then multiprocessing's resource tracker.
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert "leaked semaphore" not in err.decode() and "Traceback" not in err.decode(), err.decode()
+
+
+def test_a_pool_whose_workers_die_as_they_start_is_an_error():
+    with pytest.raises(WavedilError, match="died as they started"):
+        worker_pool(1, initializer=os._exit, initargs=(3,))

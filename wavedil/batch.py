@@ -11,7 +11,6 @@ folders when a run starts.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import queue
 import threading
@@ -32,7 +31,7 @@ from .receptive import analyze
 from .report import format_for_path, render
 from .segments import choose_segment_frames
 from .spec import Stack
-from .workers import stop_workers, worker_pool
+from .workers import stop_workers, worker_pool, worker_queue
 
 #: Extensions a directory walk picks up as audio.
 AUDIO_EXTENSIONS = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".au", ".caf", ".w64", ".rf64", ".mp3")
@@ -517,7 +516,7 @@ def _run_pool(
     A worker that dies breaks the pool and fails every file not yet done:
     those run once more on a new pool (``retry``), then count as failed.
     """
-    progress_queue = multiprocessing.get_context("spawn").Queue() if on_progress else None
+    progress_queue = worker_queue() if on_progress else None
     stop = threading.Event()
     drain = None
     if progress_queue is not None:
