@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 
 import click
 
 from wavedil.audio import same_file
-from wavedil.batch import Options, collect_jobs, input_seconds, run_jobs, summarize
+from wavedil.batch import MAX_BLOCK_SIZE, Options, collect_jobs, input_seconds, is_name_part, run_jobs, summarize
 from wavedil.cluster import connect, run_jobs_on_cluster, worker_threads
 from wavedil.errors import WavedilError
-from wavedil.workers import default_workers
+from wavedil.workers import WORKERS_PER_CORE, default_workers, max_workers
 
 from .progress import ProgressLine
-from .stack_options import build_stack, check_stack_memory, memory_limit_option, stack_options
+from .stack_options import PATH, build_stack, check_stack_memory, memory_limit_option, stack_options
+
+
+def _name_part(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not is_name_part(value):
+        raise click.BadParameter(f"{value!r} is not part of a file name: no path separator, NUL or '..' (outputs stay in -d OUTDIR)")
+    return value
+
+
+def _workers(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and value > max_workers():
+        raise click.BadParameter(f"at most {max_workers()} ({WORKERS_PER_CORE} per core; this process may use {default_workers()}), got {value}")
+    return value
 
 
 def _finite_db(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -27,25 +40,30 @@ def _finite_db(ctx: click.Context, param: click.Parameter, value: float) -> floa
 
 @click.command("apply")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
-@click.option("-o", "--output", type=click.Path(), help="Output file for a single INPUT ('-' writes a WAV stream to stdout).")
-@click.option("-d", "--outdir", type=click.Path(file_okay=False), help="Output folder for one or more inputs.")
+@click.option("-o", "--output", type=PATH, help="Output file for a single INPUT ('-' writes a WAV stream to stdout).")
+@click.option("-d", "--outdir", type=PATH, help="Output folder for one or more inputs.")
 @stack_options
 @click.option("-r", "--recursive", is_flag=True, help="With -d: process the audio files in INPUT folders, keeping their layout.")
-@click.option("--suffix", default="", help="With -d: added to each output's name, before the extension.")
-@click.option("--ext", help="With -d: output extension (format), e.g. flac; default: the input's.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="With -o: the receptive-field report (.json, .md, or text).")
-@click.option("--report-dir", type=click.Path(file_okay=False), help="With -d: one report per output, in this folder.")
+@click.option("--suffix", default="", callback=_name_part, help="With -d: added to each output's name, before the extension.")
+@click.option("--ext", callback=_name_part, help="With -d: output extension (format), e.g. flac; default: the input's.")
+@click.option("--report", "report_path", type=PATH, help="With -o: the receptive-field report (.json, .md, or text).")
+@click.option("--report-dir", type=PATH, help="With -d: one report per output, in this folder.")
 @click.option("--report-format", type=click.Choice(["json", "md", "txt"]), default="json", show_default=True, help="With --report-dir: the reports' format.")
 @click.option("--force", is_flag=True, help="Replace existing outputs and reports.")
 @click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (resume a batch).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes [default: the number of cores].")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), callback=_workers, help=f"Worker processes, at most {WORKERS_PER_CORE} per core [default: the number of cores].")
 @click.option("--subtype", metavar="NAME", help="Output sample format, e.g. PCM_16, PCM_24, FLOAT (default: the input's).")
 @click.option("--normalize", is_flag=True, help="Scale each output to a peak of --peak-db instead of clipping.")
 @click.option("--peak-db", type=float, default=-1.0, show_default=True, callback=_finite_db, help="Peak for --normalize, in dBFS.")
 @click.option("--sanitize", is_flag=True, help="Replace NaN and infinite input samples by zero instead of refusing the file.")
 @click.option("--resample", is_flag=True, help="Resample audio to a model's rate (.nam) and back, instead of refusing it.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True, help="Arithmetic precision.")
-@click.option("--block-size", type=click.IntRange(min=1), default=None, help="Frames per block (bounds memory; default: chosen for the stack, 1024 to 524288).")
+@click.option(
+    "--block-size",
+    type=click.IntRange(1, MAX_BLOCK_SIZE),
+    default=None,
+    help=f"Frames per block, at most {MAX_BLOCK_SIZE} (bounds memory; default: chosen for the stack, 1024 to 524288).",
+)
 @memory_limit_option
 @click.option(
     "--scheduler",
@@ -136,11 +154,12 @@ def apply_command(
     total = sum(filter(None, (input_seconds(j.input) for j in job_list))) if show else None
     bar = ProgressLine(len(job_list) + len(early), total, enabled=show)
     start = time.perf_counter()
+    stdout = _Stdout()
 
     def report(r) -> None:
         bar.clear()
         if as_json:
-            click.echo(json.dumps(r.to_dict()))
+            stdout.echo(json.dumps(r.to_dict()))
         if r.status == "error":
             click.echo(f"Error: {r.error}", err=True)
         elif not quiet and not as_json:
@@ -170,15 +189,45 @@ def apply_command(
     else:
         results = early + run_jobs(job_list, stack, options, workers=jobs or default_workers(), on_result=report, on_progress=progress)
     bar.clear()
+    summary = summarize(results, time.perf_counter() - start)
     if as_json:
-        click.echo(json.dumps(summarize(results, time.perf_counter() - start)))
-    if any(r.status == "error" for r in results):
+        stdout.echo(json.dumps(summary))
+    if stdout.closed:
+        click.echo(
+            f"Error: standard output was closed, so not every result was printed; the batch ran to its end: "
+            f"{summary['ok']} ok, {summary['error']} error(s), {summary['skipped']} skipped",
+            err=True,
+        )
+    if stdout.closed or any(r.status == "error" for r in results):
         sys.exit(1)
+
+
+class _Stdout:
+    """Standard output for result lines; a reader that goes away (``| head``) does not stop the batch.
+
+    The files are the batch's work, the lines only news of it: once stdout is
+    closed the batch runs on, prints nothing more there, and fails at the end.
+    """
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def echo(self, line: str) -> None:
+        if self.closed:
+            return
+        try:
+            click.echo(line)
+        except BrokenPipeError:
+            self.closed = True
+            # What is still buffered goes nowhere, instead of raising again when Python flushes at exit.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
 
 
 def _describe(r) -> str:
     if r.status == "skipped":
-        return f"{r.output}: exists, skipped"
+        return f"{r.output}: exists, skipped" + (f"; report {r.report}" if r.report else "")
     d = r.detail
     text = (
         f"{r.output}: {d['seconds']:.2f} s, {d['sample_rate']} Hz, {d['out_channels']} ch, "

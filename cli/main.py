@@ -2,6 +2,9 @@
 
 Exit codes: 0 success; 1 an error in the input, spec or output (one
 ``Error:`` line on stderr); 2 a usage error; 130 interrupted (Ctrl-C).
+A path that names the wrong kind of file (a folder for a file, a file for
+a folder, an unreadable file) is an error in the input: 1, not 2. So is a
+standard output closed before ``apply --json`` printed every result.
 """
 
 from __future__ import annotations

@@ -9,16 +9,18 @@ import click
 from wavedil.audio import write_text
 from wavedil.plan import candidate_stack, parse_target, plan
 from wavedil.report import FORMATS
-from wavedil.spec import to_toml
+from wavedil.spec import MAX_SAMPLE_RATE, to_toml
+
+from .stack_options import PATH
 
 
 @click.command("plan")
 @click.option("--target", required=True, metavar="SAMPLES|DURATION", help="Receptive field to reach: 4800, 100ms or 0.5s.")
-@click.option("--sample-rate", type=click.IntRange(min=1), metavar="HZ", help="Needed for a duration target; gives milliseconds.")
+@click.option("--sample-rate", type=click.IntRange(1, MAX_SAMPLE_RATE), metavar="HZ", help="Needed for a duration target; gives milliseconds.")
 @click.option("--kernel-size", type=click.IntRange(min=2), default=2, show_default=True, help="Taps per layer.")
 @click.option("--max-dilation", type=click.IntRange(min=1), help="Largest dilation allowed (e.g. 512).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option("--write", "write_path", type=click.Path(dir_okay=False), help="Write the first candidate as a TOML spec, ready for apply.")
+@click.option("--write", "write_path", type=PATH, help="Write the first candidate as a TOML spec, ready for apply.")
 @click.option("--force", is_flag=True, help="Replace an existing --write file.")
 def plan_command(target: str, sample_rate: int | None, kernel_size: int, max_dilation: int | None, fmt: str, write_path: str | None, force: bool) -> None:
     """Propose dilation schedules whose receptive field reaches TARGET.

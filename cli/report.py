@@ -12,21 +12,25 @@ from wavedil.plot import plot_stack
 from wavedil.probe import PROBE_SECONDS
 from wavedil.receptive import analyze
 from wavedil.report import FORMATS, render
+from wavedil.spec import MAX_SAMPLE_RATE
 
-from .stack_options import build_stack, memory_limit_option, number_list, stack_options
+from .stack_options import PATH, build_stack, memory_limit_option, number_list, stack_options
+
+#: Widest dilation tree: more columns than any screen or page shows, and each costs time per layer.
+MAX_DIAGRAM_WIDTH = 10_000
 
 
 @click.command("report")
 @stack_options
-@click.option("--sample-rate", type=click.IntRange(min=1), metavar="HZ", help="Sample rate for the millisecond figures (default: a model's own).")
+@click.option("--sample-rate", type=click.IntRange(1, MAX_SAMPLE_RATE), metavar="HZ", help="Sample rate for the millisecond figures (default: a model's own).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to a file instead of stdout.")
+@click.option("-o", "--output", type=PATH, help="Write the report to a file instead of stdout.")
 @click.option("--force", is_flag=True, help="Replace an existing --output or --plot file.")
 @click.option("--freq", "frequencies", callback=number_list(float, "numbers"), metavar="HZ,HZ,...", help="Frequencies for the gain table of linear stacks.")
-@click.option("--audio", "audio_path", type=click.Path(dir_okay=False), help="Average the effective receptive field of a nonlinear stack over this file (seeded noise otherwise).")
+@click.option("--audio", "audio_path", type=PATH, help="Average the effective receptive field of a nonlinear stack over this file (seeded noise otherwise).")
 @click.option("--speed", is_flag=True, help="Also measure the engine's throughput on this machine.")
 @click.option("--diagram", is_flag=True, help="Print the dilation tree of one output sample (text format).")
-@click.option("--diagram-width", type=click.IntRange(min=8), default=DEFAULT_WIDTH, show_default=True, help="Columns of the dilation tree.")
+@click.option("--diagram-width", type=click.IntRange(8, MAX_DIAGRAM_WIDTH), default=DEFAULT_WIDTH, show_default=True, help="Columns of the dilation tree.")
 @click.option(
     "--probe-seconds",
     type=click.FloatRange(min=0.0, max=1e9),
@@ -37,7 +41,7 @@ from .stack_options import build_stack, memory_limit_option, number_list, stack_
     "longer probes are shortened or skipped, as the report says.",
 )
 @memory_limit_option
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Draw the tree, the effective field and the frequency response to a .png or .svg (needs wavedil[plot]).")
+@click.option("--plot", "plot_path", type=PATH, help="Draw the tree, the effective field and the frequency response to a .png or .svg (needs wavedil[plot]).")
 def report_command(
     sample_rate: int | None,
     fmt: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,12 @@ from wavedil.memory import parse_size, plan_and_check
 from wavedil.spec import DEFAULT_PRESET, PADDINGS, PRESETS, Stack, load_spec, preset, stack_from_dilations
 
 
+#: A path option's type: the library checks what the path names (a folder where a file is wanted, an
+#: unreadable file) and reports it as one error in the input, exit 1, as it does for every other bad file.
+#: Click's own checks would make these usage errors (exit 2).
+PATH = click.Path(readable=False)
+
+
 def number_list(kind: type, what: str) -> Callable[[click.Context, click.Parameter, str | None], list[Any] | None]:
     def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> list[Any] | None:
         if value is None:
@@ -22,6 +29,8 @@ def number_list(kind: type, what: str) -> Callable[[click.Context, click.Paramet
             numbers = [kind(v) for v in items]
         except ValueError:
             numbers = []
+        if not all(math.isfinite(n) for n in numbers):
+            raise click.BadParameter(f"expected finite {what}, got {value!r}")
         if not numbers:
             raise click.BadParameter(f"expected comma-separated {what}, got {value!r}")
         return numbers
@@ -60,7 +69,7 @@ def check_stack_memory(stack: Stack, source: str | None, *, dtype: str, block_si
 def stack_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add --spec / --preset / --kernel-size --dilations --taps --stacks / --padding."""
     options = [
-        click.option("--spec", "spec_path", type=click.Path(dir_okay=False), help="Stack spec file (.toml or .json)."),
+        click.option("--spec", "spec_path", type=PATH, help="Stack spec file (.toml or .json)."),
         click.option("--preset", "preset_name", metavar="NAME", help="A named stack (see 'wavedil presets')."),
         click.option("--kernel-size", type=click.IntRange(min=1), help="Shorthand: taps per layer (uniform 1/K)."),
         click.option("--dilations", callback=number_list(int, "integers"), metavar="D1,D2,...", help="Shorthand: dilation of each layer."),

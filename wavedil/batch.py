@@ -11,7 +11,6 @@ folders when a run starts.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import queue
 import threading
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from .audio import check_input, check_writable, remove_stale_temps, same_file, write_text
+from .audio import check_input, check_writable, open_input, remove_stale_temps, same_file, write_text
 from .errors import MemoryLimitError, WavedilError
 from .memory import default_memory_limit
 from .process import STDIO, FileResult, describe, process_file
@@ -33,7 +32,7 @@ from .receptive import analyze
 from .report import format_for_path, render
 from .segments import choose_segment_frames
 from .spec import Stack
-from .workers import stop_workers, worker_pool
+from .workers import stop_workers, worker_pool, worker_queue
 
 #: Extensions a directory walk picks up as audio.
 AUDIO_EXTENSIONS = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".au", ".caf", ".w64", ".rf64", ".mp3")
@@ -48,9 +47,19 @@ class Job:
     report: str | None = None
 
 
+#: Most frames per block a batch may ask for (2**24, 6 minutes at 48 kHz): larger blocks only cost memory.
+MAX_BLOCK_SIZE = 2**24
+
+
 @dataclass(frozen=True)
 class Options:
-    """How every job of a batch is processed (see :func:`wavedil.process_file`)."""
+    """How every job of a batch is processed (see :func:`wavedil.process_file`).
+
+    Raises
+    ------
+    WavedilError
+        If ``block_size`` is not 1 to :data:`MAX_BLOCK_SIZE`.
+    """
 
     force: bool = False
     subtype: str | None = None
@@ -63,6 +72,10 @@ class Options:
     skip_existing: bool = False
     #: Bytes a run may use (see :mod:`wavedil.memory`); None: the default limit.
     memory_limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.block_size is not None and not 1 <= self.block_size <= MAX_BLOCK_SIZE:
+            raise WavedilError(f"block size must be 1 to {MAX_BLOCK_SIZE} frames, got {self.block_size}")
 
 
 @dataclass(frozen=True)
@@ -113,17 +126,37 @@ def collect_jobs(
     ``NAME.EXT`` gives ``OUTDIR/NAME{suffix}{ext or .EXT}``; a directory (with
     ``recursive``) gives its audio files, keeping their layout under
     ``outdir``. Reports go to ``report`` (one input) or to ``report_dir``,
-    mirroring the outputs, with extension ``report_ext``. Two inputs that
-    would write the same output are refused (the later one).
+    mirroring the outputs, with extension ``report_ext``.
+
+    Nothing a batch writes may replace what it reads: a job whose output or
+    report is the same file as any input of the batch (its own or another's,
+    through a symbolic or hard link too) becomes an error result, and so
+    does a job whose output would resolve outside ``outdir`` (or report
+    outside ``report_dir``) through a symbolic link. Two inputs that would
+    write the same output are refused (the later one). These jobs never run,
+    so their outputs are never written; the other jobs run.
+
+    Raises
+    ------
+    WavedilError
+        For arguments that do not fit together, a ``suffix`` or ``ext`` that
+        is not part of a file name (see :func:`is_name_part`), or an
+        ``outdir`` or ``report_dir`` that exists and is not a folder.
     """
     if (output is None) == (outdir is None):
         raise WavedilError("give either an output file (-o) or an output folder (-d)")
+    for what, value in (("suffix", suffix), ("extension", ext)):
+        if value is not None and not is_name_part(value):
+            raise WavedilError(f"the {what} {value!r} is not part of a file name (a path separator, NUL or '..')")
     if output is not None:
         if len(inputs) != 1:
             raise WavedilError(f"-o takes one input, got {len(inputs)}; use -d OUTDIR for several")
-        return [Job(inputs[0], output, report)], []
+        return _refuse_clobbering([Job(inputs[0], output, report)], [], outdir=None, report_dir=None)
     if report is not None:
         raise WavedilError("--report names one file; use --report-dir with -d")
+    for folder in (outdir, report_dir):
+        if folder is not None and os.path.lexists(folder) and not os.path.isdir(folder):
+            raise WavedilError(f"{folder}: exists and is not a folder")
     if ext is not None and not ext.startswith("."):
         ext = "." + ext
     if report_ext and not report_ext.startswith("."):
@@ -154,7 +187,63 @@ def collect_jobs(
             continue
         seen[key] = job.input
         unique.append(job)
-    return unique, errors
+    return _refuse_clobbering(unique, errors, outdir=outdir, report_dir=report_dir)
+
+
+def is_name_part(value: str) -> bool:
+    """Whether ``value`` (a suffix or an extension) can only be part of one file name.
+
+    A path separator, a NUL or ``..`` could take an output out of its
+    folder, so they are refused outright, wherever they are.
+    """
+    separators = {"/", os.sep, os.altsep} - {None}
+    return not ("\0" in value or ".." in value or any(sep in value for sep in separators))
+
+
+def _file_keys(path: str) -> set[Any]:
+    """What identifies a file: its resolved path and, when it exists, its device and inode (hard links too)."""
+    keys: set[Any] = {os.path.realpath(path)}
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return keys
+    keys.add((st.st_dev, st.st_ino))
+    return keys
+
+
+def _inside(path: str, folder: str) -> bool:
+    root = os.path.realpath(folder)
+    return os.path.commonpath([root, os.path.realpath(path)]) == root
+
+
+def _refuse_clobbering(jobs: list[Job], errors: list[JobResult], *, outdir: str | None, report_dir: str | None) -> tuple[list[Job], list[JobResult]]:
+    """Jobs whose output or report would replace an input of the batch, or land outside its folder, become errors."""
+    owns = [_file_keys(job.input) if job.input != STDIO else set() for job in jobs]
+    inputs: dict[Any, str] = {}
+    for job, own in zip(jobs, owns):
+        for key in own:
+            inputs.setdefault(key, job.input)
+    kept = []
+    for job, own in zip(jobs, owns):
+        problem = None
+        for path, what, folder in ((job.output, "output", outdir), (job.report, "report", report_dir)):
+            if not path or path == STDIO:
+                continue
+            keys = _file_keys(path)
+            if keys & own:
+                problem = f"{path}: the {what} is the input file; choose another {what} path"
+            elif keys & inputs.keys():
+                other = next(inputs[k] for k in keys if k in inputs)
+                problem = f"{path}: the {what} of {job.input} would replace {other}, another input of this batch; choose another --suffix or folder"
+            elif folder is not None and not _inside(path, folder):
+                problem = f"{path}: resolves to {os.path.realpath(path)}, outside {folder} (through a symbolic link); nothing is written outside it"
+            if problem:
+                break
+        if problem:
+            errors.append(JobResult(job.input, job.output, "error", problem))
+        else:
+            kept.append(job)
+    return kept, errors
 
 
 # ---------------------------------------------------------------------------
@@ -173,15 +262,27 @@ def run_job(
 ) -> JobResult:
     """Process one job; every failure becomes an ``error`` result, never an exception.
 
-    With an ``executor`` and ``workers`` > 1 a long input runs in segments there.
-    ``concurrent`` jobs running at once share the memory limit.
+    The input is checked before any output or report folder is made. With
+    ``options.skip_existing`` an existing output is kept and the job is
+    ``skipped``; its report, if missing, is written then (see
+    :func:`write_skipped_report`). With an ``executor`` and ``workers`` > 1
+    a long input runs in segments there. ``concurrent`` jobs running at once
+    share the memory limit.
 
     KeyboardInterrupt passes through, after the output's temporary file is removed.
     """
     start = time.perf_counter()
-    if options.skip_existing and job.output != STDIO and Path(job.output).exists():
-        return JobResult(job.input, job.output, "skipped", seconds_wall=time.perf_counter() - start, report=job.report)
     try:
+        if options.skip_existing and job.output != STDIO and Path(job.output).exists():
+            # A run killed between the audio and the report left the output alone: its report is made now.
+            if job.report and not os.path.lexists(job.report):
+                Path(job.report).parent.mkdir(parents=True, exist_ok=True)
+                check_report(job.report, job, force=options.force)
+                write_skipped_report(job.report, stack, job, force=options.force)
+            return JobResult(job.input, job.output, "skipped", seconds_wall=time.perf_counter() - start, report=job.report)
+        if job.input != STDIO:
+            # Checked before any folder is made, so that a bad input leaves nothing behind.
+            open_input(job.input).close()
         if job.output != STDIO:
             Path(job.output).parent.mkdir(parents=True, exist_ok=True)
         if job.report:
@@ -251,6 +352,46 @@ def write_report(path: str, stack: Stack, result: FileResult, *, force: bool) ->
     """The receptive-field report of ``stack`` with the file's ``audio`` facts, rendered by extension."""
     report = analyze(stack, stack.sample_rate or result.sample_rate, audio=None if result.input == STDIO else result.input)
     report["audio"] = describe(result)
+    write_text(path, render(report, format_for_path(path)), force=force)
+
+
+def write_skipped_report(path: str, stack: Stack, job: Job, *, force: bool) -> None:
+    """The report of a job skipped because its output exists (a run that ended before its report).
+
+    The stack's analysis is made as for a run. The ``audio`` object has the
+    keys of a run's, with ``"skipped": true``: what the existing output's
+    header tells (frames, rate, channels, format, subtype) and the input's
+    channel count from its header; what only filtering measures (clipped and
+    sanitized samples, peak, gain) is null.
+
+    Raises
+    ------
+    AudioError
+        If the output (or the input) is not a readable audio file.
+    """
+    with open_input(job.output) as out:
+        frames, rate, out_channels, fmt, subtype = out.frames, out.samplerate, out.channels, out.format, out.subtype
+    channels = None
+    if job.input != STDIO:
+        with open_input(job.input) as src:
+            channels = src.channels
+    report = analyze(stack, stack.sample_rate or rate, audio=None if job.input == STDIO else job.input)
+    report["audio"] = {
+        "input": job.input,
+        "output": job.output,
+        "frames": frames,
+        "seconds": frames / rate if rate else 0.0,
+        "sample_rate": rate,
+        "channels": channels,
+        "out_channels": out_channels,
+        "format": fmt,
+        "subtype": subtype,
+        "clipped_samples": None,
+        "sanitized_samples": None,
+        "peak": None,
+        "gain": None,
+        "skipped": True,
+    }
     write_text(path, render(report, format_for_path(path)), force=force)
 
 
@@ -396,7 +537,7 @@ def _run_pool(
     A worker that dies breaks the pool and fails every file not yet done:
     those run once more on a new pool (``retry``), then count as failed.
     """
-    progress_queue = multiprocessing.get_context("spawn").Queue() if on_progress else None
+    progress_queue = worker_queue() if on_progress else None
     stop = threading.Event()
     drain = None
     if progress_queue is not None:

@@ -40,14 +40,18 @@ def parse_target(text: str, sample_rate: int | None) -> int:
     if not m:
         raise WavedilError(f"target {text!r}: give samples (4800) or a duration (100ms, 0.5s)")
     value, unit = float(m.group(1)), (m.group(2) or "samples").lower()
+    if unit != "samples" and not sample_rate:
+        raise WavedilError(f"target {text!r}: a duration needs --sample-rate")
+    exact = value if unit == "samples" else value * (1e-3 if unit == "ms" else 1.0) * sample_rate  # type: ignore[operator]
+    # Bounded as a float first: hundreds of digits make an infinity, which no integer holds.
+    if not exact <= MAX_RECEPTIVE_FIELD + 1:
+        raise WavedilError(f"target {text!r}: must be 1 to {MAX_RECEPTIVE_FIELD} samples")
     if unit == "samples":
         if value != int(value):
             raise WavedilError(f"target {text!r}: a number of samples must be whole")
         samples = int(value)
     else:
-        if not sample_rate:
-            raise WavedilError(f"target {text!r}: a duration needs --sample-rate")
-        samples = math.ceil(value * (1e-3 if unit == "ms" else 1.0) * sample_rate - 1e-9)
+        samples = math.ceil(exact - 1e-9)
     if not 1 <= samples <= MAX_RECEPTIVE_FIELD:
         raise WavedilError(f"target {text!r}: must be 1 to {MAX_RECEPTIVE_FIELD} samples, got {samples}")
     return samples

@@ -157,9 +157,15 @@ def _summary(report: Mapping[str, Any]) -> list[tuple[str, str]]:
             ("input", audio["input"]),
             ("output", f"{audio['output']} ({audio['format']}/{audio['subtype']})"),
             ("audio", f"{audio['frames']:,} frames = {audio['seconds']:.3f} s, {audio['channels']} -> {audio['out_channels']} ch"),
-            ("clipped samples", f"{audio['clipped_samples']:,}"),
-            ("output peak / gain", f"{audio['peak']:.4f} / {audio['gain']:.4f}"),
         ]
+        if audio.get("skipped"):
+            # The output existed and was not made again: what filtering measures is unknown.
+            lines.append(("skipped", "the output existed; clipped samples, peak and gain were not measured"))
+        else:
+            lines += [
+                ("clipped samples", f"{audio['clipped_samples']:,}"),
+                ("output peak / gain", f"{audio['peak']:.4f} / {audio['gain']:.4f}"),
+            ]
     return lines
 
 

@@ -24,6 +24,7 @@ import json
 import math
 import os
 import stat
+import sys
 import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -56,6 +57,8 @@ MAX_LAYERS = 4096
 MAX_RECEPTIVE_FIELD = 2**24
 #: Largest number of parameters in a stack.
 MAX_PARAMETERS = 50_000_000
+#: Largest sample rate a spec, a model or an option may name, in Hz.
+MAX_SAMPLE_RATE = 10_000_000
 
 
 def _frozen_array(values: Any, dtype: type = np.float64) -> np.ndarray:
@@ -403,25 +406,31 @@ def _parse_weights(value: Any, *, layer: int) -> np.ndarray:
     for n, what in ((out_ch, "output"), (in_ch, "input")):
         if n > MAX_CHANNELS:
             raise SpecError(f"{n} {what} channels exceed the limit of {MAX_CHANNELS}", layer=layer, field="weights")
-    arr = np.array(values, dtype=np.float64)
+    try:
+        arr = np.array(values, dtype=np.float64)
+    except OverflowError:  # an integer beyond the float range
+        arr = np.array([np.inf])
     if not np.all(np.isfinite(arr)):
-        raise SpecError("must be finite numbers (found NaN or infinity)", layer=layer, field="weights")
+        raise SpecError("must be finite numbers (found NaN, infinity or a number beyond the float range)", layer=layer, field="weights")
     return arr
 
 
 def _parse_bias(value: Any, out_channels: int, *, layer: int) -> np.ndarray:
-    if _is_number(value):
-        arr = np.full(out_channels, float(value))
-    elif isinstance(value, list) and all(_is_number(v) for v in value):
-        if len(value) != out_channels:
-            raise SpecError(
-                f"has {len(value)} value(s) but the layer has {out_channels} output channel(s)",
-                layer=layer,
-                field="bias",
-            )
-        arr = np.array(value, dtype=np.float64)
-    else:
-        raise SpecError(f"must be a number or a list of numbers, got {value!r}", layer=layer, field="bias")
+    try:
+        if _is_number(value):
+            arr = np.full(out_channels, float(value))
+        elif isinstance(value, list) and all(_is_number(v) for v in value):
+            if len(value) != out_channels:
+                raise SpecError(
+                    f"has {len(value)} value(s) but the layer has {out_channels} output channel(s)",
+                    layer=layer,
+                    field="bias",
+                )
+            arr = np.array(value, dtype=np.float64)
+        else:
+            raise SpecError(f"must be a number or a list of numbers, got {value!r}", layer=layer, field="bias")
+    except OverflowError:  # an integer beyond the float range
+        arr = np.array([np.inf])
     if not np.all(np.isfinite(arr)):
         raise SpecError("must be finite", layer=layer, field="bias")
     return arr
@@ -552,7 +561,7 @@ def parse_spec(data: Mapping[str, Any], *, source: str | None = None, base_dir: 
             if key in data and not isinstance(data[key], str):
                 raise SpecError("must be a string", field=key)
         sample_rate = data.get("sample_rate")
-        if sample_rate is not None and (isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or not 1 <= sample_rate <= 10_000_000):
+        if sample_rate is not None and (isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or not 1 <= sample_rate <= MAX_SAMPLE_RATE):
             raise SpecError(f"must be a positive integer (Hz), got {sample_rate!r}", field="sample_rate")
         layers: list[Layer] = []
         channels = 1
@@ -644,18 +653,53 @@ def _parse_document(text: str, suffix: str, source: str) -> Any:
 
 
 def _parse_json(text: str, source: str) -> Any:
+    return parse_json_document(text, source, "a spec")
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when a key repeats: JSON would keep the last silently, TOML refuses it."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
+def _number_reason(exc: ValueError) -> str:
+    # Python refuses to convert integers of more digits than its limit; say so without naming its internals.
+    if "integer string conversion" in str(exc):
+        return f"an integer of more than {sys.get_int_max_str_digits()} digits"
+    return str(exc)
+
+
+def parse_json_document(text: str, source: str, holder: str) -> Any:
+    """Parse the JSON text of a spec or model; every failure is a :class:`SpecError` naming ``source``.
+
+    ``NaN`` and ``Infinity``, a key repeated in one object, integers too long
+    to read and nesting too deep are refused. ``holder`` names the kind of
+    document in messages ("a spec", "a .nam file").
+    """
+
+    def reject_constant(name: str) -> float:
+        raise ValueError(f"{name} is not a number {holder} may hold")
+
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=reject_constant, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise SpecError(f"the key {_printable(str(exc.args[0]))[:80]!r} appears twice in one object", source=source) from None
     except json.JSONDecodeError as exc:
         raise SpecError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", source=source) from None
     except RecursionError:
         raise SpecError("malformed JSON: nested too deeply", source=source) from None
     except ValueError as exc:
-        raise SpecError(f"malformed JSON: {exc}", source=source) from None
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number a spec may hold")
+        raise SpecError(f"malformed JSON: {_number_reason(exc)}", source=source) from None
 
 
 def _parse_toml(text: str, source: str) -> Any:
@@ -665,6 +709,8 @@ def _parse_toml(text: str, source: str) -> Any:
         raise SpecError(f"malformed TOML: {exc}", source=source) from None
     except RecursionError:
         raise SpecError("malformed TOML: nested too deeply", source=source) from None
+    except ValueError as exc:  # an integer too long to read
+        raise SpecError(f"malformed TOML: {_number_reason(exc)}", source=source) from None
 
 
 # ---------------------------------------------------------------------------
@@ -725,6 +771,12 @@ def stack_from_dilations(
             raise SpecError("taps must be finite numbers", field="taps")
     if isinstance(stacks, bool) or not isinstance(stacks, int) or stacks < 1:
         raise SpecError(f"must be a positive integer, got {stacks!r}", field="stacks")
+    # Before the layers are built: a huge repeat count would fill the memory first.
+    if len(dilations) * stacks > MAX_LAYERS:
+        raise SpecError(
+            f"{len(dilations)} dilation(s) x {stacks} make {len(dilations) * stacks} layers, over the limit of {MAX_LAYERS}",
+            field="stacks",
+        )
     raw = {
         "padding": padding,
         "layers": [{"dilation": d, "weights": list(taps), "activation": activation} for d in dilations * stacks],

@@ -214,7 +214,12 @@ def parse_wavenet(raw: Mapping[str, Any], *, layer: int, in_channels: int, base_
     if total > limits["parameters"]:
         raise SpecError(f"{total} parameters exceed the limit of {limits['parameters']}", layer=layer, field="arrays")
     head_scale = raw.get("head_scale", 1.0)
-    if not _is_number(head_scale) or not np.isfinite(head_scale):
+    # float() first: NumPy cannot test an integer beyond 64 bits, and one beyond the float range is no scale.
+    try:
+        scale = float(head_scale) if _is_number(head_scale) else np.nan
+    except OverflowError:
+        scale = np.inf
+    if not np.isfinite(scale):
         raise SpecError(f"must be a finite number, got {head_scale!r}", layer=layer, field="head_scale")
     has_init, has_weights = "init" in raw, "weights" in raw
     if has_init == has_weights:
@@ -228,7 +233,7 @@ def parse_wavenet(raw: Mapping[str, Any], *, layer: int, in_channels: int, base_
     else:
         flat = _weights_value(raw["weights"], total, layer=layer, base_dir=base_dir)
     try:
-        return from_flat(settings, flat, float(head_scale))
+        return from_flat(settings, flat, scale)
     except SpecError as exc:
         raise SpecError(exc.reason, layer=layer, field=exc.field) from None
 

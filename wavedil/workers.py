@@ -12,8 +12,11 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+from multiprocessing import resource_tracker
 from typing import Any
+
+from .errors import WavedilError
 
 #: Environment variables the common BLAS and OpenMP builds read at start-up.
 THREAD_VARIABLES = (
@@ -26,12 +29,21 @@ THREAD_VARIABLES = (
 )
 
 
+#: Worker processes per core at most: beyond, more processes only cost memory and start-up time.
+WORKERS_PER_CORE = 4
+
+
 def default_workers() -> int:
     """The cores this process may run on."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def max_workers() -> int:
+    """The most worker processes a batch may ask for: :data:`WORKERS_PER_CORE` per core this process may run on."""
+    return WORKERS_PER_CORE * default_workers()
 
 
 def _watch_parent(parent: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
@@ -49,6 +61,42 @@ def _watch_parent(parent: int, initializer: Callable[..., None] | None, initargs
         initializer(*initargs)
 
 
+_tracker_started = False
+
+
+def _start_quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with its standard error on the null device.
+
+    The queues of a pool hold named semaphores, which the tracker removes
+    when the process that made them is killed (``kill -9``) before it could.
+    It then warns of "leaked semaphore objects" it has just cleaned up: no
+    news to a user, and stray lines after a run. The tracker is one process
+    for all pools, started once, before any semaphore exists.
+    """
+    global _tracker_started
+    if _tracker_started:
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:  # no standard error at all: nothing to keep quiet, the tracker starts as usual
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        resource_tracker.ensure_running()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    _tracker_started = True
+
+
+def worker_queue() -> Any:
+    """A queue that the processes of :func:`worker_pool` can share (pass it in ``initargs``)."""
+    _start_quiet_resource_tracker()
+    return multiprocessing.get_context("spawn").Queue()
+
+
 def worker_pool(
     workers: int,
     *,
@@ -62,7 +110,13 @@ def worker_pool(
     Workers ignore Ctrl-C: the parent handles it and stops them with
     :func:`stop_workers`. Use the pool as a context manager, or call
     ``shutdown()``.
+
+    Raises
+    ------
+    WavedilError
+        If a worker dies as the pool starts, twice (killed, out of memory).
     """
+    _start_quiet_resource_tracker()
     ctx = multiprocessing.get_context("spawn")
     saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
     os.environ.update({k: "1" for k in THREAD_VARIABLES})
@@ -70,12 +124,19 @@ def worker_pool(
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
-        pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(), initializer, initargs)
-        )
-        # A spawned pool starts a process per submit while none is idle: start them all now.
-        for fut in [pool.submit(os.getpid) for _ in range(workers)]:
-            fut.result()
+        for _ in range(2):
+            pool = ProcessPoolExecutor(
+                max_workers=workers, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(), initializer, initargs)
+            )
+            try:
+                # A spawned pool starts a process per submit while none is idle: start them all now.
+                for fut in [pool.submit(os.getpid) for _ in range(workers)]:
+                    fut.result()
+                return pool
+            except BrokenExecutor:
+                # A worker died as it started (the OOM killer, a kill): one more try on a new pool.
+                pool.shutdown(wait=True, cancel_futures=True)
+        raise WavedilError("worker processes died as they started, twice (killed, or out of memory?)")
     finally:
         if main:
             signal.signal(signal.SIGINT, previous)
@@ -84,7 +145,6 @@ def worker_pool(
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    return pool
 
 
 def stop_workers(pool: ProcessPoolExecutor) -> None:

@@ -30,7 +30,18 @@ import numpy as np
 
 from ..errors import SpecError
 from ..models import ARCHITECTURES, ModelContext
-from ..spec import MAX_CHANNELS, MAX_DILATION, MAX_KERNEL_SIZE, MAX_LAYERS, MAX_PARAMETERS, MAX_RECEPTIVE_FIELD, Stack, read_data_file
+from ..spec import (
+    MAX_CHANNELS,
+    MAX_DILATION,
+    MAX_KERNEL_SIZE,
+    MAX_LAYERS,
+    MAX_PARAMETERS,
+    MAX_RECEPTIVE_FIELD,
+    MAX_SAMPLE_RATE,
+    Stack,
+    parse_json_document,
+    read_data_file,
+)
 from ..wavenet import WaveNet
 
 #: Largest .nam file read, in bytes.
@@ -118,21 +129,14 @@ def load_nam(path: str | os.PathLike[str], *, model_size: float | None = None) -
     raw = read_data_file(path, MAX_NAM_BYTES, ".nam file")
     try:
         # utf-8-sig: a byte-order mark, which some editors write, is read past as the Core does.
-        doc = json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise SpecError("is not UTF-8 JSON text", source=source) from None
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", source=source) from None
-    except (ValueError, RecursionError) as exc:
-        raise SpecError(f"malformed JSON: {exc}", source=source) from None
+    doc = parse_json_document(text, source, "a .nam file")
     try:
         return parse_nam(doc, name=path.stem, model_size=model_size)
     except SpecError as exc:
         raise exc.located(source) from None
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number a .nam file may hold")
 
 
 def check_version(version: Any, field: str = "version") -> str:
@@ -207,7 +211,7 @@ def _sample_rate(doc: Mapping[str, Any], where: str) -> int:
     rate = doc.get("sample_rate")
     if rate is None:
         return DEFAULT_SAMPLE_RATE
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 1 <= rate <= 10_000_000 or rate != int(rate):
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 1 <= rate <= MAX_SAMPLE_RATE or rate != int(rate):
         raise SpecError(f"must be a whole number of Hz, got {rate!r}", field=f"{where}sample_rate")
     return int(rate)
 
