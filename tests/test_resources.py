@@ -291,3 +291,29 @@ def test_coverage_of_a_long_kernel_is_exact():
     for j in range(40):
         expected[3 * j] = expected[3 * j + 1] = True
     np.testing.assert_array_equal(reached, expected)
+
+
+def test_a_report_of_a_gain_beyond_float64_says_so_without_infinities_or_warnings():
+    proc = run("report", "--dilations", "1", "--taps", "1e308,1e308", "--format", "json")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    r = json.loads(proc.stdout, parse_constant=lambda name: pytest.fail(f"{name} in the JSON report"))
+    assert r["measured_receptive_field"] == 2
+    assert r["effective_receptive_field"] is None and r["frequency_response"] is None
+    assert set(r["skipped"]) == {"effective_receptive_field", "frequency_response"}
+    assert all("overflows float64" in why for why in r["skipped"].values())
+
+
+def test_notches_beyond_the_listed_ones_are_counted_and_long_kernels_use_the_grid(monkeypatch):
+    from wavedil import frequency
+
+    kernel = np.full(16, 1 / 16)  # a 16-sample moving average: notches at multiples of 3 kHz at 48 kHz
+    full = frequency.frequency_response(kernel, 48000)
+    assert full["notches_hz"] == [3000.0 * i for i in range(1, 9)] and full["notch_count"] == 8
+    monkeypatch.setattr(frequency, "MAX_NOTCHES", 3)
+    few = frequency.frequency_response(kernel, 48000)
+    assert few["notches_hz"] == full["notches_hz"][:3] and few["notch_count"] == 8
+    monkeypatch.setattr(frequency, "MAX_REFINED_TAPS", 8)
+    step = 24000 / 8192  # the grid: max(8192, 16 * taps) frequencies up to Nyquist
+    grid = frequency.frequency_response(kernel, 48000)
+    assert grid["notch_count"] == 8
+    np.testing.assert_allclose(grid["notches_hz"], full["notches_hz"][:3], atol=step)

@@ -75,7 +75,7 @@ class ConvRunner:
             w0, wmax = abs(w[0, 0, 0]), float(np.max(np.abs(w)))
             # The signal between layers is the true one divided by the gain: keep the gain
             # where that stays far inside float32's range.
-            if w0 > 0 and w0 * _DEFER_RATIO >= wmax and _MIN_GAIN <= w0 <= _MAX_GAIN:
+            if w0 > 0 and w0 >= wmax / _DEFER_RATIO and _MIN_GAIN <= w0 <= _MAX_GAIN:
                 self.gain_out = float(w[0, 0, 0])
                 w = w / self.gain_out
         self.scalar_taps = [float(t) for t in w[0, 0]] if self.mono else []

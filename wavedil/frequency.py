@@ -19,8 +19,10 @@ from scipy.signal import freqz
 DEFAULT_FREQUENCIES = (31.25, 62.5, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0)
 #: A dip this far below the peak gain counts as a notch, in dB.
 NOTCH_DEPTH_DB = 30.0
-#: At most this many notch frequencies are listed.
+#: At most this many notch frequencies are listed (``notch_count`` counts them all).
 MAX_NOTCHES = 64
+#: Longest kernel whose listed notches are refined past the grid (each refinement evaluates it ~20 times).
+MAX_REFINED_TAPS = 2**16
 
 
 def _db(mag: np.ndarray | float) -> np.ndarray | float:
@@ -38,8 +40,11 @@ def frequency_response(
     Returns ``sample_rate``, ``gains`` (a list of ``{"frequency": Hz,
     "gain_db": dB}`` at the chosen frequencies below Nyquist), ``dc_gain_db``,
     ``nyquist_gain_db``, ``peak_gain_db``, ``notches_hz`` (frequencies where
-    the gain falls at least :data:`NOTCH_DEPTH_DB` below the peak, each found
-    to within 0.01 Hz, at most :data:`MAX_NOTCHES`) and ``notch_count``.
+    the gain falls at least :data:`NOTCH_DEPTH_DB` below the peak, at most
+    :data:`MAX_NOTCHES`, each found to within 0.01 Hz for kernels of up to
+    :data:`MAX_REFINED_TAPS` taps, else to the nearest point of a grid of
+    ``min(2**20, 16 * len(kernel))`` frequencies) and ``notch_count`` (all
+    of them).
 
     Examples
     --------
@@ -66,19 +71,21 @@ def frequency_response(
     count = 0
     if peak > 0:
         floor = peak * 10 ** (-NOTCH_DEPTH_DB / 20)
-        # Local minima of the sampled magnitude, then each refined on its bracket.
+        # Local minima of the sampled magnitude below the floor: each is a notch (grid points lie
+        # further apart than 0.01 Hz). The listed ones are refined on their bracket, when the
+        # kernel is short enough for the exact response to be evaluated a few thousand times.
         interior = np.flatnonzero((mag[1:-1] <= mag[:-2]) & (mag[1:-1] <= mag[2:]) & (mag[1:-1] < floor)) + 1
         edges = [i for i in (0, len(mag) - 1) if mag[i] < floor]
-        for i in sorted({*interior.tolist(), *edges}):
+        minima = sorted({*interior.tolist(), *edges})
+        count = len(minima)
+        refine = len(h) <= MAX_REFINED_TAPS
+        for i in minima[:MAX_NOTCHES]:
             lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
-            if hi > lo:
-                f = float(minimize_scalar(gain_at, bounds=(lo, hi), method="bounded", options={"xatol": 1e-3}).x)
-            else:
-                f = float(grid[i])
-            if gain_at(f) < floor and (not notches or f - notches[-1] > 1e-2):
-                count += 1
-                if len(notches) < MAX_NOTCHES:
-                    notches.append(round(f, 2))
+            f = float(grid[i])
+            if refine and hi > lo:
+                best = float(minimize_scalar(gain_at, bounds=(lo, hi), method="bounded", options={"xatol": 1e-3}).x)
+                f = best if gain_at(best) <= mag[i] else f
+            notches.append(round(f, 2))
     return {
         "sample_rate": sample_rate,
         "gains": gains,

@@ -52,6 +52,10 @@ SPEED_SECONDS = 5.0
 MIN_PROBE_SAMPLES = 1024
 
 
+#: Why a probe's figures are left out when the stack's output overflows float64.
+_OVERFLOW = "the stack's output overflows float64 (its gain is beyond about 1e308)"
+
+
 @dataclass(frozen=True)
 class _Bounds:
     """What one probe of the engine may cost: estimated seconds and bytes."""
@@ -239,17 +243,25 @@ def analyze(
             if stack.is_mono:
                 skipped["frequency_response"] = why
         else:
-            h = impulse_response(stack, reach)
-            measured, erf = impulse_measures(h, rf)
-            if stack.is_mono:
-                fr = frequency_response(h[:rf, 0, 0], sample_rate or FALLBACK_SAMPLE_RATE, frequencies)
-                fr["assumed_sample_rate"] = sample_rate is None
+            # A gain near float64's range overflows the energies: those figures are left out, not inf.
+            with np.errstate(all="ignore"):
+                h = impulse_response(stack, reach)
+                measured, erf = impulse_measures(np.nan_to_num(h, nan=1.0, posinf=1.0, neginf=1.0), rf)
+                finite = bool(np.all(np.isfinite(h)) and np.all(np.isfinite(erf["profile"])))
+                if finite and stack.is_mono:
+                    fr = frequency_response(h[:rf, 0, 0], sample_rate or FALLBACK_SAMPLE_RATE, frequencies)
+                    fr["assumed_sample_rate"] = sample_rate is None
+                    finite = all(np.isfinite(v) for v in (fr["peak_gain_db"], fr["dc_gain_db"], fr["nyquist_gain_db"]))
+            if not finite:
+                erf = fr = None
+                skipped.update({key: _OVERFLOW for key in ("effective_receptive_field", "frequency_response") if key != "frequency_response" or stack.is_mono})
     else:
         why = bounds.refuse(stack, 2 * kick_positions(stack), 2 * reach - 1)
         if why:
             skipped["measured_receptive_field"] = why
         else:
-            measured = measured_receptive_field(stack)
+            with np.errstate(all="ignore"):
+                measured = measured_receptive_field(stack)
         # Fewer positions when all of them would cost too much; none when one would.
         per_position = 2 * c
         positions = DEFAULT_POSITIONS
@@ -259,7 +271,11 @@ def analyze(
         if why:
             skipped["effective_receptive_field"] = why
         else:
-            erf = effective_receptive_field(stack, _excerpts(stack, audio, positions), positions=positions)
+            with np.errstate(all="ignore"):
+                erf = effective_receptive_field(stack, _excerpts(stack, audio, positions), positions=positions)
+            if not np.all(np.isfinite(erf["profile"])):
+                erf = None
+                skipped["effective_receptive_field"] = _OVERFLOW
     return report | {
         "receptive_field": rf,
         "receptive_field_ms": _ms(rf, sample_rate),
