@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import time
 
 import click
 
-from wavedil.audio import same_file
+from wavedil.audio import os_reason, same_file
 from wavedil.batch import MAX_BLOCK_SIZE, Options, collect_jobs, input_seconds, is_name_part, run_jobs, summarize
 from wavedil.cluster import connect, run_jobs_on_cluster, worker_threads
 from wavedil.errors import WavedilError
 from wavedil.workers import WORKERS_PER_CORE, default_workers, max_workers
 
+from .output import silence_stdout
 from .progress import ProgressLine
 from .stack_options import PATH, build_stack, check_stack_memory, memory_limit_option, stack_options
 
@@ -194,7 +194,7 @@ def apply_command(
         stdout.echo(json.dumps(summary))
     if stdout.closed:
         click.echo(
-            f"Error: standard output was closed, so not every result was printed; the batch ran to its end: "
+            f"Error: standard output {stdout.reason}, so not every result was printed; the batch ran to its end: "
             f"{summary['ok']} ok, {summary['error']} error(s), {summary['skipped']} skipped",
             err=True,
         )
@@ -211,26 +211,29 @@ class _Stdout:
 
     def __init__(self) -> None:
         self.closed = False
+        self.reason = ""
 
     def echo(self, line: str) -> None:
         if self.closed:
             return
         try:
             click.echo(line)
-        except BrokenPipeError:
+        except OSError as exc:
+            # A reader that went away, or a full disk (> /dev/full): either way nothing more gets there.
             self.closed = True
-            # What is still buffered goes nowhere, instead of raising again when Python flushes at exit.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
+            self.reason = "was closed" if isinstance(exc, BrokenPipeError) else f"failed ({os_reason(exc)})"
+            silence_stdout()
 
 
 def _describe(r) -> str:
     if r.status == "skipped":
         return f"{r.output}: exists, skipped" + (f"; report {r.report}" if r.report else "")
     d = r.detail
+    speed = d["seconds"] / d["seconds_filter"] if d["seconds_filter"] else 0.0
+    # Two significant digits below 10x, so a slow model does not read "0x".
+    shown = f"{speed:,.0f}" if speed >= 10 else f"{speed:.2g}"
     text = (
         f"{r.output}: {d['seconds']:.2f} s, {d['sample_rate']} Hz, {d['out_channels']} ch, "
-        f"{d['format']}/{d['subtype']}, {d['seconds'] / d['seconds_filter'] if d['seconds_filter'] else 0:,.0f}x real time"
+        f"{d['format']}/{d['subtype']}, {shown}x real time"
     )
     return text + (f"; report {r.report}" if r.report else "")

@@ -14,9 +14,11 @@ import sys
 import click
 
 from wavedil import __version__
+from wavedil.audio import os_reason
 from wavedil.errors import WavedilError
 
 from .apply import apply_command
+from .output import silence_stdout
 from .plan import plan_command
 from .presets import presets_command
 from .report import report_command
@@ -37,6 +39,10 @@ class _Group(click.Group):
             ctx.exit(EXIT_INTERRUPTED)
         except MemoryError:
             raise click.ClickException("out of memory: the system could not provide what the run needed") from None
+        except OSError as exc:
+            # Writing the command's own output failed (> /dev/full); a file's failures are WavedilErrors.
+            silence_stdout()
+            raise click.ClickException(f"{exc.filename or 'standard output'}: {os_reason(exc)}") from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

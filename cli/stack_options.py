@@ -44,6 +44,8 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
     try:
         return parse_size(value)
     except WavedilError as exc:
+        if ctx.get_parameter_source(param.name) == click.core.ParameterSource.ENVIRONMENT:
+            raise click.BadParameter(f"{exc} (from WAVEDIL_MEMORY_LIMIT)") from None
         raise click.BadParameter(str(exc)) from None
 
 

@@ -317,3 +317,97 @@ def test_notches_beyond_the_listed_ones_are_counted_and_long_kernels_use_the_gri
     grid = frequency.frequency_response(kernel, 48000)
     assert grid["notch_count"] == 8
     np.testing.assert_allclose(grid["notches_hz"], full["notches_hz"][:3], atol=step)
+
+
+# -- found by a hostile review ---------------------------------------------------
+
+
+def test_an_npz_with_a_second_weights_member_is_refused(tmp_path):
+    """np.load would read a raw member named 'weights' instead of the checked 'weights.npy'."""
+    stack_doc = {"type": "wavenet", "arrays": [{"channels": 2, "kernel_size": 2, "dilations": [1]}], "weights": "w.npz"}
+    np.save(tmp_path / "weights.npy", np.zeros(3))
+    with zipfile.ZipFile(tmp_path / "w.npz", "w") as z:
+        z.write(tmp_path / "weights.npy", "weights.npy")
+        z.writestr("weights", b"\x93NUMPY" + bytes(100))
+    with pytest.raises(SpecError, match="holds 'weights' besides one 'weights.npy'"):
+        parse_spec({"layers": [stack_doc]}, base_dir=tmp_path)
+
+
+def test_weights_beyond_float32_need_float64_arithmetic(tmp_path):
+    audio = tmp_path / "in.wav"
+    sf.write(audio, np.random.default_rng(0).normal(0, 0.1, 4800), 48000)
+    proc = run("apply", str(audio), "-o", str(tmp_path / "o.wav"), "--taps", "1e300,1", "--dilations", "1")
+    line = one_error_line(proc)
+    assert "layer 1: weights beyond the range of float32" in line and "--dtype float64" in line
+    assert "RuntimeWarning" not in proc.stderr and not (tmp_path / "o.wav").exists()
+
+
+def test_an_overflowing_nonlinear_probe_is_skipped_not_misread():
+    stack = parse_spec({"layers": [{"weights": [1e300], "activation": "tanh"}, {"weights": [1e300, 1e300]}, {"weights": [1e300]}]})
+    r = analyze(stack)
+    assert r["measured_receptive_field"] is None and "overflows float64" in r["skipped"]["measured_receptive_field"]
+    assert r["effective_receptive_field"] is None
+
+
+@pytest.mark.parametrize("command", [["report", "--preset", "smooth"], ["presets"], ["plan", "--target", "4800"]])
+def test_a_full_standard_output_is_one_error_line(command):
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "wavedil", *command], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert proc.returncode == 1 and proc.stderr == "Error: standard output: no space left on device\n", proc.stderr
+
+
+def test_a_json_batch_to_a_full_standard_output_runs_to_its_end(tmp_path):
+    audio = tmp_path / "in.wav"
+    sf.write(audio, np.zeros(480), 48000)
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "wavedil", "apply", str(audio), "-d", str(tmp_path / "out"), "--json"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    line = one_error_line(proc)
+    assert line.startswith("Error: standard output failed (no space left on device)") and "1 ok" in line
+    assert (tmp_path / "out" / "in.wav").exists()
+
+
+def test_an_mp3_filtered_into_a_wav_is_pcm(tmp_path):
+    sf.write(tmp_path / "in.mp3", np.random.default_rng(0).normal(0, 0.1, (4800, 2)), 48000, format="MP3")
+    proc = run("apply", str(tmp_path / "in.mp3"), "-o", str(tmp_path / "out.wav"))
+    assert proc.returncode == 0, proc.stderr
+    assert sf.info(tmp_path / "out.wav").subtype == "PCM_16"
+
+
+@pytest.mark.parametrize("fmt", ["NIST", "PAF", "VOC", "MAT5", "IRCAM"])
+def test_formats_whose_truncation_cannot_be_seen_are_not_read(tmp_path, fmt):
+    path = tmp_path / f"in.{fmt.lower()}"
+    sf.write(path, np.zeros((4800, 1)), 48000, format=fmt, subtype=sf.default_subtype(fmt))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 9 // 10])  # cut: libsndfile would read it without a word
+    line = one_error_line(run("apply", str(path), "-o", str(tmp_path / "out.wav")))
+    assert f"{fmt} files are not read" in line and "convert it to WAV or FLAC" in line
+
+
+def test_finite_doubles_beyond_float32_are_named_as_such(tmp_path):
+    path = tmp_path / "loud.wav"
+    sf.write(path, np.full((480, 1), 1e300), 48000, subtype="DOUBLE")
+    line = one_error_line(run("apply", str(path), "-o", str(tmp_path / "o.wav")))
+    assert "samples beyond float32's range" in line and "--dtype float64" in line
+
+
+def test_segments_that_do_not_fit_run_in_one_process(tmp_path):
+    """-j 2 on one long file within a limit that one process fits: it runs, as -j 1 does, and writes the same bytes."""
+    path = tmp_path / "long.wav"
+    sf.write(path, np.random.default_rng(0).normal(0, 0.1, (44100 * 30, 2)), 44100, subtype="PCM_16")
+    one = run("apply", str(path), "-o", str(tmp_path / "one.wav"), "--memory-limit", "64M", "-j", "1")
+    two = run("apply", str(path), "-o", str(tmp_path / "two.wav"), "--memory-limit", "64M", "-j", "2")
+    assert one.returncode == 0 and two.returncode == 0, two.stderr
+    assert (tmp_path / "one.wav").read_bytes() == (tmp_path / "two.wav").read_bytes()
+
+
+def test_a_bad_limit_in_the_environment_is_named_as_such(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "wavedil", "report"], capture_output=True, text=True, timeout=60, env={**os.environ, "WAVEDIL_MEMORY_LIMIT": "foo"}
+    )
+    assert proc.returncode == 2 and "(from WAVEDIL_MEMORY_LIMIT)" in proc.stderr

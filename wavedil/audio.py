@@ -58,8 +58,13 @@ def output_format(path: str | os.PathLike[str]) -> str:
     return fmt
 
 
-def choose_subtype(fmt: str, input_subtype: str | None, requested: str | None, *, path: str) -> str:
-    """The subtype to write: ``requested``, else the input's if ``fmt`` allows it, else ``fmt``'s default."""
+def choose_subtype(fmt: str, input_subtype: str | None, requested: str | None, *, path: str, input_format: str | None = None) -> str:
+    """The subtype to write: ``requested``, else the input's if ``fmt`` allows it, else ``fmt``'s default.
+
+    A codec (MP3, Vorbis, ADPCM, ...) is carried over only within its own
+    format: libsndfile lists MP3 as a WAV subtype it cannot write, and a WAV
+    of PCM is what anyone filtering an MP3 into a .wav expects.
+    """
     if requested:
         sub = requested.upper()
         if sub not in sf.available_subtypes() or not sf.check_format(fmt, sub):
@@ -68,7 +73,8 @@ def choose_subtype(fmt: str, input_subtype: str | None, requested: str | None, *
         return sub
     if fmt == "OGG" and Path(path).suffix.lower() == ".opus":
         return "OPUS"
-    if input_subtype and sf.check_format(fmt, input_subtype):
+    plain = bool(input_subtype) and (input_subtype.startswith("PCM_") or input_subtype in ("FLOAT", "DOUBLE", "ULAW", "ALAW"))
+    if input_subtype and sf.check_format(fmt, input_subtype) and (plain or input_format == fmt):
         return input_subtype
     return sf.default_subtype(fmt)
 
@@ -96,6 +102,11 @@ _W64_ALIGN = 8
 _OGG_CUT = re.compile(r"^Ogg ?: Junk after the last page", re.MULTILINE)
 # What libsndfile logs when libogg drops an Ogg page whose checksum fails.
 _OGG_DAMAGE = re.compile(r"Skipped (\d+) bytes looking for the next page|libogg reports a hole at (\d+) bytes")
+
+
+#: Input formats whose files are checked whole (see :func:`open_input`); libsndfile reads others
+#: (NIST, PAF, VOC, MAT, IRCAM, ...) up to where they end without saying they were cut.
+VERIFIED_FORMATS = frozenset({"WAV", "WAVEX", "AIFF", "AU", "W64", "RF64", "CAF", "FLAC", "OGG", "MP3"})
 
 
 def check_input(path: str | os.PathLike[str]) -> None:
@@ -135,7 +146,8 @@ def open_input(path: str | os.PathLike[str]) -> sf.SoundFile:
     ------
     AudioError
         With a one-line message naming the file: as :func:`check_input`,
-        or not audio, or shorter than its header declares.
+        or not audio, or of a format outside :data:`VERIFIED_FORMATS`, or
+        shorter than its header declares.
     """
     name = str(path)
     check_input(path)
@@ -148,6 +160,13 @@ def open_input(path: str | os.PathLike[str]) -> sf.SoundFile:
     except TypeError:
         # soundfile takes a .raw name for headerless audio and asks for its rate, channels and sample format.
         raise AudioError(f"{name}: headerless raw audio (.raw): its sample rate, channels and sample format are unknown") from None
+    if f.format not in VERIFIED_FORMATS:
+        fmt = f.format
+        f.close()
+        raise AudioError(
+            f"{name}: {fmt} files are not read: wavedil cannot tell a whole one from a truncated one; "
+            f"convert it to WAV or FLAC (it reads {', '.join(sorted(VERIFIED_FORMATS))})"
+        )
     problem = _truncation(f.extra_info)
     if problem:
         f.close()

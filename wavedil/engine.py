@@ -127,8 +127,16 @@ class StreamingFilter:
         self.memory_plan = plan_and_check(stack, self.channels, dtype=self.dtype, block_size=self.block_size, limit=memory_limit)
         self._runners: list[Any] = []
         gain = 1.0
-        for layer in stack.layers:
-            runner = layer.runner(self._batch, self.dtype, self.block_size, gain)
+        for index, layer in enumerate(stack.layers, start=1):
+            try:
+                # Weights beyond the working precision would become infinities: say so instead.
+                with np.errstate(over="raise"):
+                    runner = layer.runner(self._batch, self.dtype, self.block_size, gain)
+            except FloatingPointError:
+                raise WavedilError(
+                    f"layer {index}: weights beyond the range of {self.dtype.name} (about {np.finfo(self.dtype).max:.1e}); "
+                    "use float64 arithmetic (--dtype float64)"
+                ) from None
             self._runners.append(runner)
             gain = runner.gain_out
         # The gain the last layers deferred, applied once to the output.
@@ -141,8 +149,9 @@ class StreamingFilter:
     def reset(self) -> None:
         """Forget all input: return to the steady state of endless silence."""
         steady = np.zeros(self.stack.in_channels, dtype=self.dtype)
-        for runner in self._runners:
-            steady = runner.prime(steady)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for runner in self._runners:
+                steady = runner.prime(steady)
         self._to_skip = self.stack.lookahead
 
     @property
@@ -183,9 +192,12 @@ class StreamingFilter:
             raise WavedilError(f"expected frames shaped (n, {self.channels}), got {frames.shape}")
         n = frames.shape[0]
         out = np.empty((n, self.out_channels), dtype=self.dtype)
-        for start in range(0, n, self.block_size):
-            stop = min(start + self.block_size, n)
-            self._run(frames[start:stop], out[start:stop])
+        # Overflow is not warned about: it shows as inf or NaN in the output, which callers check
+        # (process_file refuses to write it).
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, n, self.block_size):
+                stop = min(start + self.block_size, n)
+                self._run(frames[start:stop], out[start:stop])
         if self._to_skip:
             skip = min(self._to_skip, n)
             self._to_skip -= skip

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .engine import StreamingFilter, apply, block_size_for
+from .errors import WavedilError
 from .memory import plan_filter
 from .spec import Stack
 
@@ -94,8 +95,25 @@ def impulse_measures(h: np.ndarray, rf: int) -> tuple[int, dict[str, Any]]:
     return measured, _spread(np.sum(h[:rf] ** 2, axis=(1, 2)), "impulse response")
 
 
+class ProbeOverflow(WavedilError):
+    """A probe's output overflowed float64: its figures would be meaningless."""
+
+
 def _outputs(stack: Stack, xs: np.ndarray) -> np.ndarray:
-    """Run signals ``xs`` shaped (P, n, C) through the stack in float64: (P, n, out)."""
+    """Run signals ``xs`` shaped (P, n, C) through the stack in float64: (P, n, out).
+
+    Raises
+    ------
+    ProbeOverflow
+        When an output is infinite or NaN.
+    """
+    ys = _run_probe(stack, xs)
+    if not np.all(np.isfinite(ys)):
+        raise ProbeOverflow("the stack's output overflows float64 (its gain is beyond about 1e308)")
+    return ys
+
+
+def _run_probe(stack: Stack, xs: np.ndarray) -> np.ndarray:
     p, n, c = xs.shape
     block = probe_block(stack, n)
     if stack.is_mono:

@@ -37,7 +37,7 @@ from .audio import (
     sndfile_reason,
 )
 from .engine import StreamingFilter, block_size_for
-from .errors import AudioError, WavedilError
+from .errors import AudioError, MemoryLimitError, WavedilError
 from .memory import plan_and_check, plan_whole_file, signal_layout
 from .segments import Segment, choose_segment_frames, ordered_results, plan_segments, run_segment
 from .spec import Stack
@@ -149,7 +149,8 @@ def process_file(
         Bytes the run may use: its needs (the stack's state and buffers,
         times the workers for segments, plus a whole file when resampling)
         are planned from the stack and the file's header, and a plan over
-        the limit is refused before anything is allocated. Default:
+        the limit is refused before anything is allocated. Segments that
+        would exceed it run in this process instead, when that fits. Default:
         :func:`wavedil.memory.default_memory_limit`.
 
     Raises
@@ -173,7 +174,7 @@ def process_file(
     fmt = "WAV" if to_stdout else output_format(output)
     with _open_source(in_name) as src:
         block_size = block_size or block_size_for(stack, src.channels)
-        sub = choose_subtype(fmt, src.subtype, subtype, path=out_name)
+        sub = choose_subtype(fmt, src.subtype, subtype, path=out_name, input_format=src.format)
         if to_stdout and sub not in WavStreamWriter.subtypes and not subtype:
             # An input subtype a WAV stream cannot hold (u-law, ADPCM...): float loses nothing.
             sub = "FLOAT"
@@ -189,7 +190,13 @@ def process_file(
             executor is not None and workers > 1 and in_name != STDIO and src.seekable() and not converting and not stack.is_recurrent
         )
         try:
-            _plan_memory(stack, src, dtype, block_size, memory_limit, converting=converting, split_workers=workers if split else 0)
+            if split:
+                try:
+                    _plan_memory(stack, src, dtype, block_size, memory_limit, converting=converting, split_workers=workers)
+                except MemoryLimitError:
+                    split = False  # segments side by side need more than one run: this process runs it alone
+            if not split:
+                _plan_memory(stack, src, dtype, block_size, memory_limit, converting=converting, split_workers=0)
             filt = StreamingFilter(stack, src.channels, dtype=dtype, block_size=block_size, memory_limit=memory_limit)
         except WavedilError as exc:
             raise type(exc)(f"{in_name}: {exc}") from None
@@ -382,10 +389,7 @@ class _Reader:
                 if bad.any():
                     if not self.sanitize:
                         frame = self.frames + int(np.argmax(bad.any(axis=1)))
-                        raise AudioError(
-                            f"{self.name}: contains NaN or infinite samples (the first at frame {frame}); "
-                            "--sanitize replaces them by zero"
-                        )
+                        raise AudioError(_bad_samples(self.name, frame, self.src.subtype, block.dtype))
                     self.sanitized += int(np.count_nonzero(bad))
                     block[bad] = 0.0
                 self.frames += len(block)
@@ -409,6 +413,17 @@ class _Reader:
                 f"{self.name}: truncated: the header declares {self.src.frames} frames "
                 f"but the data ends at frame {self.frames}"
             )
+
+
+def _bad_samples(name: str, frame: int, subtype: str, dtype: np.dtype) -> str:
+    """The message for an input sample that is not finite in the working precision."""
+    if subtype == "DOUBLE" and dtype == np.float32:
+        # A finite float64 sample beyond float32's range reads as infinity in float32 arithmetic.
+        return (
+            f"{name}: contains NaN or infinite samples, or samples beyond float32's range (the first at frame {frame}); "
+            "--dtype float64 reads finite ones as they are, --sanitize replaces them by zero"
+        )
+    return f"{name}: contains NaN or infinite samples (the first at frame {frame}); --sanitize replaces them by zero"
 
 
 def _filtered(reader: _Reader, filt: StreamingFilter) -> Iterator[np.ndarray]:
@@ -451,6 +466,7 @@ def file_segment(
         try:
             src.seek(segment.read_start)
             x = src.read(segment.read_stop - segment.read_start, dtype=dtype, always_2d=True)
+            src_subtype = src.subtype
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioError(f"{path}: read failed at frame {segment.read_start}: {exc}") from None
         damage = read_damage(src)
@@ -463,10 +479,7 @@ def file_segment(
     if bad.any():
         if not sanitize:
             frame = segment.read_start + int(np.argmax(bad.any(axis=1)))
-            raise AudioError(
-                f"{path}: contains NaN or infinite samples (the first at frame {frame}); "
-                "--sanitize replaces them by zero"
-            )
+            raise AudioError(_bad_samples(path, frame, src_subtype, x.dtype))
         own = bad[segment.start - segment.read_start : segment.stop - segment.read_start]
         sanitized = int(np.count_nonzero(own))
         x[bad] = 0.0

@@ -30,6 +30,7 @@ from .probe import (
     DEFAULT_POSITIONS,
     MAX_MEMORY_PROBE,
     PROBE_SECONDS,
+    ProbeOverflow,
     effective_receptive_field,
     impulse_measures,
     impulse_response,
@@ -245,9 +246,15 @@ def analyze(
         else:
             # A gain near float64's range overflows the energies: those figures are left out, not inf.
             with np.errstate(all="ignore"):
-                h = impulse_response(stack, reach)
-                measured, erf = impulse_measures(np.nan_to_num(h, nan=1.0, posinf=1.0, neginf=1.0), rf)
-                finite = bool(np.all(np.isfinite(h)) and np.all(np.isfinite(erf["profile"])))
+                try:
+                    h = impulse_response(stack, reach)
+                except ProbeOverflow:
+                    h = None
+                    skipped["measured_receptive_field"] = _OVERFLOW
+                finite = h is not None
+                if h is not None:
+                    measured, erf = impulse_measures(h, rf)
+                    finite = bool(np.all(np.isfinite(erf["profile"])))
                 if finite and stack.is_mono:
                     fr = frequency_response(h[:rf, 0, 0], sample_rate or FALLBACK_SAMPLE_RATE, frequencies)
                     fr["assumed_sample_rate"] = sample_rate is None
@@ -260,8 +267,10 @@ def analyze(
         if why:
             skipped["measured_receptive_field"] = why
         else:
-            with np.errstate(all="ignore"):
+            try:
                 measured = measured_receptive_field(stack)
+            except ProbeOverflow:
+                skipped["measured_receptive_field"] = _OVERFLOW
         # Fewer positions when all of them would cost too much; none when one would.
         per_position = 2 * c
         positions = DEFAULT_POSITIONS
@@ -271,9 +280,12 @@ def analyze(
         if why:
             skipped["effective_receptive_field"] = why
         else:
-            with np.errstate(all="ignore"):
-                erf = effective_receptive_field(stack, _excerpts(stack, audio, positions), positions=positions)
-            if not np.all(np.isfinite(erf["profile"])):
+            try:
+                with np.errstate(all="ignore"):
+                    erf = effective_receptive_field(stack, _excerpts(stack, audio, positions), positions=positions)
+                if not np.all(np.isfinite(erf["profile"])):
+                    raise ProbeOverflow(_OVERFLOW)
+            except ProbeOverflow:
                 erf = None
                 skipped["effective_receptive_field"] = _OVERFLOW
     return report | {
@@ -340,7 +352,12 @@ def _recurrent_figures(stack: Stack, sample_rate: int | None, bounds: _Bounds, s
     why = bounds.refuse(stack, 2, samples)
     if why:
         skipped["memory"] = why
-    memory = None if why else measured_memory(stack, rate, probe_seconds=samples / rate)
+    memory = None
+    if not why:
+        try:
+            memory = measured_memory(stack, rate, probe_seconds=samples / rate)
+        except ProbeOverflow:
+            skipped["memory"] = _OVERFLOW
     rows = []
     for layer in stack.layers:
         for row in layer.rows():

@@ -352,6 +352,10 @@ def _load_npz(name: str, expected: int, *, layer: int, base_dir: Path | None) ->
                 info = zf.getinfo("weights.npy")
             except KeyError:
                 raise SpecError(f"{path}: has no array named 'weights'", layer=layer, field=field) from None
+            # np.load would read another member named 'weights' in its place: one member, the checked one.
+            others = sorted(set(zf.namelist()) - {"weights.npy"}) or (["weights.npy"] if len(zf.namelist()) > 1 else [])
+            if others:
+                raise SpecError(f"{path}: holds {others[0]!r} besides one 'weights.npy'; a weights file holds that array only", layer=layer, field=field)
             if info.file_size > MAX_NPZ_BYTES:
                 raise SpecError(f"{path}: 'weights' is {info.file_size} bytes, over the limit of {MAX_NPZ_BYTES}", layer=layer, field=field)
             # The array's own header says what np.load would allocate: check it before anything is.
