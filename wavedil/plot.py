@@ -15,6 +15,7 @@ import numpy as np
 from .audio import atomic_output
 from .coverage import tree_rows
 from .errors import WavedilError
+from .frequency import magnitude_grid
 from .probe import impulse_response
 from .spec import Stack
 
@@ -97,12 +98,10 @@ def plot_stack(
         ax.legend(loc="upper left")
 
     if fr:
-        from scipy.signal import freqz
-
         rate = fr["sample_rate"]
-        f, h = freqz(impulse_response(stack)[:, 0, 0], worN=4096, fs=rate)
+        f, mag = magnitude_grid(impulse_response(stack)[:, 0, 0], 4097, rate)
         ax = axes[2]
-        ax.semilogx(f[1:], 20 * np.log10(np.maximum(np.abs(h[1:]), 1e-15)), lw=1)
+        ax.semilogx(f[1:], 20 * np.log10(np.maximum(mag[1:], 1e-15)), lw=1)
         ax.set_ylim(max(-100.0, fr["peak_gain_db"] - 90), fr["peak_gain_db"] + 6)
         ax.set_xlabel("frequency (Hz)" + (" at an assumed 48 kHz" if fr.get("assumed_sample_rate") else ""))
         ax.set_ylabel("gain (dB)")
