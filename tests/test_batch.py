@@ -503,3 +503,28 @@ def test_spec_files_are_never_evaluated(tmp_path):
     p.write_text('[[layers]]\nweights = "__import__(\'os\').system(\'touch pwned\')"\n')
     proc = run("report", "--spec", str(p), cwd=tmp_path)
     assert proc.returncode == 1 and not (tmp_path / "pwned").exists()
+
+
+CTRL_C_WHILE_STARTING = """
+import os, signal, subprocess, sys
+from wavedil.workers import worker_pool
+if __name__ == "__main__":
+    # Ctrl-C 0.1 s into the start of the workers (which takes longer: they are spawned interpreters).
+    subprocess.Popen(["sh", "-c", f"sleep 0.1; kill -INT {os.getpid()}"])
+    try:
+        pool = worker_pool(2)
+        pool.submit(os.getpid).result()
+        import time; time.sleep(3)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(0)
+"""
+
+
+def test_ctrl_c_while_the_workers_start_is_not_lost(tmp_path):
+    """Workers start with Ctrl-C ignored; the parent holds one that comes meanwhile and gets it after."""
+    script = tmp_path / "ctrl_c.py"
+    script.write_text(CTRL_C_WHILE_STARTING)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 130, proc.stderr
+    assert "Traceback" not in proc.stderr

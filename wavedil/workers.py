@@ -57,6 +57,8 @@ def _watch_parent(parent: int, initializer: Callable[..., None] | None, initargs
         os._exit(1)
 
     threading.Thread(target=watch, name="wavedil-parent-watch", daemon=True).start()
+    # Started with Ctrl-C ignored and blocked (see worker_pool): a pending one is dropped now.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if initializer is not None:
         initializer(*initargs)
 
@@ -121,8 +123,13 @@ def worker_pool(
     saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
     os.environ.update({k: "1" for k in THREAD_VARIABLES})
     # An ignored signal stays ignored in the spawned interpreter, from its first instruction.
+    # Blocked meanwhile, a Ctrl-C that comes while the workers start is held, not lost:
+    # Linux keeps a blocked signal pending even while it is ignored, and it reaches
+    # this process as KeyboardInterrupt once the handler is back and the block lifted.
     main = threading.current_thread() is threading.main_thread()
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if main else None
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    started: ProcessPoolExecutor | None = None
     try:
         for _ in range(2):
             pool = ProcessPoolExecutor(
@@ -132,19 +139,30 @@ def worker_pool(
                 # A spawned pool starts a process per submit while none is idle: start them all now.
                 for fut in [pool.submit(os.getpid) for _ in range(workers)]:
                     fut.result()
-                return pool
+                started = pool
+                break
             except BrokenExecutor:
                 # A worker died as it started (the OOM killer, a kill): one more try on a new pool.
                 pool.shutdown(wait=True, cancel_futures=True)
-        raise WavedilError("worker processes died as they started, twice (killed, or out of memory?)")
+        else:
+            raise WavedilError("worker processes died as they started, twice (killed, or out of memory?)")
     finally:
-        if main:
-            signal.signal(signal.SIGINT, previous)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        if main:
+            signal.signal(signal.SIGINT, previous)
+            if started is None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    if main:
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)  # a Ctrl-C held meanwhile arrives here
+        except KeyboardInterrupt:
+            stop_workers(started)
+            raise
+    return started
 
 
 def stop_workers(pool: ProcessPoolExecutor) -> None:
