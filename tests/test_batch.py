@@ -243,11 +243,21 @@ def test_a_long_file_whose_segment_worker_died_runs_again_on_a_new_pool(tmp_path
     assert not temps(tmp_path / "out")
 
 
+def _default_ctrl_c() -> None:
+    # A shell starts background jobs with Ctrl-C ignored, and an ignored signal stays ignored
+    # across exec: the command under test gets Ctrl-C as a terminal would give it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_exits_130_and_leaves_nothing(tmp_path):
     src = tmp_path / "long.wav"
     write(src, seconds=40)
     out = tmp_path / "out.wav"
-    proc = subprocess.Popen([sys.executable, "-m", "wavedil", "apply", str(src), "-o", str(out), "--preset", "wavenet"], stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wavedil", "apply", str(src), "-o", str(out), "--preset", "wavenet"],
+        stderr=subprocess.PIPE,
+        preexec_fn=_default_ctrl_c,
+    )
     deadline = time.time() + 60
     while not temps(tmp_path) and time.time() < deadline:
         time.sleep(0.02)
@@ -525,6 +535,6 @@ def test_ctrl_c_while_the_workers_start_is_not_lost(tmp_path):
     """Workers start with Ctrl-C ignored; the parent holds one that comes meanwhile and gets it after."""
     script = tmp_path / "ctrl_c.py"
     script.write_text(CTRL_C_WHILE_STARTING)
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, preexec_fn=_default_ctrl_c)
     assert proc.returncode == 130, proc.stderr
     assert "Traceback" not in proc.stderr
