@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from .audio import check_input, check_writable, open_input, remove_stale_temps, same_file, write_text
+from .audio import check_input, check_writable, os_reason, open_input, remove_stale_temps, same_file, write_text
 from .errors import MemoryLimitError, WavedilError
 from .memory import default_memory_limit
 from .process import STDIO, FileResult, describe, process_file
@@ -315,7 +315,7 @@ def run_job(
         return JobResult(job.input, job.output, "error", str(exc), seconds_wall=time.perf_counter() - start)
     except OSError as exc:
         where = exc.filename or job.output
-        return JobResult(job.input, job.output, "error", f"{where}: {exc.strerror or exc}", seconds_wall=time.perf_counter() - start)
+        return JobResult(job.input, job.output, "error", f"{where}: {os_reason(exc)}", seconds_wall=time.perf_counter() - start)
     except MemoryError:
         # Beyond the plan (the system itself is short of memory): not the block size's fault.
         return JobResult(job.input, job.output, "error", f"{job.input}: out of memory (the system could not provide what the run planned)", seconds_wall=time.perf_counter() - start)

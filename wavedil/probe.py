@@ -65,7 +65,7 @@ def probe_time(stack: Stack, signals: int, length: int) -> float:
             ns = _PASS_NS if width == 1 else max(_GEMM_NS_MIN, _GEMM_NS_WIDTH / width)
             per_sample += ns * row["macs_per_sample"]
     block = probe_block(stack, length)
-    batch = signals * _channels(stack) if stack.is_mono else 1
+    batch = signals * probe_channels(stack) if stack.is_mono else 1
     copies = sum(layer.in_channels * layer.history for layer in stack.layers if layer.history is not None and layer.history > block)
     blocks = -(-length // block) * (1 if stack.is_mono else signals)
     return 1e-9 * (signals * length * per_sample + _COPY_NS * blocks * batch * copies)
@@ -77,7 +77,7 @@ def probe_memory(stack: Stack, signals: int, length: int) -> int:
     The signals and their perturbed copies, the outputs, and the engine's
     plan for them side by side (a mono stack) or one at a time.
     """
-    c = _channels(stack)
+    c = probe_channels(stack)
     batch_channels = signals * c if stack.is_mono else c
     block = probe_block(stack, length)
     engine = plan_filter(stack, batch_channels, dtype=np.float64, block_size=block).total
@@ -124,7 +124,8 @@ def _run_probe(stack: Stack, xs: np.ndarray) -> np.ndarray:
     return np.stack([apply(stack, x, dtype=np.float64, block_size=block).reshape(n, -1) for x in xs])
 
 
-def _channels(stack: Stack) -> int:
+def probe_channels(stack: Stack) -> int:
+    """Channels of one probe signal: 1 for a mono stack (run per channel), else the stack's input channels."""
     return 1 if stack.is_mono else stack.in_channels
 
 
@@ -133,7 +134,7 @@ def impulse_response(stack: Stack, length: int | None = None) -> np.ndarray:
 
     For a linear stack this is its equivalent FIR kernel, ``h[i] = dy[t]/dx[t-i]``.
     """
-    c = _channels(stack)
+    c = probe_channels(stack)
     n = length or stack.receptive_field
     xs = np.zeros((c + 1, n, c))
     for ch in range(c):
@@ -185,7 +186,7 @@ def measured_receptive_field(stack: Stack, *, seed: int = 0, positions: int | No
         positions = kick_positions(stack)
     rng = np.random.default_rng(seed)
     s = reach - 1  # the kicked sample, with a full field of context before it
-    base = rng.normal(0.0, 0.5, (positions, s + reach, _channels(stack)))
+    base = rng.normal(0.0, 0.5, (positions, s + reach, probe_channels(stack)))
     kicked = base.copy()
     kicked[:, s, :] += rng.normal(0.0, 0.5, (positions, base.shape[2]))
     moved = _outputs(stack, kicked)[:, s:] != _outputs(stack, base)[:, s:]
@@ -229,7 +230,7 @@ def effective_receptive_field(
     if stack.is_linear:
         return impulse_measures(impulse_response(stack, rf), rf)[1]
     else:
-        c = _channels(stack)
+        c = probe_channels(stack)
         n = 2 * rf
         if audio is not None and len(audio):
             xs = np.asarray(audio, dtype=np.float64)[:, :n, :c]
@@ -307,7 +308,7 @@ def measured_memory(
     if not threshold_db < 0:
         raise ValueError(f"threshold_db must be negative, got {threshold_db}")
     n = max(4, min(int(probe_seconds * sample_rate), MAX_MEMORY_PROBE))
-    c = _channels(stack)
+    c = probe_channels(stack)
     xs = np.zeros((2, n, c))
     xs[0, 0, :] = amplitude
     ys = _outputs(stack, xs)

@@ -39,6 +39,7 @@ from .probe import (
     measured_memory,
     measured_receptive_field,
     probe_time,
+    probe_channels,
     probe_memory,
 )
 from .spec import Stack
@@ -235,7 +236,7 @@ def analyze(
     erf: dict[str, Any] | None = None
     fr = None
     reach = rf + max(16, rf // 8)
-    c = 1 if stack.is_mono else stack.in_channels
+    c = probe_channels(stack)
     if stack.is_linear:
         # One impulse response gives the measured field, the effective one and the frequency response.
         why = bounds.refuse(stack, c + 1, reach)
@@ -329,7 +330,7 @@ def _totals(stack: Stack, sample_rate: int | None, speed: bool, bounds: _Bounds,
 
 def _speed(stack: Stack, sample_rate: int, bounds: _Bounds, skipped: dict[str, str]) -> dict[str, Any] | None:
     """The engine's speed over :data:`SPEED_SECONDS` of noise, fewer when the probe bound says so (three runs)."""
-    c = 1 if stack.is_mono else stack.in_channels
+    c = probe_channels(stack)
     samples = int(SPEED_SECONDS * sample_rate)
     samples = max(MIN_PROBE_SAMPLES, bounds.longest(stack, 3, samples))
     why = bounds.refuse(stack, 3, samples)
