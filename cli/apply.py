@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -15,6 +16,7 @@ from wavedil.cluster import connect, run_jobs_on_cluster, worker_threads
 from wavedil.errors import WavedilError
 from wavedil.workers import WORKERS_PER_CORE, default_workers, max_workers
 
+from .errors import describe
 from .output import silence_stdout
 from .progress import ProgressLine
 from .stack_options import PATH, build_stack, check_stack_memory, memory_limit_option, stack_options
@@ -157,6 +159,8 @@ def apply_command(
     stdout = _Stdout()
 
     def report(r) -> None:
+        if r.cause is not None:
+            r = dataclasses.replace(r, error=describe(r.cause))
         bar.clear()
         if as_json:
             stdout.echo(json.dumps(r.to_dict()))

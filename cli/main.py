@@ -18,6 +18,7 @@ from wavedil.audio import os_reason
 from wavedil.errors import WavedilError
 
 from .apply import apply_command
+from .errors import to_click
 from .output import silence_stdout
 from .plan import plan_command
 from .presets import presets_command
@@ -33,7 +34,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except WavedilError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise to_click(exc) from None
         except KeyboardInterrupt:
             click.echo("Error: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)

@@ -65,7 +65,7 @@ def check_stack_memory(stack: Stack, source: str | None, *, dtype: str, block_si
     try:
         plan_and_check(stack, stack.in_channels, dtype=dtype, block_size=block_size or block_size_for(stack), limit=limit)
     except MemoryLimitError as exc:
-        raise MemoryLimitError(f"{source or 'the stack'}: {exc}") from None
+        raise exc.prefixed(source or "the stack") from None
 
 
 def stack_options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -31,6 +31,7 @@ from wavedil.errors import MemoryLimitError, SpecError, WavedilError
 from wavedil.formats.nam import parse_nam, to_nam
 from wavedil.memory import format_bytes, parse_size, plan_and_check, plan_filter
 from wavedil.receptive import analyze
+from wavedil.report import render
 from wavedil.spec import parse_spec, stack_from_dilations
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nam"
@@ -105,7 +106,7 @@ def test_a_plan_over_the_limit_is_refused_before_anything_is_allocated():
     stack = stack_from_dilations([2**20] * 8, kernel_size=2)  # 8 Mi samples of history per channel
     tracemalloc.start()
     try:
-        with pytest.raises(MemoryLimitError, match=r"needs 144\.0 MiB \(layer state 128\.0 MiB, block buffers 16\.0 MiB.*over the memory limit of 64\.0 MiB; the limit is --memory-limit"):
+        with pytest.raises(MemoryLimitError, match=r"needs 144\.0 MiB \(layer state 128\.0 MiB, block buffers 16\.0 MiB.*over the memory limit of 64\.0 MiB; the limit is memory_limit=67108864"):
             StreamingFilter(stack, 4, dtype=np.float32, memory_limit=64 * 2**20)
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -116,7 +117,7 @@ def test_a_plan_over_the_limit_is_refused_before_anything_is_allocated():
 
 def test_the_message_suggests_a_block_size_only_when_the_block_is_the_cause():
     wide = _seeded_wavenet(64, [1, 2, 4, 8])
-    with pytest.raises(MemoryLimitError, match=r"--block-size \d+ would fit"):
+    with pytest.raises(MemoryLimitError, match=r"block_size=\d+ would fit"):
         plan_and_check(wide, 1, dtype=np.float32, block_size=2**16, limit=40 * 2**20)
     deep = stack_from_dilations([2**20] * 8, kernel_size=2)
     with pytest.raises(MemoryLimitError) as exc:
@@ -213,7 +214,7 @@ def test_a_report_skips_the_probes_a_huge_layer_would_make_take_hours():
     assert set(r["skipped"]) == {"measured_receptive_field", "effective_receptive_field", "frequency_response"}
     assert all("over the report's bound of 15 s" in why for why in r["skipped"].values())
     assert r["measured_note"].startswith("not measured: the probe would take about")
-    text = wavedil.report.render(r, "text")
+    text = render(r, "text")
     assert "effective receptive field not computed" in text
 
 

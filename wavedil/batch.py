@@ -25,7 +25,7 @@ import numpy as np
 import soundfile as sf
 
 from .audio import check_input, check_writable, os_reason, open_input, remove_stale_temps, same_file, write_text
-from .errors import MemoryLimitError, WavedilError
+from .errors import MemoryLimitError, Setting, WavedilError
 from .memory import default_memory_limit
 from .process import STDIO, FileResult, describe, process_file
 from .receptive import analyze
@@ -92,11 +92,13 @@ class JobResult:
     sanitized_samples: int = 0
     report: str | None = None
     detail: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: The error itself, for a front end to word its remedy in its own terms.
+    cause: WavedilError | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON line of this result (``detail`` left out)."""
+        """The JSON line of this result (``detail`` and ``cause`` left out)."""
         out = asdict(self)
-        del out["detail"]
+        del out["detail"], out["cause"]
         return out
 
 
@@ -308,11 +310,14 @@ def run_job(
         filtered = time.perf_counter() - start
         if job.report:
             write_report(job.report, stack, result, force=options.force)
-    except MemoryLimitError as exc:
-        note = f" ({concurrent} files at a time share it; use fewer --jobs)" if concurrent > 1 else ""
-        return JobResult(job.input, job.output, "error", f"{exc}{note}", seconds_wall=time.perf_counter() - start)
     except WavedilError as exc:
-        return JobResult(job.input, job.output, "error", str(exc), seconds_wall=time.perf_counter() - start)
+        if isinstance(exc, MemoryLimitError) and concurrent > 1:
+            exc = MemoryLimitError(
+                f"{exc.reason} ({concurrent} files at a time share it)",
+                hint=f"{exc.hint}; {{{len(exc.settings)}}} leaves each file more",
+                settings=(*exc.settings, Setting("jobs", max(1, concurrent // 2))),
+            )
+        return JobResult(job.input, job.output, "error", str(exc), seconds_wall=time.perf_counter() - start, cause=exc)
     except OSError as exc:
         where = exc.filename or job.output
         return JobResult(job.input, job.output, "error", f"{where}: {os_reason(exc)}", seconds_wall=time.perf_counter() - start)

@@ -18,7 +18,7 @@ from numpy.typing import DTypeLike
 
 from typing import Any
 
-from .errors import WavedilError
+from .errors import Setting, WavedilError
 from .memory import plan_and_check, signal_layout
 from .spec import Stack
 
@@ -134,8 +134,9 @@ class StreamingFilter:
                     runner = layer.runner(self._batch, self.dtype, self.block_size, gain)
             except FloatingPointError:
                 raise WavedilError(
-                    f"layer {index}: weights beyond the range of {self.dtype.name} (about {np.finfo(self.dtype).max:.1e}); "
-                    "use float64 arithmetic (--dtype float64)"
+                    f"layer {index}: weights beyond the range of {self.dtype.name} (about {np.finfo(self.dtype).max:.1e})",
+                    hint="float64 arithmetic ({0}) holds them",
+                    settings=(Setting("dtype", "float64"),),
                 ) from None
             self._runners.append(runner)
             gain = runner.gain_out

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .errors import MemoryLimitError, WavedilError
+from .errors import MemoryLimitError, Setting, WavedilError
 
 #: The default limit's ceiling, in bytes.
 MAX_DEFAULT_LIMIT = 8 * 1024**3
@@ -169,11 +169,11 @@ def check_plan(plan: MemoryPlan, limit: int | None = None, *, shrink: Sequence[i
     limit = default_memory_limit() if limit is None else limit
     if plan.total <= limit:
         return
-    hint = "; the limit is --memory-limit (or WAVEDIL_MEMORY_LIMIT)"
+    hint, settings = "the limit is {0}", (Setting("memory_limit", limit),)
     fits = [b for b, total in shrink if total <= limit]
     if fits:
-        hint = f"; --block-size {max(fits)} would fit" + hint
-    raise MemoryLimitError(f"the run needs {plan.describe()}, over the memory limit of {format_bytes(limit)}{hint}")
+        hint, settings = "{1} would fit; " + hint, settings + (Setting("block_size", max(fits)),)
+    raise MemoryLimitError(f"the run needs {plan.describe()}, over the memory limit of {format_bytes(limit)}", hint=hint, settings=settings)
 
 
 def plan_and_check(

@@ -199,7 +199,7 @@ def process_file(
                 _plan_memory(stack, src, dtype, block_size, memory_limit, converting=converting, split_workers=0)
             filt = StreamingFilter(stack, src.channels, dtype=dtype, block_size=block_size, memory_limit=memory_limit)
         except WavedilError as exc:
-            raise type(exc)(f"{in_name}: {exc}") from None
+            raise exc.prefixed(in_name) from None
         reader = _Reader(src, in_name, block_size, sanitize, progress)
 
         def output_blocks() -> Iterator[np.ndarray]:
