@@ -71,7 +71,7 @@ def check_stack_memory(stack: Stack, source: str | None, *, dtype: str, block_si
 def stack_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add --spec / --preset / --kernel-size --dilations --taps --stacks / --padding."""
     options = [
-        click.option("--spec", "spec_path", type=PATH, help="Stack spec file (.toml or .json)."),
+        click.option("--spec", "spec_path", type=PATH, help="A stack spec file (.toml or .json) or a Neural Amp Modeler capture (.nam)."),
         click.option("--preset", "preset_name", metavar="NAME", help="A named stack (see 'wavedil presets')."),
         click.option("--kernel-size", type=click.IntRange(min=1), help="Shorthand: taps per layer (uniform 1/K)."),
         click.option("--dilations", callback=number_list(int, "integers"), metavar="D1,D2,...", help="Shorthand: dilation of each layer."),
@@ -135,8 +135,9 @@ def build_stack(
                 name=_shorthand_name(kernel_size, dilations, taps, stacks),
             )
         except SpecError as exc:
+            # A value given on the command line: a usage mistake (exit 2), as click's own range checks are.
             option = f"--{(exc.field or 'dilations').replace('_', '-')}"
-            raise SpecError(exc.reason, source=option) from None
+            raise click.BadParameter(exc.reason, param_hint=f"'{option}'") from None
     elif default_preset:
         stack = preset(default_preset)
     else:

@@ -13,11 +13,12 @@ silence.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import DTypeLike
 
-from typing import Any
-
+from .blas import one_blas_thread
 from .errors import Setting, WavedilError
 from .memory import plan_and_check, signal_layout
 from .spec import Stack
@@ -150,7 +151,7 @@ class StreamingFilter:
     def reset(self) -> None:
         """Forget all input: return to the steady state of endless silence."""
         steady = np.zeros(self.stack.in_channels, dtype=self.dtype)
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), one_blas_thread():
             for runner in self._runners:
                 steady = runner.prime(steady)
         self._to_skip = self.stack.lookahead
@@ -195,7 +196,7 @@ class StreamingFilter:
         out = np.empty((n, self.out_channels), dtype=self.dtype)
         # Overflow is not warned about: it shows as inf or NaN in the output, which callers check
         # (process_file refuses to write it).
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), one_blas_thread():
             for start in range(0, n, self.block_size):
                 stop = min(start + self.block_size, n)
                 self._run(frames[start:stop], out[start:stop])

@@ -1,7 +1,8 @@
 """Worker processes that share the machine's cores without oversubscribing them.
 
-Each worker is a fresh (spawned) interpreter whose BLAS runs one thread, so
-``n`` workers keep ``n`` cores busy, not ``n`` times the BLAS default.
+Each worker is a fresh (spawned) interpreter. The engine runs its BLAS on one
+thread (:mod:`wavedil.blas`), so ``n`` workers keep ``n`` cores busy, not
+``n`` times the BLAS default.
 """
 
 from __future__ import annotations
@@ -17,17 +18,6 @@ from multiprocessing import resource_tracker
 from typing import Any
 
 from .errors import WavedilError
-
-#: Environment variables the common BLAS and OpenMP builds read at start-up.
-THREAD_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
-
 
 #: Worker processes per core at most: beyond, more processes only cost memory and start-up time.
 WORKERS_PER_CORE = 4
@@ -105,11 +95,9 @@ def worker_pool(
     initializer: Callable[..., None] | None = None,
     initargs: tuple[Any, ...] = (),
 ) -> ProcessPoolExecutor:
-    """A started pool of ``workers`` spawned processes, one BLAS thread each.
+    """A started pool of ``workers`` spawned processes.
 
-    All processes are started here, while the single-thread settings are in
-    the environment they inherit; the parent's environment is then restored.
-    Workers ignore Ctrl-C: the parent handles it and stops them with
+    All processes are started here. Workers ignore Ctrl-C: the parent handles it and stops them with
     :func:`stop_workers`. Use the pool as a context manager, or call
     ``shutdown()``.
 
@@ -120,8 +108,6 @@ def worker_pool(
     """
     _start_quiet_resource_tracker()
     ctx = multiprocessing.get_context("spawn")
-    saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
-    os.environ.update({k: "1" for k in THREAD_VARIABLES})
     # An ignored signal stays ignored in the spawned interpreter, from its first instruction.
     # Blocked meanwhile, a Ctrl-C that comes while the workers start is held, not lost:
     # Linux keeps a blocked signal pending even while it is ignored, and it reaches
@@ -147,11 +133,6 @@ def worker_pool(
         else:
             raise WavedilError("worker processes died as they started, twice (killed, or out of memory?)")
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         if main:
             signal.signal(signal.SIGINT, previous)
             if started is None:
