@@ -1,6 +1,6 @@
 """wavedil's benchmark suite: run ``python -m benchmarks`` from the repository root.
 
-Seven workloads run through wavedil's public API, each beside its peers in the
+The workloads run through wavedil's public API, each beside its peers in the
 same run; every time is the median of at least three warm runs::
 
     python -m benchmarks                  # all workloads, a table
@@ -21,6 +21,10 @@ W6 NAM 0.13's A2 at full size (23 layers, 8 channels,       ≥ 10x real time
    kernels 6 and 15), 60 s at 48 kHz                        (peer: NAM's PyTorch reference)
 W7 an LSTM of the Core's example shape (hidden 3),          ≥ 1x real time
    60 s at 48 kHz                                           (peer: NAM's PyTorch reference)
+W8 ``wavedil`` commands in fresh processes: ``--help``,     ≤ 0.3 s for the first three,
+   ``presets``, a small report; reports of long stacks      ≤ 2 s for each report
+W9 W2's stack from a plain Python script (no thread         ≤ 1.2x the command line's time
+   variables) beside ``wavedil apply -j 1`` on 10 s
 == ======================================================= =====================================
 
 Everything runs on one thread unless a workload says otherwise: ``__main__``

@@ -110,7 +110,7 @@ def table(results: Sequence[Result]) -> str:
         rss = "-" if r.peak_rss_mb is None else f"{r.peak_rss_mb:.0f} MB"
         met = "yes" if r.met else "no"
         rows.append(
-            (r.name, r.label, f"{r.seconds:.3f} s", f"{r.realtime_factor:,.1f}x", _peer_cell(r), rss, f"{r.target}: {met}")
+            (r.name, r.label, f"{r.seconds:.3f} s", "-" if r.realtime_factor is None else f"{r.realtime_factor:,.1f}x", _peer_cell(r), rss, f"{r.target}: {met}")
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     right = {2, 3, 5}  # numbers are right-aligned

@@ -1,4 +1,4 @@
-"""The seven workloads, each timed beside its peers.
+"""The workloads, each timed beside its peers.
 
 Every time is the median of at least ``repeat`` warm runs (quick jobs run
 more often, see :func:`measure`): each job runs once untimed first (a peer
@@ -151,16 +151,16 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def realtime_factor(self) -> float:
-        """Seconds of audio processed per second of wall time."""
-        return self.audio_seconds / self.seconds
+    def realtime_factor(self) -> float | None:
+        """Seconds of audio processed per second of wall time (``None`` for a workload without audio)."""
+        return self.audio_seconds / self.seconds if self.audio_seconds else None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form: ``name``, ``seconds``, ``realtime_factor``, ``peak_rss_mb``, ``peers``, and details."""
         return {
             "name": self.name,
             "seconds": _round(self.seconds),
-            "realtime_factor": round(self.realtime_factor, 2),
+            "realtime_factor": None if self.realtime_factor is None else round(self.realtime_factor, 2),
             "peak_rss_mb": None if self.peak_rss_mb is None else round(self.peak_rss_mb, 1),
             "peers": {k: None if v is None else _round(v) for k, v in self.peers.items()},
             "title": self.label,
@@ -540,6 +540,108 @@ def w7(repeat: int, earlier: Mapping[str, Result]) -> Result:
     return result
 
 
+#: W8's commands: the start-up figures and the report examples, each in a fresh process.
+STARTUP_COMMANDS: dict[str, list[str]] = {
+    "wavedil --help": ["--help"],
+    "wavedil presets": ["presets"],
+    "report, kernel 2, dilations 1,2,4": ["report", "--kernel-size", "2", "--dilations", "1,2,4"],
+    "report, kernel 2, dilations 1..4096 (RF 8192)": ["report", "--kernel-size", "2", "--dilations", ",".join(map(str, W1_DILATIONS))],
+    "report, the README's example (dilations 1..512 x3, 48 kHz)": [
+        "report", "--kernel-size", "2", "--dilations", "1,2,4,8,16,32,64,128,256,512", "--stacks", "3", "--sample-rate", "48000",
+    ],
+    "report, the wavenet preset (32 channels, gated)": ["report", "--preset", "wavenet", "--sample-rate", "16000"],
+}  # fmt: skip
+#: W8's targets, in seconds of wall time: the first three commands, and the reports.
+STARTUP_TARGET, REPORT_TARGET = 0.3, 2.0
+
+
+def _command_env() -> dict[str, str]:
+    """This environment without the thread variables ``python -m benchmarks`` sets: as a user's shell has it."""
+    return {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+
+
+def _wall(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, env=_command_env())
+    return time.perf_counter() - start
+
+
+def w8(repeat: int, earlier: Mapping[str, Result]) -> Result:
+    """Wall time of ``wavedil`` commands in fresh processes: start-up, and reports of long stacks."""
+    script = shutil.which("wavedil")
+    prefix = [script] if script else [sys.executable, "-m", "wavedil"]
+    timings = {label: measure(lambda: _wall(prefix + argv), repeat)[0] for label, argv in STARTUP_COMMANDS.items()}
+    medians = {label: timing.median for label, timing in timings.items()}
+    first = list(medians)[:3]
+    met = all(medians[k] <= STARTUP_TARGET for k in first) and all(medians[k] <= REPORT_TARGET for k in medians if k not in first)
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import wavedil.cli.main"], capture_output=True, text=True, env=_command_env())
+    # The last line is the imported module itself; its second column is everything it imported, in microseconds.
+    imported_ms = int(proc.stderr.strip().splitlines()[-1].split("|")[1]) / 1000
+    return Result(
+        "W8",
+        "command start-up and reports, fresh processes",
+        0.0,
+        medians[first[0]],
+        timings[first[0]].runs,
+        f"≤{STARTUP_TARGET:g} s for the first three, ≤{REPORT_TARGET:g} s for the reports",
+        met,
+        notes=[f"{label}: {seconds:.3f} s" for label, seconds in medians.items()]
+        + [f"`python -X importtime -c 'import wavedil.cli.main'`: {imported_ms:.0f} ms of imports"],
+        extra={"commands": {k: _round(v) for k, v in medians.items()}, "import_ms": round(imported_ms, 1)},
+    )
+
+
+_API_SCRIPT = """
+import json, sys, time
+import soundfile as sf
+import wavedil
+stack = wavedil.parse_spec(json.loads(sys.argv[1]))
+x, rate = sf.read(sys.argv[2], dtype="float32")
+wavedil.apply(stack, x[:rate])  # warm, as the command's first block is
+start = time.perf_counter()
+y = wavedil.apply(stack, x)
+print(time.perf_counter() - start)
+"""
+
+
+def w9(repeat: int, earlier: Mapping[str, Result]) -> Result:
+    """W2's stack on 10 s of audio from a plain script (no thread variables) beside the command line's run of it."""
+    with tempfile.TemporaryDirectory(prefix="wavedil-bench-") as tmp:
+        src = Path(tmp) / "ten.wav"
+        sf.write(str(src), noise(10.0, 48_000), 48_000, subtype="FLOAT")
+        spec = Path(tmp) / "capture.json"
+        spec.write_text(json.dumps(STANDARD_CAPTURE))
+
+        def api() -> float:
+            proc = subprocess.run([sys.executable, "-c", _API_SCRIPT, json.dumps(STANDARD_CAPTURE), str(src)], check=True, capture_output=True, text=True, env=_command_env())
+            return float(proc.stdout.strip().splitlines()[-1])
+
+        def cli() -> float:
+            command = [sys.executable, "-m", "wavedil", "apply", str(src), "-o", str(Path(tmp) / "out.wav"), "--spec", str(spec), "--json", "-j", "1", "--force"]
+            proc = subprocess.run(command, check=True, capture_output=True, text=True, env=_command_env())
+            return float(json.loads(proc.stdout.splitlines()[0])["seconds_wall"])
+
+        api_times, cli_times = [], []
+        for _ in range(repeat):  # interleaved: the machine's drift falls on both alike
+            api_times.append(api())
+            cli_times.append(cli())
+    api_s, cli_s = statistics.median(api_times), statistics.median(cli_times)
+    return Result(
+        "W9",
+        "W2's stack from a plain Python script vs the CLI, 10 s 48 kHz",
+        10.0,
+        api_s,
+        tuple(api_times),
+        "≤1.2x the CLI's time",
+        api_s <= 1.2 * cli_s,
+        peers={"wavedil apply -j 1 (its seconds_wall)": cli_s},
+        notes=[
+            "both in fresh processes with no *_NUM_THREADS variables; the script times wavedil.apply on the array, "
+            "the command's time is its file's seconds_wall (reading and writing included)",
+        ],
+    )
+
+
 def _lstm_engine() -> str:
     """Which engine runs an LSTM's recurrence here: numba when installed, else NumPy."""
     from wavedil.formats.nam import parse_nam
@@ -557,4 +659,6 @@ WORKLOADS: dict[str, Callable[[int, Mapping[str, Result]], Result]] = {
     "W5": w5,
     "W6": w6,
     "W7": w7,
+    "W8": w8,
+    "W9": w9,
 }
