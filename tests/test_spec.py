@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 import wavedil
-from wavedil.spec import DEFAULT_PRESET, PRESETS, load_spec, parse_spec, stack_from_dilations, to_toml
+from wavedil.presets import DEFAULT_PRESET, PRESETS
+from wavedil.spec import load_spec, parse_spec, stack_from_dilations
+from wavedil.toml_writer import to_toml
 
 ISSUE_FORM = """\
 padding = "causal"            # or "same"

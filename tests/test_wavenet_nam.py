@@ -17,7 +17,8 @@ import core_reference
 import wavedil
 from wavedil.errors import SpecError
 from wavedil.formats.nam import load_nam, parse_nam, to_nam
-from wavedil.wavenet import ArraySettings, WaveNet, from_flat, seeded_weights
+from wavedil.models.wavenet import WaveNet
+from wavedil.models.wavenet_flat import ArraySettings, from_flat, seeded_weights
 
 
 def arrays(*specs: dict) -> list[ArraySettings]:
