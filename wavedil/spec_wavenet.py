@@ -41,8 +41,8 @@ def parse_wavenet(raw: Mapping[str, Any], *, layer: int, in_channels: int, base_
     >>> table = {"type": "wavenet", "init": {"seed": 0},
     ...          "arrays": [{"channels": 4, "kernel_size": 3, "dilations": [1, 2, 4]}]}
     >>> net = parse_wavenet(table, layer=1, in_channels=1, base_dir=None, limits=LAYER_LIMITS)
-    >>> net.history, net.parameters
-    (14, 229)
+    >>> net.history, net.parameters  # (3-1)*(1+2+4); 4 + 3*(4*4*3 + 4 + 4 + 4*4 + 4) + 4 + 1
+    (14, 237)
     """
     refuse_unknown(raw, _WAVENET_KEYS, layer=layer)
     settings = _array_settings(raw.get("arrays"), layer=layer, in_channels=in_channels, limits=limits)
@@ -89,11 +89,7 @@ def _flat_weights(raw: Mapping[str, Any], settings: list[ArraySettings], total: 
     if has_init == has_weights:
         raise SpecError("give either weights (a list or a .npz file) or init = { seed = N }", layer=layer, field="weights")
     if has_init:
-        init = raw["init"]
-        seed = init.get("seed") if isinstance(init, Mapping) else None
-        if not isinstance(init, Mapping) or set(init) != {"seed"} or isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise SpecError("must be { seed = N } with N a non-negative integer", layer=layer, field="init")
-        return seeded_weights(settings, seed)
+        return seeded_weights(settings, _seed(raw["init"], layer=layer))
     value = raw["weights"]
     if isinstance(value, str):
         path = Path(value)
@@ -103,6 +99,17 @@ def _flat_weights(raw: Mapping[str, Any], settings: list[ArraySettings], total: 
             return load_npz_weights(path, total)
         except SpecError as exc:
             raise SpecError(exc.reason, layer=layer, field="weights") from None
+    return _listed_weights(value, total, layer=layer)
+
+
+def _seed(init: Any, *, layer: int) -> int:
+    seed = init.get("seed") if isinstance(init, Mapping) else None
+    if not isinstance(init, Mapping) or set(init) != {"seed"} or isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SpecError("must be { seed = N } with N a non-negative integer", layer=layer, field="init")
+    return seed
+
+
+def _listed_weights(value: Any, total: int, *, layer: int) -> np.ndarray:
     if not isinstance(value, list) or not all(is_number(v) for v in value):
         raise SpecError("must be a flat list of numbers or the name of a .npz file", layer=layer, field="weights")
     if len(value) != total:

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
-from ..errors import SpecError, WavedilError
+from ..errors import SpecError, UsageError
 from ..fields import positive_int, refuse_unknown
 from ..limits import MAX_CHANNELS, MAX_LAYERS, MAX_PARAMETERS
 
@@ -454,12 +454,14 @@ def _engine_kernel(engine: str | None) -> Callable[..., None] | None:
     """
     name = engine if engine is not None else (os.environ.get("WAVEDIL_ENGINE", "").strip().lower() or "auto")
     if name not in _ENGINES:
-        raise WavedilError(f"WAVEDIL_ENGINE must be one of {', '.join(_ENGINES)}, got {name!r}")
+        # A setting that cannot work, named as it was given: the argument or the environment variable.
+        given = "engine" if engine is not None else "WAVEDIL_ENGINE"
+        raise UsageError(f"{given} must be one of {', '.join(_ENGINES)}, got {name!r}")
     if name == "numpy":
         return None
     kernel = _numba_layer()
     if kernel is None and name == "numba":
-        raise WavedilError("the numba engine was asked for but numba is not installed")
+        raise UsageError("the numba engine was asked for but numba is not installed")
     return kernel
 
 

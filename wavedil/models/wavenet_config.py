@@ -172,8 +172,8 @@ def nam_weight_count(config: Mapping[str, Any], *, limits: Mapping[str, int]) ->
     >>> arr = {"input_size": 1, "condition_size": 1, "head_size": 1, "head_bias": False, "channels": 2,
     ...        "kernel_size": 3, "dilations": [1, 2], "activation": "Tanh"}
     >>> nam_weight_count({"layers": [arr]}, limits={"kernel_size": 8, "dilation": 8, "channels": 8,
-    ...                  "layers": 8, "parameters": 10**6})
-    39
+    ...                  "layers": 8, "parameters": 10**6})  # 2 + 2*(2*2*3 + 2 + 2 + 2*2 + 2) + 2 + 1
+    49
     """
     raw_arrays = config.get("layers")
     if not isinstance(raw_arrays, list) or not raw_arrays:
