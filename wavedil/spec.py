@@ -40,7 +40,6 @@ from .limits import (
     MAX_SPEC_BYTES,
     check_totals,
 )
-from .spec_wavenet import parse_wavenet
 from .stack import PADDINGS, Conv1d, Layer, Stack
 
 _STACK_KEYS = ("description", "layers", "name", "padding", "sample_rate")
@@ -118,6 +117,9 @@ def _parse_element(raw: Any, index: int, in_channels: int, base_dir: Path | None
         raise SpecError(f"must be a table/object, got {type(raw).__name__}", layer=index)
     kind = raw.get("type", "conv")
     if kind == "wavenet":
+        # Imported here: a spec of plain layers does not load the WaveNet model and its readers.
+        from .spec_wavenet import parse_wavenet
+
         return parse_wavenet(raw, layer=index, in_channels=in_channels, base_dir=base_dir, limits=LAYER_LIMITS)
     if kind != "conv":
         raise SpecError(f"unknown layer type {kind!r}; known: conv, wavenet", layer=index, field="type")

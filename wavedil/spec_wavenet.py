@@ -23,7 +23,6 @@ from .errors import SpecError
 from .fields import boolean, is_number, positive_int, refuse_unknown
 from .models.wavenet import WaveNet
 from .models.wavenet_flat import ArraySettings, from_flat, seeded_weights, weight_count
-from .npz import load_npz_weights
 
 _WAVENET_KEYS = ("arrays", "head_scale", "init", "type", "weights")
 _ARRAY_KEYS = ("activation", "channels", "condition_size", "dilations", "gated", "head_bias", "head_size", "input_size", "kernel_size")
@@ -92,6 +91,8 @@ def _flat_weights(raw: Mapping[str, Any], settings: list[ArraySettings], total: 
         return seeded_weights(settings, _seed(raw["init"], layer=layer))
     value = raw["weights"]
     if isinstance(value, str):
+        from .npz import load_npz_weights  # zipfile loads only for a spec that names a file
+
         path = Path(value)
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path

@@ -80,7 +80,7 @@ _SEMVER = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
 
 
 def load_nam(path: str | os.PathLike[str], *, model_size: float | None = None) -> Stack:
-    """Read a ``.nam`` file as a causal :class:`~wavedil.spec.Stack`.
+    """Read a ``.nam`` file as a causal :class:`~wavedil.stack.Stack`.
 
     Parameters
     ----------

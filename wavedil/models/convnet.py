@@ -99,7 +99,7 @@ def convnet_from_nam(
     :func:`wavedil.activations.parse_nam_activation`; a per-channel PReLU
     must have ``channels`` slopes), and optionally ``groups``,
     ``in_channels`` and ``out_channels`` (default 1 each). The result is one
-    :class:`~wavedil.spec.Conv1d` per block (batchnorm folded in) and a last
+    :class:`~wavedil.stack.Conv1d` per block (batchnorm folded in) and a last
     1x1 ``linear`` one for the head: see the module docstring for the formula
     and the weight order.
 

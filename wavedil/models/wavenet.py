@@ -242,7 +242,7 @@ class PostHead:
 class WaveNet:
     """A NAM WaveNet: layer arrays, head scale, optional post-stack head and condition model.
 
-    Used as one element of a :class:`~wavedil.spec.Stack`; see the module
+    Used as one element of a :class:`~wavedil.stack.Stack`; see the module
     docstring for the computation.
 
     Parameters
