@@ -50,7 +50,7 @@ def nam_pytorch(stack: wavedil.Stack) -> Runner | None:
     The stack's single WaveNet layer is written as a ``.nam`` document.
     """
     from wavedil.formats.nam import to_nam
-    from wavedil.wavenet import WaveNet
+    from wavedil.models.wavenet import WaveNet
 
     if len(stack.layers) != 1 or not isinstance(stack.layers[0], WaveNet):
         raise ValueError("the NAM peer runs stacks made of one WaveNet layer")

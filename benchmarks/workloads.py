@@ -82,8 +82,8 @@ def a2_document(seed: int = 0) -> dict[str, Any]:
     NeuralAmpModelerCore: 8 channels, one array of 23 layers with kernel
     sizes 6 and 15, LeakyReLU(0.01), a head of kernel 16; receptive field 6,347.
     """
-    from wavedil.formats.nam import _LIMITS
-    from wavedil.models.wavenet import nam_weight_count
+    from wavedil.limits import LAYER_LIMITS as _LIMITS
+    from wavedil.models.wavenet_config import nam_weight_count
 
     block = [1, 3, 7, 17, 41, 101, 239]
     dilations = block + block + [1, 13] + block

@@ -9,7 +9,8 @@ import click
 from wavedil.audio import write_text
 from wavedil.plan import candidate_stack, parse_target, plan
 from wavedil.report import FORMATS
-from wavedil.spec import MAX_SAMPLE_RATE, to_toml
+from wavedil.limits import MAX_SAMPLE_RATE
+from wavedil.toml_writer import to_toml
 
 from .stack_options import PATH
 

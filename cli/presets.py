@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from wavedil.spec import DEFAULT_PRESET, PRESETS
+from wavedil.presets import DEFAULT_PRESET, PRESETS
 
 
 @click.command("presets")

@@ -11,7 +11,9 @@ import click
 from wavedil.engine import block_size_for
 from wavedil.errors import MemoryLimitError, SpecError, WavedilError
 from wavedil.memory import parse_size, plan_and_check
-from wavedil.spec import DEFAULT_PRESET, PADDINGS, PRESETS, Stack, load_spec, preset, stack_from_dilations
+from wavedil.presets import DEFAULT_PRESET, PRESETS, preset
+from wavedil.spec import load_spec, stack_from_dilations
+from wavedil.stack import PADDINGS, Stack
 
 
 #: A path option's type: the library checks what the path names (a folder where a file is wanted, an

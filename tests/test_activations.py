@@ -11,7 +11,7 @@ import pytest
 import wavedil
 from wavedil.activations import ACTIVATIONS, Activation, activation, activation_from_name, parse_nam_activation, plain
 from wavedil.errors import SpecError
-from wavedil.spec import Conv1d, Stack
+from wavedil.stack import Conv1d, Stack
 
 SLOPES = (0.05, -0.3, 0.7, 1.5)  # per channel, including a negative one and one above 1
 UNIT_SLOPES = (0.0, 0.2, 1.0, 0.5)  # all in [0, 1]

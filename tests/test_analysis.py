@@ -19,7 +19,7 @@ from wavedil.diagram import render_tree
 from wavedil.plan import parse_target, plan
 from wavedil.probe import effective_receptive_field, impulse_response, measured_receptive_field
 from wavedil.receptive import dense_equivalent
-from wavedil.wavenet import ArraySettings, from_flat, seeded_weights
+from wavedil.models.wavenet_flat import ArraySettings, from_flat, seeded_weights
 
 
 def mono(dilations, kernel_size=None, taps=None):

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from wavedil.errors import SpecError, WavedilError
 from wavedil.models.lstm import LSTM, LSTMRunner, lstm_from_nam, weight_count
 from wavedil.probe import measured_memory
-from wavedil.spec import Stack
-from wavedil.spec import MAX_CHANNELS, MAX_LAYERS
+from wavedil.limits import MAX_CHANNELS, MAX_LAYERS
+from wavedil.stack import Stack
 
 F64 = np.dtype(np.float64)
 HAS_NUMBA = importlib.util.find_spec("numba") is not None

@@ -621,7 +621,7 @@ def test_files_wavedil_writes_run_in_nam_as_here(nam_0_13, name):
     from nam.models._from_nam import init_from_nam
 
     from wavedil.formats.nam import parse_nam, to_nam
-    from wavedil.wavenet import ArraySettings, from_flat, seeded_weights
+    from wavedil.models.wavenet_flat import ArraySettings, from_flat, seeded_weights
 
     settings, input_size = [], 1
     for channels, kernel_size, dilations, head_size, activation, gated, head_bias in WAVEDIL_WRITTEN[name]:

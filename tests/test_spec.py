@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import wavedil
-from wavedil.spec import DEFAULT_PRESET, PRESETS, load_spec, parse_spec, stack_from_dilations, to_toml
+from wavedil.documents import read_data_file
+from wavedil.limits import MAX_NAM_BYTES, MAX_SPEC_BYTES
+from wavedil.presets import DEFAULT_PRESET, PRESETS
+from wavedil.spec import load_spec, parse_spec, stack_from_dilations
+from wavedil.toml_writer import to_toml
 
 ISSUE_FORM = """\
 padding = "causal"            # or "same"
@@ -243,3 +248,31 @@ def test_every_preset_has_a_one_line_description_and_runs():
         assert stack.description.strip() and len(stack.description.splitlines()) == 1
         y = wavedil.apply(stack, x)
         assert y.shape == x.shape and np.all(np.isfinite(y))
+
+
+def test_a_spec_may_be_64_mib_and_no_more(tmp_path):
+    assert MAX_SPEC_BYTES == MAX_NAM_BYTES == 64 * 2**20
+    doc = json.dumps({"layers": [{"weights": [0.5, 0.5]}]}).encode()
+    at_limit = tmp_path / "padded.json"
+    at_limit.write_bytes(doc + b" " * (MAX_SPEC_BYTES - len(doc)))
+    assert at_limit.stat().st_size == MAX_SPEC_BYTES
+    assert load_spec(at_limit).layers[0].weights.ravel().tolist() == [0.5, 0.5]
+    for name in ("over.json", "over.nam"):
+        over = tmp_path / name
+        with open(over, "wb") as f:
+            f.truncate(MAX_SPEC_BYTES + 1)  # sparse: 64 MiB and one byte, none of them written
+        with pytest.raises(wavedil.SpecError) as info:
+            load_spec(over)
+        assert str(info.value) == f"{over}: is {MAX_SPEC_BYTES + 1} bytes, over the limit of {MAX_SPEC_BYTES}"
+
+
+def test_the_size_limit_holds_on_the_bytes_read_not_on_what_stat_says():
+    # A /proc file is a regular file whose stat size is 0 whatever it holds: only the bytes read show its length.
+    path = Path("/proc/self/maps")
+    if not path.exists():
+        pytest.skip("needs Linux's /proc")
+    assert path.stat().st_size == 0
+    with pytest.raises(wavedil.SpecError) as info:
+        read_data_file(path, 100, "spec file")
+    assert str(info.value) == f"{path}: is over the limit of 100 bytes"
+    assert len(read_data_file(path, 10**7, "spec file")) > 100

@@ -20,7 +20,7 @@ import core_reference
 import wavedil
 from wavedil.errors import SpecError
 from wavedil.formats.nam import check_version, parse_nam, to_nam
-from wavedil.wavenet import ArraySettings, from_flat, seeded_weights
+from wavedil.models.wavenet_flat import ArraySettings, from_flat, seeded_weights
 
 ACTIVATIONS = [
     "Tanh",

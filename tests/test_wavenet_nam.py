@@ -16,8 +16,9 @@ from scipy.signal import lfilter, resample_poly
 import core_reference
 import wavedil
 from wavedil.errors import SpecError
-from wavedil.formats.nam import load_nam, parse_nam, to_nam
-from wavedil.wavenet import ArraySettings, WaveNet, from_flat, seeded_weights
+from wavedil.formats.nam import load_nam, parse_nam, save_nam, to_nam
+from wavedil.models.wavenet import WaveNet
+from wavedil.models.wavenet_flat import ArraySettings, from_flat, seeded_weights
 
 
 def arrays(*specs: dict) -> list[ArraySettings]:
@@ -153,6 +154,22 @@ def test_nam_round_trip_and_tap_order(tmp_path):
     # In the file (PyTorch order) the first conv's last tap meets the current sample.
     first_conv = np.array(doc["weights"][2 : 2 + 4 * 2 * 3]).reshape(4, 2, 3)
     np.testing.assert_array_equal(first_conv[:, :, ::-1], net.arrays[0].layers[0].conv.weight)
+
+
+@pytest.mark.parametrize("version", ["0.7.0", "0.5.4"])
+def test_save_nam_writes_a_file_that_reads_back_and_runs_the_same(tmp_path, version):
+    net = make_net(SHAPES["two_arrays"], seed=7, head_scale=0.3)
+    path = tmp_path / "saved.nam"
+    save_nam(net, path, sample_rate=44100, metadata={"name": "Saved"}, version=version)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert (doc["version"], doc["architecture"], doc["sample_rate"]) == (version, "WaveNet", 44100)
+    stack = load_nam(path)
+    assert (stack.sample_rate, stack.name, stack.receptive_field) == (44100, "Saved", 1 + net.history)
+    x = np.random.default_rng(2).normal(0, 0.5, 60)
+    got = wavedil.apply(stack, x, dtype=np.float64)
+    # The written document run sample by sample with the Core's formulas, and the network it was written from.
+    np.testing.assert_allclose(got, core_reference.run(doc, x, net.history)[:, 0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(got, wavedil.apply(stack_of(net), x, dtype=np.float64))
 
 
 def test_missing_sample_rate_means_48k(tmp_path):

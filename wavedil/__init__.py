@@ -32,13 +32,13 @@ _HOMES = {
     "process_file": "process",
     "analyze": "receptive",
     "render": "report",
-    "DEFAULT_PRESET": "spec",
-    "PRESETS": "spec",
-    "Conv1d": "spec",
-    "Stack": "spec",
+    "DEFAULT_PRESET": "presets",
+    "PRESETS": "presets",
+    "preset": "presets",
+    "Conv1d": "stack",
+    "Stack": "stack",
     "load_spec": "spec",
     "parse_spec": "spec",
-    "preset": "spec",
     "stack_from_dilations": "spec",
 }
 
@@ -70,7 +70,9 @@ if TYPE_CHECKING:
     from .process import FileResult, process_file
     from .receptive import analyze
     from .report import render
-    from .spec import DEFAULT_PRESET, PRESETS, Conv1d, Stack, load_spec, parse_spec, preset, stack_from_dilations
+    from .presets import DEFAULT_PRESET, PRESETS, preset
+    from .spec import load_spec, parse_spec, stack_from_dilations
+    from .stack import Conv1d, Stack
 
 
 def __getattr__(name: str) -> Any:

@@ -40,9 +40,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.special import erf, expit
 
 from .errors import SpecError
+from .fields import is_number
+from .limits import FLOAT32_MAX, MAX_CHANNELS
 
 InPlace = Callable[[np.ndarray], np.ndarray]
 
@@ -61,7 +62,10 @@ def _relu(x: np.ndarray) -> np.ndarray:
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # expit is the overflow-safe logistic 1 / (1 + exp(-x)).
+    # expit is the overflow-safe logistic 1 / (1 + exp(-x)). SciPy is imported where it is used: it
+    # costs a third of a second to load, which a command that runs no sigmoid should not pay.
+    from scipy.special import expit
+
     return expit(x, out=x)
 
 
@@ -105,6 +109,8 @@ def _hardswish(x: np.ndarray) -> np.ndarray:
 
 
 def _silu(x: np.ndarray) -> np.ndarray:
+    from scipy.special import expit
+
     return np.multiply(x, expit(x), out=x)
 
 
@@ -139,6 +145,8 @@ def _selu(x: np.ndarray) -> np.ndarray:
 
 def _gelu(x: np.ndarray) -> np.ndarray:
     # The exact (erf) form, PyTorch's default.
+    from scipy.special import erf
+
     return np.multiply(x, 0.5 * (1.0 + erf(x / np.sqrt(2.0))), out=x)
 
 
@@ -301,16 +309,13 @@ def _finite(value: Any) -> float | None:
     float32 is what the engine (and the plugin) computes in: a larger slope
     would be infinite there and turn the output into NaN.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):
         return None
     try:
         v = float(value)
     except OverflowError:  # an integer beyond float's range
         return None
-    return v if np.isfinite(v) and abs(v) <= _FLOAT32_MAX else None
-
-
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
+    return v if np.isfinite(v) and abs(v) <= FLOAT32_MAX else None
 
 
 def _canonical(name: str, params: Any) -> tuple[Param, ...]:
@@ -322,17 +327,7 @@ def _canonical(name: str, params: Any) -> tuple[Param, ...]:
     except (TypeError, ValueError):
         raise SpecError(f"parameters must be a mapping or (key, value) pairs, got {params!r}") from None
     if name == "prelu" and "negative_slopes" in given:
-        if "negative_slope" in given:
-            raise SpecError("PReLU takes negative_slope or negative_slopes, not both")
-        slopes = given.pop("negative_slopes")
-        if not isinstance(slopes, (list, tuple)) or not slopes:
-            raise SpecError(f"PReLU negative_slopes must be a non-empty list of numbers, got {slopes!r}")
-        if given:
-            raise SpecError(f"unknown PReLU parameter(s) {', '.join(map(str, given))}; known: negative_slope, negative_slopes")
-        values = tuple(_finite(v) for v in slopes)
-        if None in values:
-            raise SpecError("PReLU negative_slopes must be finite numbers")
-        return (("negative_slopes", values),)
+        return _per_channel_slopes(given)
     defaults = _DEFAULTS.get(name, ())
     known = [k for k, _ in defaults]
     unknown = [str(k) for k in given if k not in known]
@@ -350,6 +345,21 @@ def _canonical(name: str, params: Any) -> tuple[Param, ...]:
         # Python the upper one: such a file has no single meaning.
         raise SpecError(f"LeakyHardtanh min_val {out[0][1]:g} exceeds max_val {out[1][1]:g}")
     return tuple(out)
+
+
+def _per_channel_slopes(given: dict[str, Any]) -> tuple[Param, ...]:
+    """A PReLU's ``negative_slopes`` (one per channel), checked, as its canonical parameters."""
+    if "negative_slope" in given:
+        raise SpecError("PReLU takes negative_slope or negative_slopes, not both")
+    slopes = given.pop("negative_slopes")
+    if not isinstance(slopes, (list, tuple)) or not slopes:
+        raise SpecError(f"PReLU negative_slopes must be a non-empty list of numbers, got {slopes!r}")
+    if given:
+        raise SpecError(f"unknown PReLU parameter(s) {', '.join(map(str, given))}; known: negative_slope, negative_slopes")
+    values = tuple(_finite(v) for v in slopes)
+    if None in values:
+        raise SpecError("PReLU negative_slopes must be finite numbers")
+    return (("negative_slopes", values),)
 
 
 def _bind(name: str, params: tuple[Param, ...]) -> InPlace:
@@ -580,41 +590,52 @@ def parse_nam_activation(value: Any, *, field: str) -> Activation:
     >>> parse_nam_activation({"type": "PReLU", "negative_slopes": [0.1, 0.2]}, field="a").describe()
     'PReLU(0.1, 0.2)'
     """
-    if isinstance(value, str):
-        type_name, params = value, {}
-    elif isinstance(value, Mapping):
-        if "type" not in value:
-            raise SpecError("an activation object needs a \"type\"", field=field)
-        type_name = value["type"]
-        params = {str(k): v for k, v in value.items() if k != "type"}
-    else:
-        raise SpecError(f"must be an activation name or an object with a \"type\", got {type(value).__name__}", field=field)
-    name = NAM_TYPES.get(type_name) if isinstance(type_name, str) else None
-    if name is None:
-        core = ", ".join(k for k in NAM_TYPES if k != "LeakyHardTanh")
-        hint = ""
-        if type_name == "Softsigmoid":
-            hint = " (NAM's Python has it, NeuralAmpModelerCore cannot run it)"
-        elif isinstance(type_name, str) and type_name.startswith("_"):
-            hint = " (a NAM Python class name; NeuralAmpModelerCore refuses it)"
-        raise SpecError(f"unknown activation type {type_name!r}{hint}; known: {core}", field=field)
+    type_name, params = _nam_form(value, field)
+    name = _nam_name(type_name, field)
     if name == "hardtanh" and params:
-        bounds = (params.pop("min_val", -1.0), params.pop("max_val", 1.0))
-        if params:
-            raise SpecError(f"unknown Hardtanh parameter(s) {', '.join(params)}; known: min_val, max_val", field=field)
-        if bounds != (-1.0, 1.0):
-            raise SpecError(
-                f"Hardtanh bounds {bounds!r} are not [-1, 1]: NeuralAmpModelerCore ignores them and NAM's Python uses them",
-                field=field,
-            )
+        _check_hardtanh_bounds(params, field)
     if name == "prelu" and "negative_slopes" in params:
         slopes = params["negative_slopes"]
-        # Lazy import: spec imports this module.
-        from .spec import MAX_CHANNELS
-
         if isinstance(slopes, list) and len(slopes) > MAX_CHANNELS:
             raise SpecError(f"PReLU has {len(slopes)} negative_slopes, over the limit of {MAX_CHANNELS} channels", field=field)
     try:
         return Activation(name, tuple(params.items()))
     except SpecError as exc:
         raise SpecError(exc.reason, field=field) from None
+
+
+def _nam_form(value: Any, field: str) -> tuple[Any, dict[str, Any]]:
+    """``(type, parameters)`` of an activation as a file writes it: a type name, or an object with a type."""
+    if isinstance(value, str):
+        return value, {}
+    if not isinstance(value, Mapping):
+        raise SpecError(f"must be an activation name or an object with a \"type\", got {type(value).__name__}", field=field)
+    if "type" not in value:
+        raise SpecError("an activation object needs a \"type\"", field=field)
+    return value["type"], {str(k): v for k, v in value.items() if k != "type"}
+
+
+def _nam_name(type_name: Any, field: str) -> str:
+    """wavedil's name of a type NeuralAmpModelerCore knows; the refusal says why others are refused."""
+    name = NAM_TYPES.get(type_name) if isinstance(type_name, str) else None
+    if name is not None:
+        return name
+    core = ", ".join(k for k in NAM_TYPES if k != "LeakyHardTanh")
+    hint = ""
+    if type_name == "Softsigmoid":
+        hint = " (NAM's Python has it, NeuralAmpModelerCore cannot run it)"
+    elif isinstance(type_name, str) and type_name.startswith("_"):
+        hint = " (a NAM Python class name; NeuralAmpModelerCore refuses it)"
+    raise SpecError(f"unknown activation type {type_name!r}{hint}; known: {core}", field=field)
+
+
+def _check_hardtanh_bounds(params: dict[str, Any], field: str) -> None:
+    """Take Hardtanh's bounds out of ``params``; only [-1, 1] has one meaning (the Core ignores them)."""
+    bounds = (params.pop("min_val", -1.0), params.pop("max_val", 1.0))
+    if params:
+        raise SpecError(f"unknown Hardtanh parameter(s) {', '.join(params)}; known: min_val, max_val", field=field)
+    if bounds != (-1.0, 1.0):
+        raise SpecError(
+            f"Hardtanh bounds {bounds!r} are not [-1, 1]: NeuralAmpModelerCore ignores them and NAM's Python uses them",
+            field=field,
+        )

@@ -23,7 +23,9 @@ from typing import Any
 
 from .coverage import coverage
 from .errors import WavedilError
-from .spec import MAX_DILATION, MAX_LAYERS, MAX_RECEPTIVE_FIELD, Stack, stack_from_dilations
+from .limits import MAX_DILATION, MAX_LAYERS, MAX_RECEPTIVE_FIELD
+from .spec import stack_from_dilations
+from .stack import Stack
 
 _TARGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|samples)?\s*$", re.IGNORECASE)
 

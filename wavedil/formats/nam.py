@@ -14,7 +14,7 @@ refused. A file with no ``sample_rate`` is taken to be at 48 kHz, as NAM's
 file specification says.
 
 The file is parsed as JSON data only and may be at most
-:data:`MAX_NAM_BYTES` long.
+:data:`~wavedil.limits.MAX_NAM_BYTES` long.
 """
 
 from __future__ import annotations
@@ -28,33 +28,19 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SpecError
+from ..documents import parse_json_document, read_text
+from ..errors import SpecError, UsageError
+from ..fields import is_number
+from ..limits import FLOAT32_MAX, LAYER_LIMITS, MAX_LAYERS, MAX_NAM_BYTES, MAX_NESTING, MAX_PARAMETERS, MAX_SAMPLE_RATE, check_totals
 from ..models import ARCHITECTURES, ModelContext
-from ..spec import (
-    MAX_CHANNELS,
-    MAX_DILATION,
-    MAX_KERNEL_SIZE,
-    MAX_LAYERS,
-    MAX_PARAMETERS,
-    MAX_RECEPTIVE_FIELD,
-    MAX_SAMPLE_RATE,
-    Stack,
-    parse_json_document,
-    read_data_file,
-)
-from ..wavenet import WaveNet
+from ..models.wavenet import WaveNet
+from ..stack import Stack
 
-#: Largest .nam file read, in bytes.
-MAX_NAM_BYTES = 64 * 1024 * 1024
 #: The rate NAM's specification assumes when a file names none.
 DEFAULT_SAMPLE_RATE = 48000
 #: The file versions read: from 0.5.0 up to any 0.7.x (the Core's rule).
 EARLIEST_VERSION = (0, 5, 0)
 LATEST_VERSION = (0, 7, 0)
-#: The largest magnitude a weight may have: float32's, the precision the plugin computes in.
-FLOAT32_MAX = float(np.finfo(np.float32).max)
-#: How deep documents may nest (a container's submodel, a WaveNet's condition_dsp).
-MAX_NESTING = 4
 
 #: PyTorch activation names NAM writes in the 0.5 layout, and wavedil's names for them.
 NAM_ACTIVATIONS = {
@@ -77,13 +63,6 @@ NAM_ACTIVATIONS = {
     "Mish": "mish",
 }
 
-_LIMITS = {
-    "kernel_size": MAX_KERNEL_SIZE,
-    "dilation": MAX_DILATION,
-    "channels": MAX_CHANNELS,
-    "layers": MAX_LAYERS,
-    "parameters": MAX_PARAMETERS,
-}
 _METADATA_KEYS = (
     "name",
     "modeled_by",
@@ -101,7 +80,7 @@ _SEMVER = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
 
 
 def load_nam(path: str | os.PathLike[str], *, model_size: float | None = None) -> Stack:
-    """Read a ``.nam`` file as a causal :class:`~wavedil.spec.Stack`.
+    """Read a ``.nam`` file as a causal :class:`~wavedil.stack.Stack`.
 
     Parameters
     ----------
@@ -126,12 +105,8 @@ def load_nam(path: str | os.PathLike[str], *, model_size: float | None = None) -
     """
     path = Path(path)
     source = str(path)
-    raw = read_data_file(path, MAX_NAM_BYTES, ".nam file")
-    try:
-        # utf-8-sig: a byte-order mark, which some editors write, is read past as the Core does.
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise SpecError("is not UTF-8 JSON text", source=source) from None
+    # utf-8-sig: a byte-order mark, which some editors write, is read past as the Core does.
+    text = read_text(path, MAX_NAM_BYTES, ".nam file", encoding="utf-8-sig")
     doc = parse_json_document(text, source, "a .nam file")
     try:
         return parse_nam(doc, name=path.stem, model_size=model_size)
@@ -177,17 +152,9 @@ def parse_nam(doc: Any, *, name: str | None = None, model_size: float | None = N
         metadata=metadata,
         submodels=tuple(submodels),
     )
-    _check_totals(stack)
+    # The limits a spec gets, on the whole model.
+    check_totals(stack.receptive_field, stack.parameters, field="config", parameters_field="weights")
     return stack
-
-
-def _check_totals(stack: Stack) -> None:
-    """The limits a spec gets, on the whole model: receptive field and parameters."""
-    rf = stack.receptive_field
-    if rf is not None and rf > MAX_RECEPTIVE_FIELD:
-        raise SpecError(f"receptive field {rf} samples exceeds the limit of {MAX_RECEPTIVE_FIELD}", field="config")
-    if stack.parameters > MAX_PARAMETERS:
-        raise SpecError(f"{stack.parameters} parameters exceed the limit of {MAX_PARAMETERS}", field="weights")
 
 
 def _document(doc: Any, where: str) -> Mapping[str, Any]:
@@ -211,7 +178,7 @@ def _sample_rate(doc: Mapping[str, Any], where: str) -> int:
     rate = doc.get("sample_rate")
     if rate is None:
         return DEFAULT_SAMPLE_RATE
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 1 <= rate <= MAX_SAMPLE_RATE or rate != int(rate):
+    if not is_number(rate) or not 1 <= rate <= MAX_SAMPLE_RATE or rate != int(rate):
         raise SpecError(f"must be a whole number of Hz, got {rate!r}", field=f"{where}sample_rate")
     return int(rate)
 
@@ -220,7 +187,7 @@ def _weights(doc: Mapping[str, Any], where: str) -> np.ndarray:
     if "weights" not in doc:
         raise SpecError("is missing", field=f"{where}weights")
     weights = doc["weights"]
-    if not isinstance(weights, list) or not all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in weights):
+    if not isinstance(weights, list) or not all(is_number(w) for w in weights):
         raise SpecError("must be a flat list of numbers", field=f"{where}weights")
     if len(weights) > MAX_PARAMETERS + 1:
         raise SpecError(f"{len(weights)} numbers exceed the limit of {MAX_PARAMETERS}", field=f"{where}weights")
@@ -256,7 +223,7 @@ def _layers(doc: Mapping[str, Any], where: str, depth: int) -> tuple[Any, ...]:
 
     # A model's own rate, None when the file names none (the Core then prewarms an LSTM by one sample only).
     own_rate = rate if doc.get("sample_rate") is not None else None
-    ctx = ModelContext(version=doc["version"], sample_rate=own_rate, limits=_LIMITS, nested=nested)
+    ctx = ModelContext(version=doc["version"], sample_rate=own_rate, limits=LAYER_LIMITS, nested=nested)
     flat = _weights(doc, where)
     try:
         return ARCHITECTURES[doc["architecture"]](doc["config"], flat, ctx)
@@ -268,47 +235,27 @@ def _layers(doc: Mapping[str, Any], where: str, depth: int) -> tuple[Any, ...]:
 
 def _container(doc: Mapping[str, Any], rate: int, model_size: float | None) -> tuple[tuple[Any, ...], int, list[dict[str, Any]]]:
     """The chosen submodel's layers, the rate, and a summary of every submodel."""
+    if model_size is not None and not (np.isfinite(model_size) and 0 <= model_size <= 1):
+        raise UsageError(f"model_size must be from 0 to 1, got {model_size!r}")
     subs = doc["config"].get("submodels")
     if not isinstance(subs, list) or not subs:
         raise SpecError("must be a non-empty list", field="config.submodels")
     if len(subs) > MAX_LAYERS:
         raise SpecError(f"{len(subs)} submodels exceed the limit of {MAX_LAYERS}", field="config.submodels")
-    if model_size is not None and not (np.isfinite(model_size) and 0 <= model_size <= 1):
-        raise SpecError(f"must be from 0 to 1, got {model_size!r}", field="model_size")
     summaries: list[dict[str, Any]] = []
     built: list[tuple[Any, ...]] = []
     prev = -np.inf
     for i, entry in enumerate(subs):
         where = f"config.submodels[{i}]."
-        if not isinstance(entry, Mapping) or "model" not in entry or "max_value" not in entry:
-            raise SpecError("must be an object with max_value and model", field=where.rstrip("."))
-        mv = entry["max_value"]
-        if isinstance(mv, bool) or not isinstance(mv, (int, float)) or not -1e9 <= mv <= 1e9:
-            raise SpecError(f"must be a number from -1e9 to 1e9, got {mv!r}", field=f"{where}max_value")
-        if mv <= prev:
-            raise SpecError("submodels must be sorted by ascending max_value", field=f"{where}max_value")
-        prev = mv
+        prev = _max_value(entry, where, prev)
         sub = _document(entry["model"], f"{where}model.")
         if sub["architecture"] == "SlimmableContainer":
             raise SpecError("a container cannot hold a container", field=f"{where}model.architecture")
         sub_rate = _sample_rate(sub, f"{where}model.")
         if "sample_rate" in doc and "sample_rate" in sub and sub_rate != rate:
             raise SpecError(f"is {sub_rate} Hz but the container is {rate} Hz", field=f"{where}model.sample_rate")
-        layers = _layers(sub, f"{where}model.", 1)
-        built.append(layers)
-        history = [layer.history for layer in layers]
-        summaries.append(
-            {
-                "max_value": float(mv),
-                "architecture": sub["architecture"],
-                "version": sub["version"],
-                "receptive_field": None if None in history else 1 + sum(history),
-                "parameters": sum(layer.parameters for layer in layers),
-                "macs_per_sample": sum(layer.macs_per_sample for layer in layers),
-                "active": False,
-                "metadata": _metadata(sub.get("metadata")),
-            }
-        )
+        built.append(_layers(sub, f"{where}model.", 1))
+        summaries.append(_summary(sub, built[-1], prev))
         if "sample_rate" not in doc:
             rate = sub_rate
     if prev < 1.0:
@@ -318,6 +265,33 @@ def _container(doc: Mapping[str, Any], rate: int, model_size: float | None) -> t
         index = next(i for i, s in enumerate(summaries) if s["max_value"] >= model_size)
     summaries[index]["active"] = True
     return built[index], rate, summaries
+
+
+def _max_value(entry: Any, where: str, prev: float) -> float:
+    """A submodel entry's ``max_value``: a number above the previous entry's."""
+    if not isinstance(entry, Mapping) or "model" not in entry or "max_value" not in entry:
+        raise SpecError("must be an object with max_value and model", field=where.rstrip("."))
+    mv = entry["max_value"]
+    if not is_number(mv) or not -1e9 <= mv <= 1e9:
+        raise SpecError(f"must be a number from -1e9 to 1e9, got {mv!r}", field=f"{where}max_value")
+    if mv <= prev:
+        raise SpecError("submodels must be sorted by ascending max_value", field=f"{where}max_value")
+    return float(mv)
+
+
+def _summary(sub: Mapping[str, Any], layers: tuple[Any, ...], max_value: float) -> dict[str, Any]:
+    """What a report says of one submodel (``active`` is set once one is chosen)."""
+    history = [layer.history for layer in layers]
+    return {
+        "max_value": max_value,
+        "architecture": sub["architecture"],
+        "version": sub["version"],
+        "receptive_field": None if None in history else 1 + sum(history),
+        "parameters": sum(layer.parameters for layer in layers),
+        "macs_per_sample": sum(layer.macs_per_sample for layer in layers),
+        "active": False,
+        "metadata": _metadata(sub.get("metadata")),
+    }
 
 
 def _metadata(raw: Any) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Each architecture module turns a document's ``config`` and flat ``weights``
 into wavedil layers (objects of the layer protocol described in
-:mod:`wavedil.spec`): ``WaveNet`` (:mod:`.wavenet`), ``LSTM`` (:mod:`.lstm`),
+:mod:`wavedil.stack`): ``WaveNet`` (:mod:`.wavenet`, read by :mod:`.wavenet_config`), ``LSTM`` (:mod:`.lstm`),
 ``ConvNet`` (:mod:`.convnet`), ``Linear`` (:mod:`.linear`). A
 ``SlimmableContainer`` holds whole documents and is resolved by the reader
 (:mod:`wavedil.formats.nam`).
@@ -35,7 +35,7 @@ Builder = Callable[[Mapping[str, Any], np.ndarray, ModelContext], tuple[Any, ...
 
 
 def _wavenet(config: Mapping[str, Any], weights: np.ndarray, ctx: ModelContext) -> tuple[Any, ...]:
-    from .wavenet import wavenet_from_nam
+    from .wavenet_config import wavenet_from_nam
 
     cond = None
     raw_cond = config.get("condition_dsp")

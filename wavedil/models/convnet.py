@@ -13,7 +13,7 @@ so it is folded into the block's convolution at load time::
 
     s = g / sqrt(var + eps),    W' = s * W,    b' = h - s * mean
 
-which leaves each block a :class:`wavedil.spec.Conv1d` (taps stored in
+which leaves each block a :class:`wavedil.stack.Conv1d` (taps stored in
 wavedil's order, ``weights[..., 0]`` meeting the current sample, the reverse
 of PyTorch's and the Core's) and the whole network a tuple of them, run by
 the engine like any stack. A grouped convolution is expanded to its
@@ -43,24 +43,47 @@ ConvNet has one input, one output and no groups).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..activations import parse_nam_activation
+from ..activations import Activation, parse_nam_activation
 from ..errors import SpecError
-from ..spec import MAX_CHANNELS, MAX_DILATION, MAX_LAYERS, MAX_PARAMETERS, Conv1d
+from ..fields import boolean, positive_int, refuse_unknown
+from ..limits import LAYER_LIMITS
+from ..stack import Conv1d
 
 _CONFIG_KEYS = ("channels", "dilations", "batchnorm", "activation", "groups", "in_channels", "out_channels")
-_DEFAULT_LIMITS = {"channels": MAX_CHANNELS, "dilation": MAX_DILATION, "layers": MAX_LAYERS, "parameters": MAX_PARAMETERS}
 
 
-def _int(value: Any, field: str, limit: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(f"must be a positive integer, got {value!r}", field=field)
-    if not 1 <= value <= limit:
-        raise SpecError(f"must be between 1 and {limit}, got {value}", field=field)
-    return value
+@dataclass(frozen=True)
+class _Shape:
+    """A ConvNet's checked sizes: the block count is ``len(dilations)``."""
+
+    channels: int
+    in_channels: int
+    out_channels: int
+    groups: int
+    dilations: list[int]
+    batchnorm: bool
+    activation: Activation
+
+    @property
+    def block_inputs(self) -> list[int]:
+        """Input channels of each block: the model's for the first, ``channels`` after."""
+        return [self.in_channels] + [self.channels] * (len(self.dilations) - 1)
+
+    @property
+    def weight_count(self) -> int:
+        """Numbers the file's ``weights`` holds for this config."""
+        per_block = [self.channels * (c // self.groups) * 2 + (4 * self.channels + 1 if self.batchnorm else self.channels) for c in self.block_inputs]
+        return sum(per_block) + self.out_channels * self.channels + self.out_channels
+
+    @property
+    def dense_parameters(self) -> int:
+        """Numbers of the layers once groups are expanded to dense matrices."""
+        return sum(self.channels * c * 2 + self.channels for c in self.block_inputs) + self.out_channels * self.channels + self.out_channels
 
 
 def convnet_from_nam(
@@ -76,7 +99,7 @@ def convnet_from_nam(
     :func:`wavedil.activations.parse_nam_activation`; a per-channel PReLU
     must have ``channels`` slopes), and optionally ``groups``,
     ``in_channels`` and ``out_channels`` (default 1 each). The result is one
-    :class:`~wavedil.spec.Conv1d` per block (batchnorm folded in) and a last
+    :class:`~wavedil.stack.Conv1d` per block (batchnorm folded in) and a last
     1x1 ``linear`` one for the head: see the module docstring for the formula
     and the weight order.
 
@@ -88,7 +111,7 @@ def convnet_from_nam(
         The file's ``weights``, as float64.
     limits : mapping, optional
         ``channels``, ``dilation``, ``layers`` and ``parameters`` bounds;
-        default :data:`wavedil.spec.MAX_CHANNELS` and its siblings.
+        default :data:`wavedil.limits.LAYER_LIMITS`.
 
     Returns
     -------
@@ -107,17 +130,28 @@ def convnet_from_nam(
     >>> block.weights.tolist(), block.dilation, head.weights.tolist()  # y = 2 relu(x[t] + 0.25 x[t-2] + 0.5)
     ([[[1.0, 0.25]]], 2, [[[2.0]]])
     """
-    lim = dict(_DEFAULT_LIMITS, **(limits or {}))
-    unknown = sorted(set(map(str, config)) - set(_CONFIG_KEYS))
-    if unknown:
-        raise SpecError(f"unknown ConvNet option(s) {', '.join(unknown)}; known: {', '.join(_CONFIG_KEYS)}", field="config")
+    lim = dict(LAYER_LIMITS, **(limits or {}))
+    shape = _read_shape(config, lim)
+    # Sizes first, from the checked integers: nothing is allocated for a file
+    # whose weights cannot fit its config.
+    expected = shape.weight_count
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.ndim != 1 or weights.size != expected:
+        raise SpecError(f"expected {expected} numbers for this config, found {weights.size}", field="weights")
+    if shape.dense_parameters > lim["parameters"]:
+        raise SpecError(f"{shape.dense_parameters} parameters (groups expanded) exceed the limit of {lim['parameters']}", field="config")
+    return _build(shape, weights)
+
+
+def _read_shape(config: Mapping[str, Any], lim: Mapping[str, int]) -> _Shape:
+    refuse_unknown(config, _CONFIG_KEYS, what="ConvNet option", field="config")
     for key in ("channels", "dilations", "batchnorm", "activation"):
         if key not in config:
             raise SpecError("is required", field=f"config.{key}")
-    channels = _int(config["channels"], "config.channels", lim["channels"])
-    in_channels = _int(config.get("in_channels", 1), "config.in_channels", lim["channels"])
-    out_channels = _int(config.get("out_channels", 1), "config.out_channels", lim["channels"])
-    groups = _int(config.get("groups", 1), "config.groups", lim["channels"])
+    channels = positive_int(config["channels"], lim["channels"], field="config.channels")
+    in_channels = positive_int(config.get("in_channels", 1), lim["channels"], field="config.in_channels")
+    out_channels = positive_int(config.get("out_channels", 1), lim["channels"], field="config.out_channels")
+    groups = positive_int(config.get("groups", 1), lim["channels"], field="config.groups")
     for n, key in ((in_channels, "in_channels"), (channels, "channels")):
         if n % groups:
             raise SpecError(f"{key} {n} is not divisible by groups {groups}", field="config.groups")
@@ -126,25 +160,16 @@ def convnet_from_nam(
         raise SpecError("must be a non-empty list of positive integers", field="config.dilations")
     if len(raw_dilations) > lim["layers"]:
         raise SpecError(f"{len(raw_dilations)} blocks exceed the limit of {lim['layers']}", field="config.dilations")
-    dilations = [_int(d, "config.dilations", lim["dilation"]) for d in raw_dilations]
-    batchnorm = config["batchnorm"]
-    if not isinstance(batchnorm, bool):
-        raise SpecError(f"must be true or false, got {batchnorm!r}", field="config.batchnorm")
+    dilations = [positive_int(d, lim["dilation"], field="config.dilations") for d in raw_dilations]
+    batchnorm = boolean(config["batchnorm"], field="config.batchnorm")
     act = parse_nam_activation(config["activation"], field="config.activation")
     act.check_channels(channels, "config.activation")
+    return _Shape(channels, in_channels, out_channels, groups, dilations, batchnorm, act)
 
-    # Sizes first, from the checked integers: nothing is allocated for a file
-    # whose weights cannot fit its config.
-    ins = [in_channels] + [channels] * (len(dilations) - 1)
-    per_block = [channels * (c // groups) * 2 + (4 * channels + 1 if batchnorm else channels) for c in ins]
-    expected = sum(per_block) + out_channels * channels + out_channels
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.ndim != 1 or weights.size != expected:
-        raise SpecError(f"expected {expected} numbers for this config, found {weights.size}", field="weights")
-    dense = sum(channels * c * 2 + channels for c in ins) + out_channels * channels + out_channels
-    if dense > lim["parameters"]:
-        raise SpecError(f"{dense} parameters (groups expanded) exceed the limit of {lim['parameters']}", field="config")
 
+def _build(shape: _Shape, weights: np.ndarray) -> tuple[Conv1d, ...]:
+    """The layers, their weights taken from ``weights`` in the file's order (see the module docstring)."""
+    channels, groups = shape.channels, shape.groups
     layers: list[Conv1d] = []
     pos = 0
 
@@ -154,13 +179,13 @@ def convnet_from_nam(
         return weights[pos - n : pos]
 
     out_g = channels // groups
-    for li, (c_in, d) in enumerate(zip(ins, dilations)):
+    for li, (c_in, d) in enumerate(zip(shape.block_inputs, shape.dilations)):
         in_g = c_in // groups
         grouped = take(channels * in_g * 2).reshape(channels, in_g, 2)
         w = np.zeros((channels, c_in, 2))
         for g in range(groups):
             w[g * out_g : (g + 1) * out_g, g * in_g : (g + 1) * in_g] = grouped[g * out_g : (g + 1) * out_g]
-        if batchnorm:
+        if shape.batchnorm:
             mean, var, gain, shift = (take(channels) for _ in range(4))
             eps = float(take(1)[0])
             if not np.all(var + eps > 0):
@@ -171,7 +196,7 @@ def convnet_from_nam(
         else:
             bias = take(channels)
         # The file's taps run oldest first; wavedil's meet the current sample first.
-        layers.append(Conv1d(weights=w[:, :, ::-1], bias=bias, dilation=d, activation=act))
-    head_w = take(out_channels * channels).reshape(out_channels, channels, 1)
-    layers.append(Conv1d(weights=head_w, bias=take(out_channels), dilation=1, activation="linear"))
+        layers.append(Conv1d(weights=w[:, :, ::-1], bias=bias, dilation=d, activation=shape.activation))
+    head_w = take(shape.out_channels * channels).reshape(shape.out_channels, channels, 1)
+    layers.append(Conv1d(weights=head_w, bias=take(shape.out_channels), dilation=1, activation="linear"))
     return tuple(layers)

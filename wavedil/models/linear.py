@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError
-from ..spec import Conv1d
+from ..fields import boolean, refuse_unknown
+from ..stack import Conv1d
 
-_KEYS = {"receptive_field", "bias", "in_channels", "out_channels", "implementation"}
+_KEYS = ("bias", "implementation", "in_channels", "out_channels", "receptive_field")
 
 
 def linear_from_nam(config: Mapping[str, Any], weights: np.ndarray, *, limits: Mapping[str, int]) -> Conv1d:
-    """The :class:`~wavedil.spec.Conv1d` of a Linear ``.nam`` model.
+    """The :class:`~wavedil.stack.Conv1d` of a Linear ``.nam`` model.
 
     Parameters
     ----------
@@ -40,16 +41,12 @@ def linear_from_nam(config: Mapping[str, Any], weights: np.ndarray, *, limits: M
     >>> layer.weights[0, 0].tolist()
     [1.0, 0.5]
     """
-    unknown = sorted(set(map(str, config)) - _KEYS)
-    if unknown:
-        raise SpecError(f"unknown Linear option(s) {', '.join(unknown)}; known: {', '.join(sorted(_KEYS))}", field="config")
+    refuse_unknown(config, _KEYS, what="Linear option", field="config")
     rf = config.get("receptive_field")
     limit = limits["kernel_size"]
     if isinstance(rf, bool) or not isinstance(rf, int) or not 1 <= rf <= limit:
         raise SpecError(f"must be an integer from 1 to {limit}, got {rf!r}", field="config.receptive_field")
-    bias = config.get("bias", False)
-    if not isinstance(bias, bool):
-        raise SpecError(f"must be true or false, got {bias!r}", field="config.bias")
+    bias = boolean(config.get("bias", False), field="config.bias")
     for key in ("in_channels", "out_channels"):
         if config.get(key, 1) != 1:
             raise SpecError(f"must be 1 (wavedil runs mono Linear models), got {config[key]!r}", field=f"config.{key}")

@@ -46,7 +46,9 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
-from ..errors import SpecError, WavedilError
+from ..errors import SpecError, UsageError
+from ..fields import positive_int, refuse_unknown
+from ..limits import MAX_CHANNELS, MAX_LAYERS, MAX_PARAMETERS
 
 #: Bytes of the per-block gate buffer (float64, 4H per sample and channel): a
 #: long engine block is cut into pieces of this size so memory stays bounded.
@@ -322,36 +324,27 @@ def lstm_from_nam(config: Mapping[str, Any], weights: np.ndarray, *, sample_rate
     >>> n
     160
     """
-    # wavedil.spec builds stacks of every layer type, this one included: import it late.
-    from .. import spec as _spec
-
     if not isinstance(config, Mapping):
         raise SpecError(f"must be an object, got {type(config).__name__}", field="config")
-    unknown = sorted(set(map(str, config)) - set(_CONFIG_KEYS))
-    if unknown:
-        raise SpecError(f"unknown LSTM option(s) {', '.join(unknown)}; known: {', '.join(_CONFIG_KEYS)}", field=f"config.{unknown[0]}")
+    refuse_unknown(config, _CONFIG_KEYS, what="LSTM option", prefix="config.")
 
     def integer(key: str, default: int | None, limit: int) -> int:
         value = config.get(key, default)
         if value is None:
             raise SpecError("is required", field=f"config.{key}")
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise SpecError(f"must be a positive integer, got {value!r}", field=f"config.{key}")
-        if value > limit:
-            raise SpecError(f"{value} exceeds the limit of {limit}", field=f"config.{key}")
-        return value
+        return positive_int(value, limit, field=f"config.{key}")
 
-    num_layers = integer("num_layers", None, _spec.MAX_LAYERS)
-    input_size = integer("input_size", None, _spec.MAX_CHANNELS)
-    hidden_size = integer("hidden_size", None, _spec.MAX_CHANNELS)
-    in_channels = integer("in_channels", 1, _spec.MAX_CHANNELS)
-    out_channels = integer("out_channels", 1, _spec.MAX_CHANNELS)
+    num_layers = integer("num_layers", None, MAX_LAYERS)
+    input_size = integer("input_size", None, MAX_CHANNELS)
+    hidden_size = integer("hidden_size", None, MAX_CHANNELS)
+    in_channels = integer("in_channels", 1, MAX_CHANNELS)
+    out_channels = integer("out_channels", 1, MAX_CHANNELS)
     if in_channels != input_size:
         # The Core copies in_channels samples into an input vector of input_size.
         raise SpecError(f"in_channels ({in_channels}) must equal input_size ({input_size})", field="config.in_channels")
     expected = weight_count(num_layers, input_size, hidden_size, out_channels)
-    if expected > _spec.MAX_PARAMETERS:
-        raise SpecError(f"{expected} parameters exceed the limit of {_spec.MAX_PARAMETERS}", field="config")
+    if expected > MAX_PARAMETERS:
+        raise SpecError(f"{expected} parameters exceed the limit of {MAX_PARAMETERS}", field="config")
     if sample_rate is not None and (isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate < 1):
         raise SpecError(f"must be a positive whole number of Hz, got {sample_rate!r}", field="sample_rate")
     flat = np.asarray(weights, dtype=np.float64)
@@ -461,12 +454,14 @@ def _engine_kernel(engine: str | None) -> Callable[..., None] | None:
     """
     name = engine if engine is not None else (os.environ.get("WAVEDIL_ENGINE", "").strip().lower() or "auto")
     if name not in _ENGINES:
-        raise WavedilError(f"WAVEDIL_ENGINE must be one of {', '.join(_ENGINES)}, got {name!r}")
+        # A setting that cannot work, named as it was given: the argument or the environment variable.
+        given = "engine" if engine is not None else "WAVEDIL_ENGINE"
+        raise UsageError(f"{given} must be one of {', '.join(_ENGINES)}, got {name!r}")
     if name == "numpy":
         return None
     kernel = _numba_layer()
     if kernel is None and name == "numba":
-        raise WavedilError("the numba engine was asked for but numba is not installed")
+        raise UsageError("the numba engine was asked for but numba is not installed")
     return kernel
 
 

@@ -1,0 +1,315 @@
+"""The model of a stack: a chain of causal dilated 1-D convolutions (and NAM models) with an edge rule.
+
+Layer ``l`` with taps ``w[0..k-1]`` and dilation ``d`` computes::
+
+    y[t] = act(b + sum_j w[j] @ x[t - j*d])        j = 0 .. k-1
+
+``w[0]`` meets the current sample and ``w[j]`` the sample ``j*d`` earlier.
+Dilation 1 is an ordinary convolution (some texts count that as "dilation 0";
+wavedil counts the spacing between taps, as PyTorch and Keras do). The layer
+spans ``(k-1)*d + 1`` samples and a plain stack hears::
+
+    receptive_field = 1 + sum_l (k_l - 1) * d_l
+
+The classes here hold a stack; :mod:`wavedil.spec` reads one from a spec,
+:mod:`wavedil.formats.nam` from a ``.nam`` file, and :mod:`wavedil.engine`
+runs it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .activations import Activation, plain
+from .errors import SpecError
+from .fields import printable
+
+if TYPE_CHECKING:
+    from .conv import ConvRunner
+
+#: The edge rules a stack may have (see :class:`Stack`).
+PADDINGS = ("causal", "same")
+
+
+def _frozen_array(values: Any, dtype: type = np.float64) -> np.ndarray:
+    arr = np.array(values, dtype=dtype)
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Conv1d:
+    """One causal dilated convolution layer.
+
+    ``y[t] = activation(bias + sum_j weights[:, :, j] @ x[t - j*dilation])``
+
+    Parameters
+    ----------
+    weights : ndarray, shape (out_channels, in_channels, kernel_size)
+        Taps; ``weights[..., 0]`` meets the current sample.
+    bias : ndarray, shape (out_channels,)
+        Added after the taps, before the activation.
+    dilation : int
+        Spacing between taps, in samples (1 = ordinary convolution).
+    activation : str or Activation
+        A name of :data:`~wavedil.activations.ACTIVATIONS` (``linear``,
+        ``tanh``, ``relu``, ``sigmoid``, ...), or an
+        :class:`~wavedil.activations.Activation` with parameters (kept as its
+        name when it has none beyond that name's defaults).
+    """
+
+    weights: np.ndarray
+    bias: np.ndarray
+    dilation: int = 1
+    activation: str | Activation = "linear"
+
+    kind = "conv"
+    #: Whether the engine's block budget for stacked GEMM inputs applies (see :func:`wavedil.engine.block_size_for`).
+    stacks_taps = False
+
+    def __post_init__(self) -> None:
+        w = _frozen_array(self.weights)
+        if w.ndim != 3 or min(w.shape) < 1:
+            raise SpecError(f"weights must have shape (out, in, k), got {w.shape}", field="weights")
+        b = _frozen_array(np.broadcast_to(np.asarray(self.bias, dtype=np.float64), (w.shape[0],)))
+        object.__setattr__(self, "weights", w)
+        object.__setattr__(self, "bias", b)
+        act = plain(self.activation)
+        if isinstance(act, Activation):
+            act.check_channels(w.shape[0], "activation")
+        object.__setattr__(self, "activation", act)
+
+    @property
+    def kernel_size(self) -> int:
+        return int(self.weights.shape[2])
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.weights.shape[1])
+
+    @property
+    def out_channels(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def span(self) -> int:
+        """Samples one output of this layer reads: ``(k-1)*d + 1``."""
+        return (self.kernel_size - 1) * self.dilation + 1
+
+    @property
+    def history(self) -> int:
+        """Past samples this layer needs besides the current one: ``span - 1``."""
+        return self.span - 1
+
+    @property
+    def parameters(self) -> int:
+        return int(self.weights.size + self.bias.size)
+
+    @property
+    def macs_per_sample(self) -> int:
+        """Multiply-accumulates per output sample (taps only; the bias is an add)."""
+        return int(self.weights.size)
+
+    @property
+    def is_linear(self) -> bool:
+        return self.activation == "linear"
+
+    def activation_names(self) -> set[str]:
+        return {self.activation if isinstance(self.activation, str) else self.activation.name}
+
+    def block_rows(self) -> int | None:
+        """Rows of this layer's widest float buffer per sample of a block; None: a mono layer, no limit."""
+        rows = max(self.in_channels, self.out_channels) * (self.kernel_size if self.in_channels > 1 else 1)
+        return rows if rows > 1 else None
+
+    def memory_bytes(self, batch: int, itemsize: int, block: int) -> int:
+        """Bytes the runner keeps (see :func:`wavedil.memory.plan_filter`).
+
+        Its taps in the working precision (twice when they are stacked for
+        one GEMM), the input's last ``history`` samples per signal, and the
+        stacked GEMM input. Block-long temporaries are the engine's account.
+        """
+        out_ch, in_ch, k = self.weights.shape
+        stacked = not (in_ch == 1 and out_ch == 1) and k > 1
+        weights = self.weights.size * itemsize * (2 if stacked else 1)
+        return weights + batch * in_ch * (self.history + (k * block if stacked else 0)) * itemsize
+
+    def runner(self, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0) -> "ConvRunner":
+        """The streaming state and forward pass of this layer (see :mod:`wavedil.conv`)."""
+        from .conv import ConvRunner
+
+        return ConvRunner(self.weights, self.bias, self.dilation, self.activation, batch, dtype, block, gain_in)
+
+    def graph_nodes(self, g: Any, x: int, index: int) -> int:
+        """Add this layer to a coverage graph (see :mod:`wavedil.coverage`); returns its output node."""
+        return g.node(f"layer {index}", (x, self.dilation, self.kernel_size), row=True)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The report row of this layer (see :func:`wavedil.receptive.analyze`)."""
+        return [
+            {
+                "kind": self.kind,
+                "kernel_size": self.kernel_size,
+                "dilation": self.dilation,
+                "in_channels": self.in_channels,
+                "out_channels": self.out_channels,
+                "activation": self.activation if isinstance(self.activation, str) else self.activation.describe(),
+                "parameters": self.parameters,
+                "macs_per_sample": self.macs_per_sample,
+                "span": self.span,
+            }
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The layer in the spec schema (mono taps as a flat list)."""
+        if self.in_channels == 1 and self.out_channels == 1:
+            weights: Any = self.weights[0, 0].tolist()
+            bias: Any = float(self.bias[0])
+        else:
+            weights = self.weights.tolist()
+            bias = self.bias.tolist()
+        return {
+            "dilation": self.dilation,
+            "kernel_size": self.kernel_size,
+            "weights": weights,
+            "bias": bias,
+            # A parametrized activation in NAM's form ({"type": "LeakyReLU", "negative_slope": 0.2}).
+            "activation": self.activation if isinstance(self.activation, str) else self.activation.to_nam(),
+        }
+
+
+#: What a stack holds. Every layer has ``in_channels``, ``out_channels``,
+#: ``history`` (past samples it needs besides the current one; None for a
+#: recurrent model, whose memory has no bound), ``parameters``,
+#: ``macs_per_sample``, ``is_linear``, ``rows()``, ``activation_names()``,
+#: ``block_rows()`` and ``stacks_taps`` (see :func:`wavedil.engine.block_size_for`), ``graph_nodes()`` and ``runner(batch, dtype, block,
+#: gain_in)``, whose result streams blocks (``prime``, ``run``, ``gain_out``).
+Layer = Any
+
+
+@dataclass(frozen=True, eq=False)
+class Stack:
+    """A chain of layers (:class:`Conv1d`, a NAM model such as :class:`~wavedil.models.wavenet.WaveNet`) and its edge rule.
+
+    Parameters
+    ----------
+    layers : tuple of layers (see :data:`Layer`)
+        Applied in order; each layer's ``in_channels`` equals the previous
+        layer's ``out_channels``.
+    padding : {"causal", "same"}
+        ``causal``: ``y[t]`` depends on ``x[<=t]`` only, the input taken as
+        preceded by endless silence. ``same``: the causal output of the input
+        followed by silence, shifted earlier by ``(receptive_field - 1) // 2``.
+    name : str, optional
+        A label for reports.
+    description : str, optional
+        One line saying what the stack does.
+    sample_rate : int, optional
+        The rate the stack was made for, in Hz (a trained model's); audio at
+        another rate is refused unless resampled.
+    metadata : mapping
+        Free-form facts about a model (name, gear, loudness, ...).
+    submodels : tuple of mapping
+        For a model read from a NAM ``SlimmableContainer``: each submodel's
+        ``max_value``, ``architecture``, ``receptive_field``, ``parameters``,
+        ``macs_per_sample`` and whether it is the ``active`` one.
+    """
+
+    layers: tuple[Layer, ...]
+    padding: str = "causal"
+    name: str | None = None
+    description: str | None = None
+    sample_rate: int | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    submodels: tuple[Mapping[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(self.layers))
+        if not self.layers:
+            raise SpecError("a stack needs at least one layer", field="layers")
+        # Texts from files end up in reports and on terminals: a lone surrogate (JSON "\ud800") cannot be printed.
+        for key in ("name", "description"):
+            value = getattr(self, key)
+            if isinstance(value, str):
+                object.__setattr__(self, key, printable(value))
+        object.__setattr__(self, "metadata", {k: printable(v) if isinstance(v, str) else v for k, v in self.metadata.items()})
+        if self.padding not in PADDINGS:
+            raise SpecError(f"must be one of {', '.join(PADDINGS)}, got {self.padding!r}", field="padding")
+        if self.padding == "same" and self.is_recurrent:
+            raise SpecError("same needs a finite receptive field; a recurrent model (LSTM) runs causal only", field="padding")
+        for i, (prev, layer) in enumerate(zip(self.layers, self.layers[1:]), start=2):
+            if layer.in_channels != prev.out_channels:
+                raise SpecError(
+                    f"takes {layer.in_channels} input channel(s) but layer {i - 1} "
+                    f"gives {prev.out_channels}",
+                    layer=i,
+                    field="weights",
+                )
+
+    @property
+    def in_channels(self) -> int:
+        return self.layers[0].in_channels
+
+    @property
+    def out_channels(self) -> int:
+        return self.layers[-1].out_channels
+
+    @property
+    def is_mono(self) -> bool:
+        """True when the stack maps one channel to one channel.
+
+        A mono stack runs over each channel of a multi-channel file separately.
+        """
+        return self.in_channels == 1 and self.out_channels == 1
+
+    @property
+    def receptive_field(self) -> int | None:
+        """``1 + sum_l (k_l - 1) * d_l``, in samples; None for a recurrent stack (unbounded)."""
+        histories = [layer.history for layer in self.layers]
+        return None if None in histories else 1 + sum(histories)
+
+    @property
+    def is_recurrent(self) -> bool:
+        """True when a layer keeps state with no bound on its memory (an LSTM)."""
+        return self.receptive_field is None
+
+    @property
+    def lookahead(self) -> int:
+        """Samples of future input an output sample depends on (0 when causal)."""
+        rf = self.receptive_field
+        # A recurrent stack is causal (see __post_init__), so rf is finite here.
+        return (rf - 1) // 2 if self.padding == "same" and rf is not None else 0
+
+    @property
+    def parameters(self) -> int:
+        return sum(layer.parameters for layer in self.layers)
+
+    @property
+    def macs_per_sample(self) -> int:
+        return sum(layer.macs_per_sample for layer in self.layers)
+
+    @property
+    def is_linear(self) -> bool:
+        return all(layer.is_linear for layer in self.layers)
+
+    def replace(self, **changes: Any) -> "Stack":
+        """A copy with some fields changed (``padding=...``, ``name=...``)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stack in the spec schema, ready for ``json.dumps``."""
+        out: dict[str, Any] = {}
+        if self.name:
+            out["name"] = self.name
+        if self.description:
+            out["description"] = self.description
+        out["padding"] = self.padding
+        if self.sample_rate:
+            out["sample_rate"] = self.sample_rate
+        out["layers"] = [layer.to_dict() for layer in self.layers]
+        return out
