@@ -34,6 +34,11 @@ def test_help_loads_no_command_and_no_numpy():
     assert _loaded("--version") == []
 
 
+@pytest.mark.parametrize("argv", [("presets",), ("plan", "--target", "1000", "--kernel-size", "3")])
+def test_light_commands_load_no_scipy(argv):
+    assert not {"scipy", "matplotlib", "dask", "numba"} & set(_loaded(*argv))
+
+
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_the_listed_help_is_the_commands_own(name):
     command = cli.get_command(None, name)  # type: ignore[arg-type]
