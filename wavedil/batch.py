@@ -569,11 +569,12 @@ def run_jobs(
     Examples
     --------
     >>> import numpy as np, soundfile as sf, tempfile, os, wavedil
-    >>> folder = tempfile.mkdtemp()
-    >>> sf.write(os.path.join(folder, "a.wav"), np.zeros(4800), 48000)
-    >>> jobs, errors = collect_jobs([os.path.join(folder, "a.wav")], outdir=os.path.join(folder, "out"))
-    >>> [r.status for r in run_jobs(jobs, wavedil.preset("smooth"), Options())]
-    ['ok']
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     sf.write(os.path.join(folder, "a.wav"), np.zeros(4800), 48000)
+    ...     jobs, errors = collect_jobs([os.path.join(folder, "a.wav")], outdir=os.path.join(folder, "out"))
+    ...     results = run_jobs(jobs, wavedil.preset("smooth"), Options())
+    >>> [(r.status, r.seconds_audio) for r in results]
+    [('ok', 0.1)]
     """
     executor = executor if executor is not None else LocalWorkers(1)
     check_jobs(jobs, options)

@@ -254,12 +254,12 @@ def process_file(
 
     Examples
     --------
-    >>> import numpy as np, soundfile as sf, tempfile, os, wavedil
-    >>> folder = tempfile.mkdtemp()
-    >>> src, dst = os.path.join(folder, "in.wav"), os.path.join(folder, "out.wav")
-    >>> sf.write(src, np.full(4800, 0.5), 48000, subtype="FLOAT")
-    >>> result = process_file(src, dst, wavedil.preset("smooth"), normalize=True, peak_db=-6.0)
-    >>> round(20 * np.log10(result.peak), 3), result.clipped_samples
+    >>> import math, numpy as np, soundfile as sf, tempfile, os, wavedil
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     src, dst = os.path.join(folder, "in.wav"), os.path.join(folder, "out.wav")
+    ...     sf.write(src, np.full(4800, 0.5), 48000, subtype="FLOAT")
+    ...     result = process_file(src, dst, wavedil.preset("smooth"), normalize=True, peak_db=-6.0)
+    >>> round(20 * math.log10(result.peak), 3), result.clipped_samples
     (-6.0, 0)
     """
     opts = replace(options or Options(), **settings)
