@@ -30,8 +30,6 @@ from .audio import check_input, check_writable, open_input, os_reason, remove_st
 from .errors import AudioError, MemoryLimitError, Setting, UsageError, WavedilError
 from .memory import default_memory_limit
 from .process import MAX_BLOCK_SIZE, FileResult, Options, Target, is_stream, name_of, process_file
-from .receptive import analyze
-from .report import format_for_path, render
 from .segments import choose_segment_frames
 from .spec import Stack
 from .workers import stop_workers, worker_pool, worker_queue
@@ -437,9 +435,7 @@ def check_report(report: str, job: Job, *, overwrite: bool) -> None:
 
 def write_report(path: str, stack: Stack, job: Job, result: FileResult, *, overwrite: bool) -> None:
     """The receptive-field report of ``stack`` with ``job``'s ``audio`` facts, rendered by extension."""
-    report = analyze(stack, stack.sample_rate or result.sample_rate, audio=None if is_stream(job.input) else job.input)
-    report["audio"] = result.to_dict()
-    write_text(path, render(report, format_for_path(path)), force=overwrite)
+    _write_analysis(path, stack, job, result.sample_rate, result.to_dict(), overwrite=overwrite)
 
 
 def write_skipped_report(path: str, stack: Stack, job: Job, *, overwrite: bool) -> None:
@@ -462,9 +458,19 @@ def write_skipped_report(path: str, stack: Stack, job: Job, *, overwrite: bool) 
     if not is_stream(job.input):
         with open_input(job.input) as src:
             channels = src.channels
-    report = analyze(stack, stack.sample_rate or header.sample_rate, audio=None if is_stream(job.input) else job.input)
     measured = dict.fromkeys(("clipped_samples", "sanitized_samples", "peak", "gain"))
-    report["audio"] = {**header.to_dict(), "channels": channels, **measured, "skipped": True}
+    audio = {**header.to_dict(), "channels": channels, **measured, "skipped": True}
+    _write_analysis(path, stack, job, header.sample_rate, audio, overwrite=overwrite)
+
+
+def _write_analysis(path: str, stack: Stack, job: Job, rate: int, audio: dict[str, Any], *, overwrite: bool) -> None:
+    """The stack's analysis at the model's rate (else the audio's ``rate``) with the ``audio`` object, rendered by extension."""
+    # Imported here: the analysis loads scipy, which a batch without reports never needs.
+    from .receptive import analyze
+    from .report import format_for_path, render
+
+    report = analyze(stack, stack.sample_rate or rate, audio=None if is_stream(job.input) else job.input)
+    report["audio"] = audio
     write_text(path, render(report, format_for_path(path)), force=overwrite)
 
 
