@@ -3,7 +3,7 @@
 Memory is bounded by the block size whatever the file's length. A run is a
 chain of small stages, each a function or class below:
 
-    source -> block reader (NaN policy, progress) -> engine -> gain/clip -> sink
+    source -> block reader (NaN policy) -> engine -> gain/clip -> sink (progress)
 
 The *source* opens a file or a stream; the *reader* yields float blocks and
 refuses (or, with ``sanitize``, zeroes) NaN and infinite samples; the
@@ -11,7 +11,8 @@ refuses (or, with ``sanitize``, zeroes) NaN and infinite samples; the
 segments of it on an executor, or the whole input resampled to a model's
 rate; *gain/clip* applies the normalising gain, checks for overflow, tracks
 the peak and clips integer outputs; the *sink* writes a temporary file
-renamed into place when complete (or a WAV stream). One :class:`Options`
+renamed into place when complete (or a WAV stream), and reports progress as
+blocks are written, so that it counts audio done, not audio read. One :class:`Options`
 configures the chain, for :func:`process_file` as for the batch runners.
 """
 
@@ -232,8 +233,9 @@ def process_file(
     options : Options, optional
         How to process (see :class:`Options`); ``settings`` override its fields.
     progress : callable, optional
-        Called with the seconds of input audio processed, after each block
-        that reaches the output.
+        Called with the seconds of audio done as blocks are written, the last
+        once the output is complete (a normalizing run's first pass, which
+        only measures, reports nothing).
     executor : concurrent.futures.Executor, optional
         With ``workers`` > 1, a file is cut into segments that run on this
         executor (a pool from :func:`wavedil.workers.worker_pool` or a
@@ -278,9 +280,12 @@ def process_file(
             gain = _normalizing_gain(chain, opts.peak_db) if opts.normalize else 1.0
             level = _Level(in_name, opts.dtype, gain=gain, limit=_FLOAT32_MAX if subtype == "FLOAT" else _FLOAT64_MAX, clip=clips(subtype))
             known_frames = src.frames if src.seekable() else None
+            done = _Done(progress, src.samplerate)
             with open_sink(output, opts.overwrite, src.samplerate, chain.filt.out_channels, fmt, subtype, known_frames) as write:
-                for y in chain.blocks(progress):
+                for y in chain.blocks():
                     write(level(y))
+                    done.written(len(y))
+            done.complete()
     return FileResult(
         input=in_name,
         output=out_name,
@@ -349,12 +354,12 @@ class _Chain:
             raise exc.prefixed(name) from None
         return cls(src, name, stack, opts, block_size, filt, executor, workers, resampled)
 
-    def blocks(self, progress: Progress | None) -> Iterator[np.ndarray]:
-        """The output, block by block, from the start of the input; ``progress`` as blocks reach it."""
+    def blocks(self) -> Iterator[np.ndarray]:
+        """The output, block by block, from the start of the input."""
         if self.reader is not None:  # a second pass (normalize): from the start, from silence
             self.src.seek(0)
             self.filt.reset()
-        self.reader = _Reader(self.src, self.name, self.block_size, self.options.sanitize, progress)
+        self.reader = _Reader(self.src, self.name, self.block_size, self.options.sanitize)
         if self.resampled:
             return _resampled(self.reader, self.filt, self.stack.sample_rate)
         if self.executor is not None:
@@ -483,6 +488,30 @@ def _stream_sink(stream: Any, rate: int, channels: int, subtype: str, frames: in
         raise AudioError(f"{STREAM_NAME}: write failed: {os_reason(exc)}") from None
 
 
+class _Done:
+    """Progress as the sink sees it: a block counts once written, the last once the output is complete.
+
+    Closing a file flushes what the system still holds of it, which takes
+    time in proportion to its size: holding the last block back until then
+    makes the seconds reported add up to the input's length exactly when the
+    output is whole.
+    """
+
+    def __init__(self, progress: Progress | None, rate: int) -> None:
+        self.progress, self.rate = progress, rate
+        self.held = 0
+
+    def written(self, frames: int) -> None:
+        if self.progress and frames:
+            if self.held:
+                self.progress(self.held / self.rate)
+            self.held = frames
+
+    def complete(self) -> None:
+        if self.progress and self.held:
+            self.progress(self.held / self.rate)
+
+
 def _reason(dst: sf.SoundFile, exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return os_reason(exc)
@@ -524,9 +553,9 @@ class _Level:
 
 
 def _normalizing_gain(chain: _Chain, peak_db: float) -> float:
-    """The gain that brings the output's peak to ``peak_db`` dBFS, measured through the chain with progress off."""
+    """The gain that brings the output's peak to ``peak_db`` dBFS, measured through the chain (nothing written, no progress)."""
     level = _Level(chain.name, chain.options.dtype)
-    for y in chain.blocks(None):
+    for y in chain.blocks():
         level(y)
     return 10.0 ** (peak_db / 20.0) / level.peak if level.peak > 0 else 1.0
 
@@ -555,9 +584,8 @@ def _overflow(name: str, y: np.ndarray, start: int, limit: float, arithmetic: st
 class _Reader:
     """Blocks of the input as float arrays, checked for NaN and infinity."""
 
-    def __init__(self, src: sf.SoundFile, name: str, block_size: int, sanitize: bool, progress: Progress | None) -> None:
-        self.src, self.name, self.block_size = src, name, block_size
-        self.sanitize, self.progress = sanitize, progress
+    def __init__(self, src: sf.SoundFile, name: str, block_size: int, sanitize: bool) -> None:
+        self.src, self.name, self.block_size, self.sanitize = src, name, block_size, sanitize
         self.frames = 0
         self.sanitized = 0
 
@@ -570,16 +598,10 @@ class _Reader:
                     self._check_whole()
                     return
                 self.sanitized += _checked(block, self.sanitize, self.name, self.frames, self.src.subtype)
-                self.advance(len(block))
+                self.frames += len(block)
                 yield block
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioError(f"{self.name}: read failed at frame {self.frames}: {exc}") from None
-
-    def advance(self, frames: int) -> None:
-        """Count ``frames`` more input frames done, and report them."""
-        self.frames += frames
-        if self.progress:
-            self.progress(frames / self.src.samplerate)
 
     def _check_whole(self) -> None:
         """At the end of the data: refuse what libsndfile skipped, and data shorter than declared.
@@ -646,7 +668,7 @@ def _segmented(reader: _Reader, stack: Stack, executor: Executor, workers: int, 
     )
     for seg, (y, sanitized) in zip(segments, ordered_results(submitted, 2 * workers)):
         reader.sanitized += sanitized
-        reader.advance(seg.frames)
+        reader.frames += seg.frames
         yield y
 
 
