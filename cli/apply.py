@@ -1,4 +1,11 @@
-"""``wavedil apply``: filter audio files through a stack, one or many."""
+"""``wavedil apply``: filter audio files through a stack, one or many.
+
+Here the command line's words become the library's: ``-`` becomes standard
+input or output (an open stream), the options become one
+:class:`~wavedil.batch.Options`, and ``--scheduler`` or ``-j`` picks the
+executor :func:`~wavedil.batch.run_jobs` runs on. The results come back as
+lines: per file, a JSON object or a sentence, and a closing summary.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +14,42 @@ import json
 import math
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import click
 
 from wavedil.audio import os_reason, same_file
-from wavedil.batch import MAX_BLOCK_SIZE, Options, collect_jobs, input_seconds, is_name_part, run_jobs, summarize
-from wavedil.cluster import connect, run_jobs_on_cluster, worker_threads
-from wavedil.errors import WavedilError
+from wavedil.batch import (
+    MAX_BLOCK_SIZE,
+    JobExecutor,
+    JobResult,
+    LocalWorkers,
+    Options,
+    Summary,
+    check_jobs,
+    collect_jobs,
+    input_seconds,
+    is_name_part,
+    run_jobs,
+    summarize,
+)
+from wavedil.errors import AudioError, WavedilError
+from wavedil.process import is_stream
 from wavedil.workers import WORKERS_PER_CORE, default_workers, max_workers
 
 from .errors import describe
 from .output import silence_stdout
-from .progress import ProgressLine
+from .progress import ProgressLine, format_speed
 from .stack_options import PATH, build_stack, check_stack_memory, memory_limit_option, stack_options
+
+#: ``--report-format`` names and the report files' extensions (md and markdown, txt and text alike).
+REPORT_FORMATS = {"json": ".json", "md": ".md", "markdown": ".md", "txt": ".txt", "text": ".txt"}
+#: The options that say where outputs and reports go (see :func:`wavedil.batch.collect_jobs`).
+_LAYOUT = ("output", "outdir", "recursive", "suffix", "ext", "report", "report_dir", "report_format")
+#: Standard input or output on the command line.
+STDIO = "-"
 
 
 def _name_part(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -48,10 +78,12 @@ def _finite_db(ctx: click.Context, param: click.Parameter, value: float) -> floa
 @click.option("-r", "--recursive", is_flag=True, help="With -d: process the audio files in INPUT folders, keeping their layout.")
 @click.option("--suffix", default="", callback=_name_part, help="With -d: added to each output's name, before the extension.")
 @click.option("--ext", callback=_name_part, help="With -d: output extension (format), e.g. flac; default: the input's.")
-@click.option("--report", "report_path", type=PATH, help="With -o: the receptive-field report (.json, .md, or text).")
+@click.option("--report", type=PATH, help="With -o: the receptive-field report (.json, .md, or text).")
 @click.option("--report-dir", type=PATH, help="With -d: one report per output, in this folder.")
-@click.option("--report-format", type=click.Choice(["json", "md", "txt"]), default="json", show_default=True, help="With --report-dir: the reports' format.")
-@click.option("--force", is_flag=True, help="Replace existing outputs and reports.")
+@click.option(
+    "--report-format", type=click.Choice(list(REPORT_FORMATS)), default="json", show_default=True, help="With --report-dir: the reports' format."
+)
+@click.option("--force", "overwrite", is_flag=True, help="Replace existing outputs and reports.")
 @click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (resume a batch).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), callback=_workers, help=f"Worker processes, at most {WORKERS_PER_CORE} per core [default: the number of cores].")
 @click.option("--subtype", metavar="NAME", help="Output sample format, e.g. PCM_16, PCM_24, FLOAT (default: the input's).")
@@ -75,32 +107,7 @@ def _finite_db(ctx: click.Context, param: click.Parameter, value: float) -> floa
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per input on stdout, then a summary.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no success lines; errors only.")
-def apply_command(
-    inputs: tuple[str, ...],
-    output: str | None,
-    outdir: str | None,
-    recursive: bool,
-    suffix: str,
-    ext: str | None,
-    report_path: str | None,
-    report_dir: str | None,
-    report_format: str,
-    force: bool,
-    skip_existing: bool,
-    jobs: int | None,
-    subtype: str | None,
-    normalize: bool,
-    peak_db: float,
-    sanitize: bool,
-    resample: bool,
-    dtype: str,
-    block_size: int | None,
-    memory_limit: int | None,
-    scheduler: str | None,
-    as_json: bool,
-    quiet: bool,
-    **stack_kw,
-) -> None:
+def apply_command(inputs: tuple[str, ...], jobs: int | None, scheduler: str | None, as_json: bool, quiet: bool, **kw: Any) -> None:
     """Filter INPUT files through a stack into -o OUTPUT or -d OUTDIR.
 
     With no stack option the default preset ('smooth', a 16-sample moving
@@ -116,94 +123,156 @@ def apply_command(
       sox in.flac -t wav - | wavedil apply - -o - --spec capture.nam | sox -t wav - out.flac
       wavedil apply /shared/in/*.wav -d /shared/out --scheduler tcp://head:8786 --json
     """
-    stack = build_stack(**stack_kw)
-    check_stack_memory(stack, stack_kw.get("spec_path"), dtype=dtype, block_size=block_size, limit=memory_limit)
-    if output == "-" and as_json:
+    options = Options(**{f.name: kw.pop(f.name) for f in dataclasses.fields(Options)})
+    layout = {name: kw.pop(name) for name in _LAYOUT}
+    stack = build_stack(**kw)
+    check_stack_memory(stack, kw.get("spec_path"), dtype=options.dtype, block_size=options.block_size, limit=options.memory_limit)
+    _check_usage(inputs, layout["output"], scheduler=scheduler, as_json=as_json)
+    job_list, early = _collect(inputs, layout, kw.get("spec_path"))
+    check_jobs(job_list, options)
+    view = _View(len(job_list) + len(early), as_json=as_json, quiet=quiet)
+    view.total(job_list)
+    for r in early:
+        view.result(r)
+    with _executor(scheduler, jobs, quiet=quiet, view=view) as executor:
+        results = early + run_jobs(job_list, stack, options, executor, on_result=view.result, on_progress=view.progress, on_start=view.start)
+    view.finish(results)
+
+
+def _check_usage(inputs: tuple[str, ...], output: str | None, *, scheduler: str | None, as_json: bool) -> None:
+    """Refuse, as usage errors, the uses of standard input and output that cannot work."""
+    if output == STDIO and as_json:
         raise click.UsageError("--json prints on stdout, which -o - uses for audio")
-    if inputs.count("-") > 1:
+    if inputs.count(STDIO) > 1:
         raise click.UsageError("standard input ('-') can be read once")
-    job_list, early = collect_jobs(
-        list(inputs),
-        output=output,
-        outdir=outdir,
-        recursive=recursive,
-        suffix=suffix,
-        ext=ext,
-        report=report_path,
-        report_dir=report_dir,
-        report_ext="." + report_format,
-    )
-    spec_path = stack_kw.get("spec_path")
+    if scheduler and (STDIO in inputs or output == STDIO):
+        raise click.UsageError("standard input and output stay on this machine; run without --scheduler")
+
+
+def _collect(inputs: tuple[str, ...], layout: dict[str, Any], spec_path: str | None) -> tuple[list, list[JobResult]]:
+    """The jobs, with ``-`` as standard input and output; the model or spec file is an input too: nothing may replace it."""
+    targets = [_stdin() if item == STDIO else item for item in inputs]
+    output = sys.stdout.buffer if layout["output"] == STDIO else layout["output"]
+    report_ext = REPORT_FORMATS[layout.pop("report_format")]
+    job_list, early = collect_jobs(targets, **{**layout, "output": output}, report_ext=report_ext)
     if spec_path:
-        # The model or spec is an input too: no output or report may replace it.
         for job in job_list:
             for path, what in ((job.output, "output"), (job.report, "report")):
-                if path and path != "-" and same_file(path, spec_path):
+                if path and not is_stream(path) and same_file(path, spec_path):
                     raise WavedilError(f"{path}: the {what} would replace the --spec file; choose another path")
-    options = Options(
-        force=force,
-        subtype=subtype,
-        normalize=normalize,
-        peak_db=peak_db,
-        dtype=dtype,
-        block_size=block_size,
-        resample=resample,
-        sanitize=sanitize,
-        skip_existing=skip_existing,
-        memory_limit=memory_limit,
-    )
-    show = not quiet and sys.stderr.isatty()
-    total = sum(filter(None, (input_seconds(j.input) for j in job_list))) if show else None
-    bar = ProgressLine(len(job_list) + len(early), total, enabled=show)
-    start = time.perf_counter()
-    stdout = _Stdout()
+    return job_list, early
 
-    def report(r) -> None:
+
+def _stdin() -> Any:
+    if sys.stdin is None:
+        raise AudioError("-: no standard input (pipe a WAV stream in, or give a file)")
+    return sys.stdin.buffer
+
+
+@contextmanager
+def _executor(scheduler: str | None, jobs: int | None, *, quiet: bool, view: _View) -> Iterator[JobExecutor]:
+    """Where the work runs: the Dask cluster at ``scheduler``, else ``jobs`` local worker processes."""
+    if not scheduler:
+        yield LocalWorkers(jobs or default_workers())
+        return
+    from wavedil.cluster import DaskCluster, connect, worker_threads
+
+    client = connect(scheduler)
+    try:
+        if not quiet and not worker_threads(client):
+            view.warn(f"{scheduler}: the cluster has no workers yet; the work starts when they join")
+        yield DaskCluster(client)
+    finally:
+        client.close()
+
+
+class _View:
+    """What the person (or the script) sees: the progress line, a line per file, the summary."""
+
+    def __init__(self, files: int, *, as_json: bool, quiet: bool) -> None:
+        self.files, self.as_json, self.quiet = files, as_json, quiet
+        self.show_progress = not quiet and sys.stderr.isatty()
+        self.bar = ProgressLine(files, None, enabled=self.show_progress)
+        self.stdout = _Stdout()
+        self.started = time.perf_counter()
+
+    def total(self, jobs: list) -> None:
+        """Read the inputs' lengths for the bar (only when it is drawn: a header read per input)."""
+        if self.show_progress:
+            self.bar.total = sum(filter(None, (input_seconds(j.input) for j in jobs))) or None
+
+    @property
+    def progress(self) -> Any:
+        return self.bar.advance if self.show_progress else None
+
+    def start(self) -> None:
+        self.bar.start()
+
+    def warn(self, text: str) -> None:
+        self.bar.clear()
+        click.echo(f"Warning: {text}", err=True)
+
+    def result(self, r: JobResult) -> None:
         if r.cause is not None:
             r = dataclasses.replace(r, error=describe(r.cause))
-        bar.clear()
-        if as_json:
-            stdout.echo(json.dumps(r.to_dict()))
+        self.bar.clear()
+        if self.as_json:
+            self.stdout.echo(json.dumps(r.to_dict()))
         if r.status == "error":
             click.echo(f"Error: {r.error}", err=True)
-        elif not quiet and not as_json:
-            click.echo(_describe(r), err=True)
-        if r.clipped_samples and not quiet:
+        elif not self.quiet and not self.as_json:
+            click.echo(_file_line(r), err=True)
+        if not self.quiet:
+            self._warnings(r)
+        self.bar.file_done()
+
+    def _warnings(self, r: JobResult) -> None:
+        if r.clipped_samples:
             click.echo(
-                f"Warning: {r.output}: {r.clipped_samples} sample(s) beyond full scale were clipped; "
-                "use --normalize or --subtype FLOAT to keep them",
+                f"Warning: {r.output}: {r.clipped_samples} sample(s) beyond full scale were clipped; use --normalize or --subtype FLOAT to keep them",
                 err=True,
             )
-        if r.sanitized_samples and not quiet:
+        if r.sanitized_samples:
             click.echo(f"Warning: {r.input}: {r.sanitized_samples} NaN or infinite sample(s) were replaced by zero", err=True)
-        bar.file_done()
 
-    for r in early:
-        report(r)
-    progress = bar.advance if show else None
-    if scheduler:
-        client = connect(scheduler)
-        try:
-            if not quiet and not worker_threads(client):
-                bar.clear()
-                click.echo(f"Warning: {scheduler}: the cluster has no workers yet; the work starts when they join", err=True)
-            results = early + run_jobs_on_cluster(job_list, stack, options, client, on_result=report, on_progress=progress)
-        finally:
-            client.close()
-    else:
-        results = early + run_jobs(job_list, stack, options, workers=jobs or default_workers(), on_result=report, on_progress=progress)
-    bar.clear()
-    summary = summarize(results, time.perf_counter() - start)
-    if as_json:
-        stdout.echo(json.dumps(summary))
-    if stdout.closed:
-        click.echo(
-            f"Error: standard output {stdout.reason}, so not every result was printed; the batch ran to its end: "
-            f"{summary['ok']} ok, {summary['error']} error(s), {summary['skipped']} skipped",
-            err=True,
-        )
-    if stdout.closed or any(r.status == "error" for r in results):
-        sys.exit(1)
+    def finish(self, results: list[JobResult]) -> None:
+        """The closing summary (JSON, or a line for a plain batch of several files), and the exit code."""
+        self.bar.clear()
+        summary = summarize(results, time.perf_counter() - self.started)
+        if self.as_json:
+            self.stdout.echo(json.dumps(summary.to_dict()))
+        elif not self.quiet and self.files > 1:
+            click.echo(summary_line(summary), err=True)
+        if self.stdout.closed:
+            click.echo(
+                f"Error: standard output {self.stdout.reason}, so not every result was printed; the batch ran to its end: "
+                f"{summary.ok} ok, {summary.error} error(s), {summary.skipped} skipped",
+                err=True,
+            )
+        if self.stdout.closed or summary.error:
+            sys.exit(1)
+
+
+def summary_line(summary: Summary) -> str:
+    """The closing line of a plain batch: the files' fates, the audio, the wall time, the speed.
+
+    >>> from wavedil.batch import Summary
+    >>> summary_line(Summary(files=3, ok=2, error=1, skipped=0, seconds_audio=12.0, seconds_wall=0.5, clipped_samples=0))
+    '3 files: 2 ok, 1 error, 0 skipped; 12.00 s of audio in 0.50 s, 24x real time'
+    """
+    text = f"{summary.files} files: {summary.ok} ok, {summary.error} error{'s' if summary.error != 1 else ''}, {summary.skipped} skipped"
+    text += f"; {summary.seconds_audio:,.2f} s of audio in {summary.seconds_wall:,.2f} s"
+    factor = summary.realtime_factor
+    return text + (f", {format_speed(factor)} real time" if factor else "")
+
+
+def _file_line(r: JobResult) -> str:
+    """The line of one file done (or skipped): where it went, what it is, how fast it was filtered."""
+    if r.status == "skipped" or r.audio is None:
+        return f"{r.output}: exists, skipped" + (f"; report {r.report}" if r.report else "")
+    a = r.audio
+    text = f"{r.output}: {a.seconds_audio:.2f} s, {a.sample_rate} Hz, {a.out_channels} ch, {a.format}/{a.subtype}, {format_speed(r.realtime_factor or 0.0)} real time"
+    return text + (f"; report {r.report}" if r.report else "")
 
 
 class _Stdout:
@@ -227,17 +296,3 @@ class _Stdout:
             self.closed = True
             self.reason = "was closed" if isinstance(exc, BrokenPipeError) else f"failed ({os_reason(exc)})"
             silence_stdout()
-
-
-def _describe(r) -> str:
-    if r.status == "skipped":
-        return f"{r.output}: exists, skipped" + (f"; report {r.report}" if r.report else "")
-    d = r.detail
-    speed = d["seconds"] / d["seconds_filter"] if d["seconds_filter"] else 0.0
-    # Two significant digits below 10x, so a slow model does not read "0x".
-    shown = f"{speed:,.0f}" if speed >= 10 else f"{speed:.2g}"
-    text = (
-        f"{r.output}: {d['seconds']:.2f} s, {d['sample_rate']} Hz, {d['out_channels']} ch, "
-        f"{d['format']}/{d['subtype']}, {shown}x real time"
-    )
-    return text + (f"; report {r.report}" if r.report else "")

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 import wavedil
 from wavedil.audio import TEMP_MARK
-from wavedil.batch import Job, Options, run_jobs
+from wavedil.batch import Job, LocalWorkers, Options, run_jobs
 from wavedil.cli.main import cli
 from wavedil.errors import SpecError
 
@@ -193,10 +193,10 @@ def _jobs(tmp_path: Path, count: int, seconds: float) -> list[Job]:
 def test_workers_killed_mid_batch_cost_a_retry_not_the_files(tmp_path):
     stack = wavedil.preset("wavenet")
     jobs = _jobs(tmp_path, 2, 1.0)
-    results = run_jobs(jobs, stack, Options(), workers=2, on_progress=_kill_workers(1))
+    results = run_jobs(jobs, stack, Options(), LocalWorkers(2), on_progress=_kill_workers(1))
     assert [r.status for r in results] == ["ok", "ok"], [r.error for r in results]
     serial = [Job(j.input, str(tmp_path / "serial" / Path(j.output).name)) for j in jobs]
-    assert [r.status for r in run_jobs(serial, stack, Options(), workers=1)] == ["ok", "ok"]
+    assert [r.status for r in run_jobs(serial, stack, Options(), LocalWorkers(1))] == ["ok", "ok"]
     for job, ref in zip(jobs, serial):
         assert Path(job.output).read_bytes() == Path(ref.output).read_bytes()
     assert not temps(tmp_path / "out")
@@ -204,7 +204,7 @@ def test_workers_killed_mid_batch_cost_a_retry_not_the_files(tmp_path):
 
 def test_files_whose_workers_keep_dying_are_errors_and_leave_nothing(tmp_path):
     jobs = _jobs(tmp_path, 2, 1.0)
-    results = run_jobs(jobs, wavedil.preset("wavenet"), Options(), workers=2, on_progress=_kill_workers(1000))
+    results = run_jobs(jobs, wavedil.preset("wavenet"), Options(), LocalWorkers(2), on_progress=_kill_workers(1000))
     for job, r in zip(jobs, results):
         assert r.status == "error" and r.error == f"{job.input}: a worker process died on this file (killed, or out of memory?)"
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
@@ -236,9 +236,9 @@ def test_a_long_file_whose_segment_worker_died_runs_again_on_a_new_pool(tmp_path
     monkeypatch.setattr("wavedil.batch.worker_pool", _BreaksOnce)
     (job,) = _jobs(tmp_path, 1, 8.0)
     stack = wavedil.preset("drive")
-    (result,) = run_jobs([job], stack, Options(block_size=4096), workers=2)
+    (result,) = run_jobs([job], stack, Options(block_size=4096), LocalWorkers(2))
     assert result.status == "ok" and _BreaksOnce.made == 2
-    (ref,) = run_jobs([Job(job.input, str(tmp_path / "serial.wav"))], stack, Options(block_size=4096), workers=1)
+    (ref,) = run_jobs([Job(job.input, str(tmp_path / "serial.wav"))], stack, Options(block_size=4096), LocalWorkers(1))
     assert Path(job.output).read_bytes() == Path(ref.output).read_bytes()
     assert not temps(tmp_path / "out")
 

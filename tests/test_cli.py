@@ -355,3 +355,51 @@ def test_the_package_loads_numpy_only_when_used_and_leaves_the_environment_alone
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         wavedil.nothing  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("{a}", "{b}", "-d", "{out}", "--report", "{r}"), "a report file goes with one output file; --report-dir FOLDER gives one report per output"),
+        (("{a}", "{b}", "-o", "{o}"), "an output file takes one input, got 2; --outdir FOLDER takes several"),
+        (("{a}",), "give either an output file or an output folder; --output FILE or --outdir FOLDER"),
+        (("{a}", "-o", "{o}", "--report-dir", "{out}"), "a report folder goes with an output folder; --report FILE names the one report"),
+        (("-", "-o", "{o}", "--normalize"), "normalizing reads each input twice: a stream input cannot be normalized"),
+        (("{a}", "-o", "-", "--json"), "--json prints on stdout, which -o - uses for audio"),
+        (("-", "-o", "{o}", "--scheduler", "tcp://127.0.0.1:1"), "standard input and output stay on this machine; run without --scheduler"),
+    ],
+)
+def test_usage_mistakes_exit_2_before_any_work(tmp_path, args, message):
+    write(tmp_path / "a.wav")
+    write(tmp_path / "b.wav")
+    paths = {"a": tmp_path / "a.wav", "b": tmp_path / "b.wav", "out": tmp_path / "out", "o": tmp_path / "o.wav", "r": tmp_path / "r.json"}
+    proc = run("apply", *(arg.format(**paths) for arg in args))
+    assert proc.returncode == 2 and proc.stderr.splitlines()[-1] == f"Error: {message}", proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "b.wav"]
+
+
+@pytest.mark.parametrize("name, alias, ext", [("md", "markdown", ".md"), ("txt", "text", ".txt")])
+def test_report_format_names_and_their_aliases(tmp_path, name, alias, ext):
+    """``--report-format md`` and ``markdown`` (``txt`` and ``text``) write the same report, as ``report --format`` renders it."""
+    write(tmp_path / "in.wav")
+    base = ("apply", str(tmp_path / "in.wav"), "-d", str(tmp_path / "out"), "--force", "-q")
+    short, long, as_json = run_all(
+        (*base, "--report-dir", str(tmp_path / "short"), "--report-format", name),
+        (*base, "--report-dir", str(tmp_path / "long"), "--report-format", alias),
+        (*base, "--report-dir", str(tmp_path / "json")),
+    )
+    assert short.returncode == long.returncode == as_json.returncode == 0, short.stderr + long.stderr + as_json.stderr
+    text = (tmp_path / "short" / f"in{ext}").read_text()
+    assert (tmp_path / "long" / f"in{ext}").read_text() == text
+    report = json.loads((tmp_path / "json" / "in.json").read_text())
+    assert text == wavedil.render(report, "markdown" if name == "md" else "text")
+
+
+def test_peak_db_sets_the_normalized_peak(tmp_path):
+    x = write(tmp_path / "in.wav")[:, 0]
+    proc = run("apply", str(tmp_path / "in.wav"), "-o", str(tmp_path / "out.wav"), "--normalize", "--peak-db", "-12", "--dtype", "float64")
+    assert proc.returncode == 0, proc.stderr
+    y = sf.read(tmp_path / "out.wav")[0]
+    filtered = lfilter(np.full(16, 1 / 16), [1.0], x)  # the default preset
+    np.testing.assert_allclose(y, filtered * 10 ** (-12 / 20) / np.max(np.abs(filtered)), atol=2**-24)
+    assert np.max(np.abs(y)) == pytest.approx(10 ** (-12 / 20), rel=1e-6)

@@ -16,12 +16,12 @@ import pytest
 import soundfile as sf
 
 import wavedil
-from wavedil.batch import Job, Options
+from wavedil.batch import Job, Options, run_jobs
 from wavedil.segments import parallel_apply
 
 distributed = pytest.importorskip("distributed")
 
-from wavedil.cluster import ClusterExecutor, connect, run_jobs_on_cluster  # noqa: E402
+from wavedil.cluster import ClusterExecutor, DaskCluster, connect  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +143,7 @@ def test_a_worker_killed_mid_batch_costs_only_a_retry(tmp_path, client):
             os.kill(pids[busy[0]], signal.SIGKILL)
             killed.append(busy[0])
 
-    results = run_jobs_on_cluster(jobs, stack, Options(), client, on_result=on_result)
+    results = run_jobs(jobs, stack, Options(), DaskCluster(client), on_result=on_result)
     assert killed and [r.status for r in results] == ["ok"] * 6, [r.error for r in results]
     assert tasks_lost(client, "run_job") > lost_before  # a task was on the killed worker, and ran again
     for job in jobs:

@@ -15,7 +15,7 @@ from scipy.signal import lfilter, resample_poly
 
 import core_reference
 import wavedil
-from wavedil.errors import SpecError
+from wavedil.errors import SampleRateError, SpecError
 from wavedil.formats.nam import load_nam, parse_nam, save_nam, to_nam
 from wavedil.models.wavenet import WaveNet
 from wavedil.models.wavenet_flat import ArraySettings, from_flat, seeded_weights
@@ -243,9 +243,10 @@ def test_sample_rate_mismatch_is_refused_then_resampled(tmp_path):
     src = tmp_path / "in44.wav"
     sf.write(src, x, 44100, subtype="FLOAT")
     stack = load_nam(model)
-    with pytest.raises(wavedil.WavedilError) as info:
+    with pytest.raises(SampleRateError) as info:
         wavedil.process_file(src, tmp_path / "out.wav", stack)
-    assert "44100 Hz" in str(info.value) and "48000 Hz" in str(info.value) and "--resample" in str(info.value)
+    assert (info.value.audio_rate, info.value.model_rate) == (44100, 48000)
+    assert str(info.value) == f"{src}: the audio is at 44100 Hz but the model runs at 48000 Hz; resample=True converts it"
     result = wavedil.process_file(src, tmp_path / "out.wav", stack, resample=True, dtype=np.float64)
     y, sr = sf.read(tmp_path / "out.wav")
     assert sr == 44100 and len(y) == len(x) and result.sample_rate == 44100

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from .errors import AudioError, OutputExistsError
+from .errors import AudioError, OutputExistsError, Setting
 
 #: Marker in temporary file names, so stale ones can be recognised.
 TEMP_MARK = ".wavedil-"
@@ -357,10 +357,14 @@ def check_writable(target: Path, *, force: bool) -> None:
     if target.is_dir():
         raise AudioError(f"{target}: is a directory")
     if target.exists() and not force:
-        raise OutputExistsError(f"{target}: already exists (use --force to replace it)")
+        raise _exists(target)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise AudioError(f"{target}: the folder {parent} does not exist")
+
+
+def _exists(target: Path) -> OutputExistsError:
+    return OutputExistsError(f"{target}: already exists", hint="{0} replaces it", settings=(Setting("overwrite"),))
 
 
 def _commit(tmp: Path, target: Path, *, force: bool) -> None:
@@ -372,11 +376,11 @@ def _commit(tmp: Path, target: Path, *, force: bool) -> None:
         try:
             os.link(tmp, target)
         except FileExistsError:
-            raise OutputExistsError(f"{target}: already exists (use --force to replace it)") from None
+            raise _exists(target) from None
         except OSError:
             # Filesystems without hard links: check, then rename.
             if target.exists():
-                raise OutputExistsError(f"{target}: already exists (use --force to replace it)") from None
+                raise _exists(target) from None
             os.replace(tmp, target)
             return
         tmp.unlink()

@@ -1,12 +1,15 @@
-"""Batches: many inputs, worker processes, resumable runs, one result per input.
+"""Batches: many inputs, one result per input, run here, on worker processes or on a cluster.
 
 :func:`collect_jobs` turns inputs (files, directories) into jobs with output
-paths; :func:`run_jobs` runs them, in this process or in worker processes,
-and reports each input's :class:`JobResult`. A bad file is reported and the
-others still run. Outputs are written to temporary files renamed into place,
-so an output that exists is complete: ``skip_existing`` resumes a killed
-batch, and stale temporary files of killed runs are removed from the output
-folders when a run starts.
+paths; :func:`run_jobs` runs them and reports each input's :class:`JobResult`.
+It decides how: in this process, whole files side by side, or the segments of
+each long file side by side (:mod:`wavedil.segments`); an *executor* says
+where things run side by side: :class:`LocalWorkers` (worker processes on this
+machine) or :class:`wavedil.cluster.DaskCluster`. A bad file is reported and
+the others still run. Outputs are written to temporary files renamed into
+place, so an output that exists is complete: ``skip_existing`` resumes a
+killed batch, and stale temporary files of killed runs are removed from the
+output folders before and after a run.
 """
 
 from __future__ import annotations
@@ -17,22 +20,37 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import numpy as np
 import soundfile as sf
 
-from .audio import check_input, check_writable, os_reason, open_input, remove_stale_temps, same_file, write_text
-from .errors import MemoryLimitError, Setting, WavedilError
+from .audio import check_input, check_writable, open_input, os_reason, remove_stale_temps, same_file, write_text
+from .errors import AudioError, MemoryLimitError, Setting, UsageError, WavedilError
 from .memory import default_memory_limit
-from .process import STDIO, FileResult, describe, process_file
-from .receptive import analyze
-from .report import format_for_path, render
+from .process import MAX_BLOCK_SIZE, FileResult, Options, Target, is_stream, name_of, process_file
 from .segments import choose_segment_frames
 from .spec import Stack
 from .workers import stop_workers, worker_pool, worker_queue
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "MAX_BLOCK_SIZE",
+    "Batch",
+    "Job",
+    "JobExecutor",
+    "JobResult",
+    "LocalWorkers",
+    "Options",
+    "Summary",
+    "check_jobs",
+    "collect_jobs",
+    "is_name_part",
+    "run_job",
+    "run_jobs",
+    "summarize",
+]
 
 #: Extensions a directory walk picks up as audio.
 AUDIO_EXTENSIONS = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".au", ".caf", ".w64", ".rf64", ".mp3")
@@ -40,66 +58,74 @@ AUDIO_EXTENSIONS = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", "
 
 @dataclass(frozen=True)
 class Job:
-    """One input, where its output (and report) go."""
+    """One input, where its output (and report) go. Input and output are paths or open streams."""
 
-    input: str
-    output: str
+    input: Target
+    output: Target
     report: str | None = None
-
-
-#: Most frames per block a batch may ask for (2**24, 6 minutes at 48 kHz): larger blocks only cost memory.
-MAX_BLOCK_SIZE = 2**24
-
-
-@dataclass(frozen=True)
-class Options:
-    """How every job of a batch is processed (see :func:`wavedil.process_file`).
-
-    Raises
-    ------
-    WavedilError
-        If ``block_size`` is not 1 to :data:`MAX_BLOCK_SIZE`.
-    """
-
-    force: bool = False
-    subtype: str | None = None
-    normalize: bool = False
-    peak_db: float = -1.0
-    dtype: str = "float32"
-    block_size: int | None = None
-    resample: bool = False
-    sanitize: bool = False
-    skip_existing: bool = False
-    #: Bytes a run may use (see :mod:`wavedil.memory`); None: the default limit.
-    memory_limit: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.block_size is not None and not 1 <= self.block_size <= MAX_BLOCK_SIZE:
-            raise WavedilError(f"block size must be 1 to {MAX_BLOCK_SIZE} frames, got {self.block_size}")
 
 
 @dataclass(frozen=True)
 class JobResult:
-    """What happened to one input. ``status`` is ``ok``, ``error`` or ``skipped``."""
+    """What happened to one input. ``status`` is ``ok``, ``error`` or ``skipped``.
+
+    ``input`` and ``output`` name the paths as given (``-`` for a stream);
+    ``audio`` is what filtering measured (``ok`` results only).
+    """
 
     input: str
     output: str | None
     status: str
     error: str | None = None
-    seconds_audio: float = 0.0
     seconds_wall: float = 0.0
-    clipped_samples: int = 0
-    sanitized_samples: int = 0
     report: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict, compare=False)
+    audio: FileResult | None = None
+    #: The filtering alone, without the report: the time a file's speed is measured over.
+    seconds_filter: float = 0.0
     #: The error itself, for a front end to word its remedy in its own terms.
     cause: WavedilError | None = field(default=None, compare=False, repr=False)
 
+    @property
+    def seconds_audio(self) -> float:
+        return self.audio.seconds_audio if self.audio else 0.0
+
+    @property
+    def clipped_samples(self) -> int:
+        return self.audio.clipped_samples if self.audio else 0
+
+    @property
+    def sanitized_samples(self) -> int:
+        return self.audio.sanitized_samples if self.audio else 0
+
+    @property
+    def realtime_factor(self) -> float | None:
+        """Seconds of audio filtered per second of filtering (None before any)."""
+        return self.seconds_audio / self.seconds_filter if self.audio and self.seconds_filter > 0 else None
+
     def to_dict(self) -> dict[str, Any]:
-        """The JSON line of this result (``detail`` and ``cause`` left out)."""
-        out = asdict(self)
-        del out["detail"], out["cause"]
-        return out
+        """The JSON line of this result (the keys the README documents).
+
+        >>> JobResult("a.wav", "out/a.wav", "skipped", seconds_wall=0.5).to_dict()["status"]
+        'skipped'
+        """
+        return {
+            "input": self.input,
+            "output": self.output,
+            "status": self.status,
+            "error": self.error,
+            "seconds_audio": self.seconds_audio,
+            "seconds_wall": self.seconds_wall,
+            "clipped_samples": self.clipped_samples,
+            "sanitized_samples": self.sanitized_samples,
+            "report": self.report,
+        }
+
+
+def _failure(input: Target, output: Target | None, error: WavedilError | str, seconds_wall: float = 0.0) -> JobResult:
+    """An ``error`` result; a :class:`WavedilError` is kept as its cause."""
+    cause = error if isinstance(error, WavedilError) else None
+    out = None if output is None else name_of(output)
+    return JobResult(name_of(input), out, "error", str(error), seconds_wall=seconds_wall, cause=cause)
 
 
 # ---------------------------------------------------------------------------
@@ -111,9 +137,9 @@ def _is_audio(path: Path) -> bool:
 
 
 def collect_jobs(
-    inputs: Sequence[str],
+    inputs: Sequence[Target],
     *,
-    output: str | None = None,
+    output: Target | None = None,
     outdir: str | None = None,
     recursive: bool = False,
     suffix: str = "",
@@ -125,10 +151,11 @@ def collect_jobs(
     """Jobs for ``inputs``, and error results for inputs that cannot become one.
 
     With ``output`` there must be one input. With ``outdir`` each input file
-    ``NAME.EXT`` gives ``OUTDIR/NAME{suffix}{ext or .EXT}``; a directory (with
-    ``recursive``) gives its audio files, keeping their layout under
-    ``outdir``. Reports go to ``report`` (one input) or to ``report_dir``,
-    mirroring the outputs, with extension ``report_ext``.
+    ``NAME.EXT`` gives ``OUTDIR/NAME{suffix}{ext or .EXT}`` (a stream input
+    is named ``stdin.wav``); a directory (with ``recursive``) gives its audio
+    files, keeping their layout under ``outdir``. Reports go to ``report``
+    (one input) or to ``report_dir``, mirroring the outputs, with extension
+    ``report_ext``.
 
     Nothing a batch writes may replace what it reads: a job whose output or
     report is the same file as any input of the batch (its own or another's,
@@ -140,56 +167,94 @@ def collect_jobs(
 
     Raises
     ------
+    UsageError
+        For arguments that do not fit together, or a ``suffix`` or ``ext``
+        that is not part of a file name (see :func:`is_name_part`).
     WavedilError
-        For arguments that do not fit together, a ``suffix`` or ``ext`` that
-        is not part of a file name (see :func:`is_name_part`), or an
-        ``outdir`` or ``report_dir`` that exists and is not a folder.
+        For an ``outdir`` or ``report_dir`` that exists and is not a folder.
+
+    Examples
+    --------
+    >>> jobs, errors = collect_jobs(["takes/a.wav"], outdir="out", suffix="_s", ext="flac")
+    >>> jobs[0].output, errors
+    ('out/a_s.flac', [])
     """
-    if (output is None) == (outdir is None):
-        raise WavedilError("give either an output file (-o) or an output folder (-d)")
-    for what, value in (("suffix", suffix), ("extension", ext)):
-        if value is not None and not is_name_part(value):
-            raise WavedilError(f"the {what} {value!r} is not part of a file name (a path separator, NUL or '..')")
+    _check_layout(inputs, output=output, outdir=outdir, suffix=suffix, ext=ext, report=report, report_dir=report_dir)
     if output is not None:
-        if len(inputs) != 1:
-            raise WavedilError(f"-o takes one input, got {len(inputs)}; use -d OUTDIR for several")
         return _refuse_clobbering([Job(inputs[0], output, report)], [], outdir=None, report_dir=None)
-    if report is not None:
-        raise WavedilError("--report names one file; use --report-dir with -d")
+    assert outdir is not None  # _check_layout: one of the two
     for folder in (outdir, report_dir):
         if folder is not None and os.path.lexists(folder) and not os.path.isdir(folder):
             raise WavedilError(f"{folder}: exists and is not a folder")
-    if ext is not None and not ext.startswith("."):
-        ext = "." + ext
-    if report_ext and not report_ext.startswith("."):
-        report_ext = "." + report_ext
     jobs: list[Job] = []
     errors: list[JobResult] = []
-    base = Path(outdir)  # type: ignore[arg-type]
     for item in inputs:
-        p = Path(item)
-        if item != STDIO and p.is_dir():
-            if not recursive:
-                errors.append(JobResult(item, None, "error", f"{item}: is a directory (add --recursive to process the audio files in it)"))
-                continue
-            files = sorted(f for f in p.rglob("*") if f.is_file() and _is_audio(f) and not any(part.startswith(".") for part in f.relative_to(p).parts))
-            pairs = [(str(f), f.relative_to(p)) for f in files]
-        else:
-            pairs = [(item, Path(p.name if item != STDIO else "stdin.wav"))]
-        for src, rel in pairs:
-            out = base / rel.parent / f"{rel.stem}{suffix}{ext or rel.suffix or '.wav'}"
-            rep = str(Path(report_dir) / rel.parent / f"{rel.stem}{suffix}{report_ext}") if report_dir else None
+        try:
+            sources = _sources(item, recursive)
+        except WavedilError as exc:
+            errors.append(_failure(item, None, exc))
+            continue
+        for src, rel in sources:
+            out = Path(outdir) / rel.parent / f"{rel.stem}{suffix}{_dotted(ext) or rel.suffix or '.wav'}"
+            rep = str(Path(report_dir) / rel.parent / f"{rel.stem}{suffix}{_dotted(report_ext)}") if report_dir else None
             jobs.append(Job(src, str(out), rep))
-    seen: dict[str, str] = {}
+    return _refuse_clobbering(_unique_outputs(jobs, errors), errors, outdir=outdir, report_dir=report_dir)
+def _check_layout(
+    inputs: Sequence[Target],
+    *,
+    output: Target | None,
+    outdir: str | None,
+    suffix: str,
+    ext: str | None,
+    report: str | None,
+    report_dir: str | None,
+) -> None:
+    """Refuse arguments of :func:`collect_jobs` that cannot work together."""
+    if (output is None) == (outdir is None):
+        raise UsageError("give either an output file or an output folder", hint="{0} or {1}", settings=(Setting("output", "FILE"), Setting("outdir", "FOLDER")))
+    for what, value in (("suffix", suffix), ("extension", ext)):
+        if value is not None and not is_name_part(value):
+            raise UsageError(f"the {what} {value!r} is not part of a file name (a path separator, NUL or '..')")
+    if output is not None and len(inputs) != 1:
+        raise UsageError(f"an output file takes one input, got {len(inputs)}", hint="{0} takes several", settings=(Setting("outdir", "FOLDER"),))
+    if output is not None and report_dir is not None:
+        raise UsageError("a report folder goes with an output folder", hint="{0} names the one report", settings=(Setting("report", "FILE"),))
+    if outdir is not None and report is not None:
+        raise UsageError("a report file goes with one output file", hint="{0} gives one report per output", settings=(Setting("report_dir", "FOLDER"),))
+
+
+def _dotted(ext: str | None) -> str | None:
+    return ext if not ext or ext.startswith(".") else "." + ext
+
+
+def _sources(item: Target, recursive: bool) -> list[tuple[Target, Path]]:
+    """The inputs ``item`` stands for, each with its output's path relative to the output folder."""
+    if is_stream(item):
+        return [(item, Path("stdin.wav"))]
+    p = Path(item)
+    if not p.is_dir():
+        return [(item, Path(p.name))]
+    if not recursive:
+        raise AudioError(f"{item}: is a directory", hint="{0} processes the audio files in it", settings=(Setting("recursive"),))
+    files = sorted(f for f in p.rglob("*") if f.is_file() and _is_audio(f) and not any(part.startswith(".") for part in f.relative_to(p).parts))
+    return [(str(f), f.relative_to(p)) for f in files]
+
+
+def _unique_outputs(jobs: list[Job], errors: list[JobResult]) -> list[Job]:
+    """The jobs whose output no earlier job writes; the others become errors."""
+    seen: dict[str, Target] = {}
     unique = []
     for job in jobs:
         key = os.path.realpath(job.output)
         if key in seen:
-            errors.append(JobResult(job.input, job.output, "error", f"{job.output}: the same output as for {seen[key]}; use --suffix or separate runs"))
+            problem = WavedilError(
+                f"{job.output}: the same output as for {name_of(seen[key])}", hint="{0}, or separate runs, keep both", settings=(Setting("suffix", "SUFFIX"),)
+            )
+            errors.append(_failure(job.input, job.output, problem))
             continue
         seen[key] = job.input
         unique.append(job)
-    return _refuse_clobbering(unique, errors, outdir=outdir, report_dir=report_dir)
+    return unique
 
 
 def is_name_part(value: str) -> bool:
@@ -197,13 +262,18 @@ def is_name_part(value: str) -> bool:
 
     A path separator, a NUL or ``..`` could take an output out of its
     folder, so they are refused outright, wherever they are.
+
+    >>> is_name_part("_smooth"), is_name_part("../x")
+    (True, False)
     """
     separators = {"/", os.sep, os.altsep} - {None}
     return not ("\0" in value or ".." in value or any(sep in value for sep in separators))
 
 
-def _file_keys(path: str) -> set[Any]:
+def _file_keys(path: Target | None) -> set[Any]:
     """What identifies a file: its resolved path and, when it exists, its device and inode (hard links too)."""
+    if path is None or is_stream(path):
+        return set()
     keys: set[Any] = {os.path.realpath(path)}
     try:
         st = os.stat(path)
@@ -213,39 +283,46 @@ def _file_keys(path: str) -> set[Any]:
     return keys
 
 
-def _inside(path: str, folder: str) -> bool:
+def _inside(path: Target, folder: str) -> bool:
     root = os.path.realpath(folder)
     return os.path.commonpath([root, os.path.realpath(path)]) == root
 
 
 def _refuse_clobbering(jobs: list[Job], errors: list[JobResult], *, outdir: str | None, report_dir: str | None) -> tuple[list[Job], list[JobResult]]:
     """Jobs whose output or report would replace an input of the batch, or land outside its folder, become errors."""
-    owns = [_file_keys(job.input) if job.input != STDIO else set() for job in jobs]
-    inputs: dict[Any, str] = {}
+    owns = [_file_keys(job.input) for job in jobs]
+    inputs: dict[Any, Target] = {}
     for job, own in zip(jobs, owns):
         for key in own:
             inputs.setdefault(key, job.input)
     kept = []
     for job, own in zip(jobs, owns):
-        problem = None
-        for path, what, folder in ((job.output, "output", outdir), (job.report, "report", report_dir)):
-            if not path or path == STDIO:
-                continue
-            keys = _file_keys(path)
-            if keys & own:
-                problem = f"{path}: the {what} is the input file; choose another {what} path"
-            elif keys & inputs.keys():
-                other = next(inputs[k] for k in keys if k in inputs)
-                problem = f"{path}: the {what} of {job.input} would replace {other}, another input of this batch; choose another --suffix or folder"
-            elif folder is not None and not _inside(path, folder):
-                problem = f"{path}: resolves to {os.path.realpath(path)}, outside {folder} (through a symbolic link); nothing is written outside it"
-            if problem:
-                break
+        targets = ((job.output, "output", outdir), (job.report, "report", report_dir))
+        problem = next(filter(None, (_clobbering(job, path, what, folder, own, inputs) for path, what, folder in targets)), None)
         if problem:
-            errors.append(JobResult(job.input, job.output, "error", problem))
+            errors.append(_failure(job.input, job.output, problem))
         else:
             kept.append(job)
     return kept, errors
+
+
+def _clobbering(job: Job, path: Target | None, what: str, folder: str | None, own: set[Any], inputs: dict[Any, Target]) -> WavedilError | None:
+    """Why ``job``'s ``what`` (output or report) at ``path`` may not be written, or None."""
+    keys = _file_keys(path)
+    if not keys:
+        return None
+    if keys & own:
+        return WavedilError(f"{path}: the {what} is the input file; choose another {what} path")
+    if keys & inputs.keys():
+        other = next(inputs[k] for k in keys if k in inputs)
+        return WavedilError(
+            f"{path}: the {what} of {name_of(job.input)} would replace {name_of(other)}, another input of this batch",
+            hint="another {0} or folder keeps it",
+            settings=(Setting("suffix", "SUFFIX"),),
+        )
+    if folder is not None and not _inside(path, folder):
+        return WavedilError(f"{path}: resolves to {os.path.realpath(path)}, outside {folder} (through a symbolic link); nothing is written outside it")
+    return None
 
 
 # ---------------------------------------------------------------------------
@@ -275,66 +352,69 @@ def run_job(
     """
     start = time.perf_counter()
     try:
-        if options.skip_existing and job.output != STDIO and Path(job.output).exists():
-            # A run killed between the audio and the report left the output alone: its report is made now.
-            if job.report and not os.path.lexists(job.report):
-                Path(job.report).parent.mkdir(parents=True, exist_ok=True)
-                check_report(job.report, job, force=options.force)
-                write_skipped_report(job.report, stack, job, force=options.force)
-            return JobResult(job.input, job.output, "skipped", seconds_wall=time.perf_counter() - start, report=job.report)
-        if job.input != STDIO:
-            # Checked before any folder is made, so that a bad input leaves nothing behind.
-            open_input(job.input).close()
-        if job.output != STDIO:
-            Path(job.output).parent.mkdir(parents=True, exist_ok=True)
-        if job.report:
-            Path(job.report).parent.mkdir(parents=True, exist_ok=True)
-            check_report(job.report, job, force=options.force)
+        if options.skip_existing and not is_stream(job.output) and Path(job.output).exists():
+            return _skip(job, stack, options, start)
+        _prepare(job, options)
         result = process_file(
             job.input,
             job.output,
             stack,
-            force=options.force,
-            subtype=options.subtype,
-            normalize=options.normalize,
-            peak_db=options.peak_db,
-            dtype=np.dtype(options.dtype),
-            block_size=options.block_size,
-            resample=options.resample,
-            sanitize=options.sanitize,
+            replace(options, memory_limit=_share(options.memory_limit, concurrent)),
             progress=progress,
             executor=executor,
             workers=workers,
-            memory_limit=_share(options.memory_limit, concurrent),
         )
         filtered = time.perf_counter() - start
         if job.report:
-            write_report(job.report, stack, result, force=options.force)
+            write_report(job.report, stack, job, result, overwrite=options.overwrite)
     except WavedilError as exc:
-        if isinstance(exc, MemoryLimitError) and concurrent > 1:
-            exc = MemoryLimitError(
-                f"{exc.reason} ({concurrent} files at a time share it)",
-                hint=f"{exc.hint}; {{{len(exc.settings)}}} leaves each file more",
-                settings=(*exc.settings, Setting("jobs", max(1, concurrent // 2))),
-            )
-        return JobResult(job.input, job.output, "error", str(exc), seconds_wall=time.perf_counter() - start, cause=exc)
+        return _failure(job.input, job.output, _shared_limit(exc, concurrent), time.perf_counter() - start)
     except OSError as exc:
-        where = exc.filename or job.output
-        return JobResult(job.input, job.output, "error", f"{where}: {os_reason(exc)}", seconds_wall=time.perf_counter() - start)
+        where = exc.filename or name_of(job.output)
+        return _failure(job.input, job.output, f"{where}: {os_reason(exc)}", time.perf_counter() - start)
     except MemoryError:
         # Beyond the plan (the system itself is short of memory): not the block size's fault.
-        return JobResult(job.input, job.output, "error", f"{job.input}: out of memory (the system could not provide what the run planned)", seconds_wall=time.perf_counter() - start)
+        problem = f"{name_of(job.input)}: out of memory (the system could not provide what the run planned)"
+        return _failure(job.input, job.output, problem, time.perf_counter() - start)
     return JobResult(
-        job.input,
-        job.output,
+        name_of(job.input),
+        name_of(job.output),
         "ok",
-        seconds_audio=result.seconds_audio,
         seconds_wall=time.perf_counter() - start,
-        clipped_samples=result.clipped_samples,
-        sanitized_samples=result.sanitized_samples,
         report=job.report,
-        # The filtering alone, without the report's probes: the speed a status line shows.
-        detail={**describe(result), "seconds_filter": filtered},
+        audio=result,
+        seconds_filter=filtered,
+    )
+
+
+def _skip(job: Job, stack: Stack, options: Options, start: float) -> JobResult:
+    """The result of a job whose output exists; a run killed between the audio and the report left it no report: made now."""
+    if job.report and not os.path.lexists(job.report):
+        Path(job.report).parent.mkdir(parents=True, exist_ok=True)
+        check_report(job.report, job, overwrite=options.overwrite)
+        write_skipped_report(job.report, stack, job, overwrite=options.overwrite)
+    return JobResult(name_of(job.input), name_of(job.output), "skipped", seconds_wall=time.perf_counter() - start, report=job.report)
+
+
+def _prepare(job: Job, options: Options) -> None:
+    """Check the input, then make the output's and report's folders; a bad input leaves nothing behind."""
+    if not is_stream(job.input):
+        open_input(job.input).close()
+    if not is_stream(job.output):
+        Path(job.output).parent.mkdir(parents=True, exist_ok=True)
+    if job.report:
+        Path(job.report).parent.mkdir(parents=True, exist_ok=True)
+        check_report(job.report, job, overwrite=options.overwrite)
+
+
+def _shared_limit(exc: WavedilError, concurrent: int) -> WavedilError:
+    """A memory limit error says so when ``concurrent`` files share the limit, and suggests fewer at a time."""
+    if not isinstance(exc, MemoryLimitError) or concurrent <= 1:
+        return exc
+    return MemoryLimitError(
+        f"{exc.reason} ({concurrent} files at a time share it)",
+        hint=f"{exc.hint}; {{{len(exc.settings)}}} leaves each file more",
+        settings=(*exc.settings, Setting("jobs", max(1, concurrent // 2))),
     )
 
 
@@ -345,22 +425,20 @@ def _share(limit: int | None, concurrent: int) -> int | None:
     return (default_memory_limit() if limit is None else limit) // concurrent
 
 
-def check_report(report: str, job: Job, *, force: bool) -> None:
-    """Refuse, before any audio is written, a report that would replace the input or the output, or exists without ``force``."""
+def check_report(report: str, job: Job, *, overwrite: bool) -> None:
+    """Refuse, before any audio is written, a report that would replace the input or the output, or exists without ``overwrite``."""
     for path, what in ((job.input, "input"), (job.output, "output")):
-        if path != STDIO and same_file(report, path):
+        if not is_stream(path) and same_file(report, path):
             raise WavedilError(f"{report}: the report is the {what} file; choose another report path")
-    check_writable(Path(report), force=force)
+    check_writable(Path(report), force=overwrite)
 
 
-def write_report(path: str, stack: Stack, result: FileResult, *, force: bool) -> None:
-    """The receptive-field report of ``stack`` with the file's ``audio`` facts, rendered by extension."""
-    report = analyze(stack, stack.sample_rate or result.sample_rate, audio=None if result.input == STDIO else result.input)
-    report["audio"] = describe(result)
-    write_text(path, render(report, format_for_path(path)), force=force)
+def write_report(path: str, stack: Stack, job: Job, result: FileResult, *, overwrite: bool) -> None:
+    """The receptive-field report of ``stack`` with ``job``'s ``audio`` facts, rendered by extension."""
+    _write_analysis(path, stack, job, result.sample_rate, result.to_dict(), overwrite=overwrite)
 
 
-def write_skipped_report(path: str, stack: Stack, job: Job, *, force: bool) -> None:
+def write_skipped_report(path: str, stack: Stack, job: Job, *, overwrite: bool) -> None:
     """The report of a job skipped because its output exists (a run that ended before its report).
 
     The stack's analysis is made as for a run. The ``audio`` object has the
@@ -375,38 +453,34 @@ def write_skipped_report(path: str, stack: Stack, job: Job, *, force: bool) -> N
         If the output (or the input) is not a readable audio file.
     """
     with open_input(job.output) as out:
-        frames, rate, out_channels, fmt, subtype = out.frames, out.samplerate, out.channels, out.format, out.subtype
+        header = FileResult(name_of(job.input), name_of(job.output), out.frames, out.samplerate, 0, out.channels, out.format, out.subtype, 0, 0.0, 1.0)
     channels = None
-    if job.input != STDIO:
+    if not is_stream(job.input):
         with open_input(job.input) as src:
             channels = src.channels
-    report = analyze(stack, stack.sample_rate or rate, audio=None if job.input == STDIO else job.input)
-    report["audio"] = {
-        "input": job.input,
-        "output": job.output,
-        "frames": frames,
-        "seconds": frames / rate if rate else 0.0,
-        "sample_rate": rate,
-        "channels": channels,
-        "out_channels": out_channels,
-        "format": fmt,
-        "subtype": subtype,
-        "clipped_samples": None,
-        "sanitized_samples": None,
-        "peak": None,
-        "gain": None,
-        "skipped": True,
-    }
-    write_text(path, render(report, format_for_path(path)), force=force)
+    measured = dict.fromkeys(("clipped_samples", "sanitized_samples", "peak", "gain"))
+    audio = {**header.to_dict(), "channels": channels, **measured, "skipped": True}
+    _write_analysis(path, stack, job, header.sample_rate, audio, overwrite=overwrite)
+
+
+def _write_analysis(path: str, stack: Stack, job: Job, rate: int, audio: dict[str, Any], *, overwrite: bool) -> None:
+    """The stack's analysis at the model's rate (else the audio's ``rate``) with the ``audio`` object, rendered by extension."""
+    # Imported here: the analysis loads scipy, which a batch without reports never needs.
+    from .receptive import analyze
+    from .report import format_for_path, render
+
+    report = analyze(stack, stack.sample_rate or rate, audio=None if is_stream(job.input) else job.input)
+    report["audio"] = audio
+    write_text(path, render(report, format_for_path(path)), force=overwrite)
 
 
 # ---------------------------------------------------------------------------
-# Running many
+# Running many: the policy, and where the work runs
 
 
-def input_seconds(path: str) -> float | None:
-    """Length of an audio file in seconds from its header, or None if it cannot be read."""
-    if path == STDIO:
+def input_seconds(path: Target) -> float | None:
+    """Length of an audio file in seconds from its header, or None if it cannot be read (or is a stream)."""
+    if is_stream(path):
         return None
     try:
         # The input's own checks first: opening a FIFO would block here.
@@ -417,28 +491,100 @@ def input_seconds(path: str) -> float | None:
     return info.frames / info.samplerate if info.samplerate else None
 
 
+@dataclass(frozen=True)
+class Batch:
+    """A batch as an executor runs it: its jobs, how, and where results and progress go.
+
+    ``done(i, result)`` takes the result of ``jobs[i]``; ``progress`` the
+    seconds of audio just processed; ``started()`` is called once, when the
+    work starts (any worker processes started), the moment a speed is
+    measured from.
+    """
+
+    jobs: Sequence[Job]
+    stack: Stack
+    options: Options
+    done: Callable[[int, JobResult], None]
+    progress: Callable[[float], None] | None = None
+    started: Callable[[], None] = lambda: None
+
+
+class JobExecutor(Protocol):
+    """Where a batch's work runs side by side: :class:`LocalWorkers`, :class:`wavedil.cluster.DaskCluster`."""
+
+    @property
+    def slots(self) -> int:
+        """Work units that run at once."""
+
+    #: Whether work may run in this process when running it side by side cannot help.
+    runs_here: bool
+
+    def check(self, jobs: Sequence[Job]) -> None:
+        """Refuse, with a :class:`UsageError`, jobs that cannot run there."""
+
+    def remove_stale_temps(self, folders: Sequence[str]) -> None:
+        """Remove the temporary files killed runs left in ``folders``, wherever the work writes."""
+
+    def run_segments(self, batch: Batch) -> None:
+        """Each job in turn, its segments side by side; every job ends in ``batch.done``."""
+
+    def run_files(self, batch: Batch) -> None:
+        """Whole files side by side; every job ends in ``batch.done``."""
+
+
 def run_jobs(
     jobs: Sequence[Job],
     stack: Stack,
     options: Options,
+    executor: JobExecutor | None = None,
     *,
-    workers: int = 1,
     on_result: Callable[[JobResult], None] | None = None,
     on_progress: Callable[[float], None] | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> list[JobResult]:
-    """Run ``jobs``, ``workers`` at a time, and return their results in job order.
+    """Run ``jobs`` on ``executor`` and return their results in job order.
 
-    ``on_result`` is called as each job ends; ``on_progress`` with the seconds
-    of audio processed, as blocks complete. With more than one worker the
-    work runs in separate processes (BLAS limited to one thread each, so that
-    workers do not oversubscribe the cores): whole files when there are at
-    least as many files as workers, otherwise segments of each long file
-    (:mod:`wavedil.segments`), with the same output bit for bit. Before
-    starting, stale temporary files of killed runs are removed from the
-    output folders.
+    The policy: whole files side by side when there are at least as many
+    files as the executor's slots; otherwise the segments of each long file
+    side by side (:mod:`wavedil.segments`), with the same output bit for bit.
+    An executor that may run work here (:class:`LocalWorkers`) does so when
+    neither helps: one slot, a stream input, or few short files. Before and
+    after, stale temporary files of killed runs are removed from the output
+    folders.
+
+    Parameters
+    ----------
+    jobs : sequence of Job
+    stack : Stack
+    options : Options
+    executor : JobExecutor, optional
+        Where the work runs; default: this process (``LocalWorkers(1)``).
+    on_result : callable, optional
+        Called with each job's :class:`JobResult` as it ends.
+    on_progress : callable, optional
+        Called with the seconds of audio processed, as blocks (or files) complete.
+    on_start : callable, optional
+        Called once when the work starts, after any worker processes started.
+
+    Raises
+    ------
+    UsageError
+        For options that cannot work with the jobs (``normalize`` with a
+        stream input) or the executor (streams on a cluster).
+
+    Examples
+    --------
+    >>> import numpy as np, soundfile as sf, tempfile, os, wavedil
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     sf.write(os.path.join(folder, "a.wav"), np.zeros(4800), 48000)
+    ...     jobs, errors = collect_jobs([os.path.join(folder, "a.wav")], outdir=os.path.join(folder, "out"))
+    ...     results = run_jobs(jobs, wavedil.preset("smooth"), Options())
+    >>> [(r.status, r.seconds_audio) for r in results]
+    [('ok', 0.1)]
     """
-    for folder in sorted({str(Path(j.output).parent) for j in jobs if j.output != STDIO}):
-        remove_stale_temps(folder)
+    executor = executor if executor is not None else LocalWorkers(1)
+    check_jobs(jobs, options)
+    executor.check(jobs)
     results: dict[int, JobResult] = {}
 
     def done(i: int, r: JobResult) -> None:
@@ -446,24 +592,50 @@ def run_jobs(
         if on_result:
             on_result(r)
 
-    # Standard input belongs to this process: a batch that reads it runs here.
-    if workers <= 1 or any(j.input == STDIO for j in jobs):
-        for i, job in enumerate(jobs):
-            done(i, run_job(job, stack, options, on_progress))
-    elif len(jobs) < workers:
-        if any(worth_splitting(j, stack, options, workers) for j in jobs):
-            _run_segments(jobs, stack, options, workers, done, on_progress)
-        else:
-            for i, job in enumerate(jobs):
-                done(i, run_job(job, stack, options, on_progress))
-    else:
-        _run_pool(jobs, stack, options, workers, done, on_progress)
+    batch = Batch(jobs, stack, options, done, on_progress, on_start or (lambda: None))
+    folders = sorted({str(Path(j.output).parent) for j in jobs if not is_stream(j.output)})
+    executor.remove_stale_temps(folders)
+    try:
+        _dispatch(batch, executor)
+    finally:
+        executor.remove_stale_temps(folders)
     return [results[i] for i in range(len(jobs))]
+
+
+def check_jobs(jobs: Sequence[Job], options: Options) -> None:
+    """Refuse ``options`` that cannot work with ``jobs``: ``normalize`` with a stream input.
+
+    Raises
+    ------
+    UsageError
+    """
+    if options.normalize and any(is_stream(j.input) for j in jobs):
+        raise UsageError("normalizing reads each input twice: a stream input cannot be normalized")
+
+
+def _dispatch(batch: Batch, executor: JobExecutor) -> None:
+    """The policy: here, segments of long files, or whole files side by side."""
+    slots, jobs = executor.slots, batch.jobs
+    if executor.runs_here and (slots <= 1 or any(is_stream(j.input) for j in jobs)):
+        # A stream belongs to this process: a batch that reads one runs here.
+        return run_here(batch)
+    if len(jobs) < slots and any(worth_splitting(j, batch.stack, batch.options, slots) for j in jobs):
+        return executor.run_segments(batch)
+    if executor.runs_here and len(jobs) < slots:
+        return run_here(batch)  # few short files: starting workers would cost more than it saves
+    return executor.run_files(batch)
+
+
+def run_here(batch: Batch) -> None:
+    """Each job in turn, in this process."""
+    batch.started()
+    for i, job in enumerate(batch.jobs):
+        batch.done(i, run_job(job, batch.stack, batch.options, batch.progress))
 
 
 def worth_splitting(job: Job, stack: Stack, options: Options, workers: int) -> bool:
     """Whether the job's input is long enough to cut into two segments or more (never for a recurrent model)."""
-    if options.resample or stack.is_recurrent or job.input == STDIO:
+    if options.resample or stack.is_recurrent or is_stream(job.input):
         return False
     try:
         # The input's own checks first: opening a FIFO would block here.
@@ -472,6 +644,78 @@ def worth_splitting(job: Job, stack: Stack, options: Options, workers: int) -> b
     except Exception:  # unreadable: its job will report why
         return False
     return frames > choose_segment_frames(frames, stack, workers, options.block_size)
+
+
+# ---------------------------------------------------------------------------
+# Worker processes on this machine
+
+
+class LocalWorkers:
+    """Worker processes on this machine (:func:`wavedil.workers.worker_pool`), ``workers`` at once.
+
+    Each worker runs one BLAS thread, so that they do not oversubscribe the
+    cores. A worker that dies (killed, out of memory) breaks its pool: the
+    files it took down run once more on a new pool, then count as failed.
+    """
+
+    runs_here = True
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = workers
+
+    @property
+    def slots(self) -> int:
+        return self.workers
+
+    def check(self, jobs: Sequence[Job]) -> None:
+        """Anything runs here."""
+
+    def remove_stale_temps(self, folders: Sequence[str]) -> None:
+        for folder in folders:
+            remove_stale_temps(folder)
+
+    def run_segments(self, batch: Batch) -> None:
+        """Each job in turn, its segments spread over a pool of ``workers``.
+
+        A worker that dies breaks the pool: the next file gets a new one, and
+        the file runs once more on it (its output so far was a temporary file,
+        removed on the way out), then counts as failed. Output to a stream has
+        partly gone out already: that file fails at once.
+        """
+        pool = worker_pool(self.workers)
+        batch.started()
+        try:
+            for i, job in enumerate(batch.jobs):
+                for attempt in (1, 2):
+                    try:
+                        result = run_job(job, batch.stack, batch.options, batch.progress, executor=pool, workers=self.workers)
+                        break
+                    except BrokenExecutor:
+                        pool.shutdown(wait=True)
+                        pool = worker_pool(self.workers)
+                        result = _worker_died(job)
+                        if is_stream(job.output):
+                            break
+                batch.done(i, result)
+        except KeyboardInterrupt:
+            stop_workers(pool)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def run_files(self, batch: Batch) -> None:
+        """Whole files on a pool of ``workers``, results as they complete.
+
+        A worker that dies breaks the pool and fails every file not yet done:
+        those run once more on a new pool, then count as failed.
+        """
+        broken = _run_pool(batch, self.workers)
+        if not broken:
+            return
+        self.remove_stale_temps(sorted({str(Path(batch.jobs[i].output).parent) for i in broken}))  # the dead worker's partial output
+        again = replace(batch, jobs=[batch.jobs[i] for i in broken], done=lambda j, r: batch.done(broken[j], r), started=lambda: None)
+        for j in _run_pool(again, min(self.workers, len(broken))):
+            again.done(j, _worker_died(again.jobs[j]))
 
 
 _progress_queue: Any = None
@@ -488,104 +732,51 @@ def _worker_job(job: Job, stack: Stack, options: Options, concurrent: int) -> Jo
 
 
 def _worker_died(job: Job) -> JobResult:
-    return JobResult(job.input, job.output, "error", f"{job.input}: a worker process died on this file (killed, or out of memory?)")
+    return _failure(job.input, job.output, f"{name_of(job.input)}: a worker process died on this file (killed, or out of memory?)")
 
 
-def _run_segments(
-    jobs: Sequence[Job],
-    stack: Stack,
-    options: Options,
-    workers: int,
-    done: Callable[[int, JobResult], None],
-    on_progress: Callable[[float], None] | None,
-) -> None:
-    """Each job in turn, its segments spread over a pool of ``workers``.
-
-    A worker that dies breaks the pool: the next file gets a new one, and the
-    file runs once more on it (its output so far was a temporary file, removed
-    on the way out), then counts as failed. Output on standard output has
-    partly gone out already: that file fails at once.
-    """
-    pool = worker_pool(workers)
-    try:
-        for i, job in enumerate(jobs):
-            for attempt in (1, 2):
-                try:
-                    result = run_job(job, stack, options, on_progress, executor=pool, workers=workers)
-                    break
-                except BrokenExecutor:
-                    pool.shutdown(wait=True)
-                    pool = worker_pool(workers)
-                    result = _worker_died(job)
-                    if job.output == STDIO:
-                        break
-            done(i, result)
-    except KeyboardInterrupt:
-        stop_workers(pool)
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _run_pool(
-    jobs: Sequence[Job],
-    stack: Stack,
-    options: Options,
-    workers: int,
-    done: Callable[[int, JobResult], None],
-    on_progress: Callable[[float], None] | None,
-    *,
-    retry: bool = True,
-) -> None:
-    """Whole files on a pool of ``workers``, results as they complete.
-
-    A worker that dies breaks the pool and fails every file not yet done:
-    those run once more on a new pool (``retry``), then count as failed.
-    """
-    progress_queue = worker_queue() if on_progress else None
+def _run_pool(batch: Batch, workers: int) -> list[int]:
+    """Whole files on a new pool of ``workers``; returns, sorted, the jobs a broken pool took down."""
+    progress_queue = worker_queue() if batch.progress else None
     stop = threading.Event()
     drain = None
     if progress_queue is not None:
-        drain = threading.Thread(target=_drain, args=(progress_queue, on_progress, stop), daemon=True)
+        drain = threading.Thread(target=_drain, args=(progress_queue, batch.progress, stop), daemon=True)
         drain.start()
     pool = worker_pool(workers, initializer=_set_progress_queue, initargs=(progress_queue,))
-    broken: list[int] = []
+    batch.started()
     try:
-        futures: dict[Future, int] = {pool.submit(_worker_job, job, stack, options, min(workers, len(jobs))): i for i, job in enumerate(jobs)}
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                i = futures[fut]
-                try:
-                    done(i, fut.result())
-                except KeyboardInterrupt:
-                    raise
-                except BrokenExecutor:
-                    broken.append(i)
-                except BaseException as exc:  # cannot come from run_job, which returns every failure
-                    done(i, JobResult(jobs[i].input, jobs[i].output, "error", f"{jobs[i].input}: worker failed: {exc or type(exc).__name__}"))
+        concurrent = min(workers, len(batch.jobs))
+        futures = {pool.submit(_worker_job, job, batch.stack, batch.options, concurrent): i for i, job in enumerate(batch.jobs)}
+        return sorted(_collect(futures, batch))
     except KeyboardInterrupt:
         stop_workers(pool)
-        for folder in sorted({str(Path(j.output).parent) for j in jobs if j.output != STDIO}):
-            remove_stale_temps(folder)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         stop.set()
         if drain is not None:
             drain.join(timeout=1.0)
-    if not broken:
-        return
-    broken.sort()
-    for folder in sorted({str(Path(jobs[i].output).parent) for i in broken}):
-        remove_stale_temps(folder)  # the dead worker's partial output
-    if not retry:
-        for i in broken:
-            done(i, _worker_died(jobs[i]))
-        return
-    again = [jobs[i] for i in broken]
-    _run_pool(again, stack, options, min(workers, len(again)), lambda j, r: done(broken[j], r), on_progress, retry=False)
+
+
+def _collect(futures: dict[Future[JobResult], int], batch: Batch) -> list[int]:
+    """Hand each finished job's result to ``batch.done``; returns the jobs a broken pool took down."""
+    broken: list[int] = []
+    pending = set(futures)
+    while pending:
+        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for fut in finished:
+            i = futures[fut]
+            job = batch.jobs[i]
+            try:
+                batch.done(i, fut.result())
+            except KeyboardInterrupt:
+                raise
+            except BrokenExecutor:
+                broken.append(i)
+            except BaseException as exc:  # cannot come from run_job, which returns every failure
+                batch.done(i, _failure(job.input, job.output, f"{name_of(job.input)}: worker failed: {exc or type(exc).__name__}"))
+    return broken
 
 
 def _drain(q: Any, on_progress: Callable[[float], None], stop: threading.Event) -> None:
@@ -598,18 +789,58 @@ def _drain(q: Any, on_progress: Callable[[float], None], stop: threading.Event) 
             return
 
 
-def summarize(results: Iterable[JobResult], seconds_wall: float) -> dict[str, Any]:
-    """The closing object of a batch: counts, audio and wall seconds, speed."""
+# ---------------------------------------------------------------------------
+# The closing summary
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The closing facts of a batch: counts, audio and wall seconds, speed.
+
+    Examples
+    --------
+    >>> s = summarize([JobResult("a.wav", "o/a.wav", "skipped")], seconds_wall=2.0)
+    >>> s.files, s.skipped, s.realtime_factor
+    (1, 1, 0.0)
+    """
+
+    files: int
+    ok: int
+    error: int
+    skipped: int
+    seconds_audio: float
+    seconds_wall: float
+    clipped_samples: int
+
+    @property
+    def realtime_factor(self) -> float | None:
+        """Seconds of audio per second of wall time: seconds_audio / seconds_wall (None for no time)."""
+        return self.seconds_audio / self.seconds_wall if self.seconds_wall > 0 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The closing JSON object of a batch's results (the keys the README documents)."""
+        return {
+            "summary": True,
+            "files": self.files,
+            "ok": self.ok,
+            "error": self.error,
+            "skipped": self.skipped,
+            "seconds_audio": self.seconds_audio,
+            "seconds_wall": self.seconds_wall,
+            "realtime_factor": self.realtime_factor,
+            "clipped_samples": self.clipped_samples,
+        }
+
+
+def summarize(results: Iterable[JobResult], seconds_wall: float) -> Summary:
+    """The :class:`Summary` of ``results``, a batch that took ``seconds_wall``."""
     results = list(results)
-    audio = sum(r.seconds_audio for r in results)
-    return {
-        "summary": True,
-        "files": len(results),
-        "ok": sum(r.status == "ok" for r in results),
-        "error": sum(r.status == "error" for r in results),
-        "skipped": sum(r.status == "skipped" for r in results),
-        "seconds_audio": audio,
-        "seconds_wall": seconds_wall,
-        "realtime_factor": audio / seconds_wall if seconds_wall > 0 else None,
-        "clipped_samples": sum(r.clipped_samples for r in results),
-    }
+    return Summary(
+        files=len(results),
+        ok=sum(r.status == "ok" for r in results),
+        error=sum(r.status == "error" for r in results),
+        skipped=sum(r.status == "skipped" for r in results),
+        seconds_audio=sum(r.seconds_audio for r in results),
+        seconds_wall=seconds_wall,
+        clipped_samples=sum(r.clipped_samples for r in results),
+    )

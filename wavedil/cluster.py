@@ -1,13 +1,12 @@
-"""Batches on a Dask cluster (``dask.distributed``): files, and segments of long files.
+"""Batches on a Dask cluster (``dask.distributed``): :class:`DaskCluster`, an executor of :func:`wavedil.batch.run_jobs`.
 
-The work units are those of a local batch: whole files (each worker reads its
-input and writes its output to a temporary name renamed into place, on a
-filesystem all hosts share), or, when there are fewer files than the
-cluster's worker threads, the segments of each long file
-(:mod:`wavedil.segments`), whose outputs this process joins and writes, bit
-for bit what a local run writes. A worker lost mid-task costs a retry: Dask
-runs the task again elsewhere. Dask is imported only here, only when a
-scheduler is used (``pip install "wavedil[dask]"``).
+The work units, chosen by :func:`~wavedil.batch.run_jobs` as for a local
+batch, are whole files (each worker reads its input and writes its output to
+a temporary name renamed into place, on a filesystem all hosts share), or the
+segments of each long file (:mod:`wavedil.segments`), whose outputs this
+process joins and writes, bit for bit what a local run writes. A worker lost
+mid-task costs a retry: Dask runs the task again elsewhere. Dask is imported
+only here, only when a scheduler is used (``pip install "wavedil[dask]"``).
 """
 
 from __future__ import annotations
@@ -20,13 +19,12 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from .audio import remove_stale_temps
-from .batch import Job, JobResult, Options, run_job, worth_splitting
-from .errors import WavedilError
-from .process import STDIO
+from .batch import Batch, Job, JobResult, Options, run_job
+from .errors import UsageError, WavedilError
+from .process import is_stream
 from .spec import Stack
 
 #: Times Dask runs a task again after it raised (a lost worker is rescheduled on top of these).
@@ -177,6 +175,91 @@ class ClusterExecutor:
         return self.client.submit(fn, *args, key=key, pure=False, retries=RETRIES)
 
 
+class DaskCluster:
+    """The executor of :func:`wavedil.batch.run_jobs` on the Dask cluster behind ``client``.
+
+    Whole files are tasks (the cluster's worker threads, counted when asked:
+    start the workers first); the segments of a long file are tasks whose
+    outputs this process joins and writes. Each result names the paths as
+    given, though workers see them made absolute. A file whose task failed on
+    every try is an ``error`` result; the others still run. Stale temporary
+    files are removed on this host and on every worker's host.
+
+    Examples
+    --------
+    >>> from distributed import Client                     # doctest: +SKIP
+    >>> results = run_jobs(jobs, stack, Options(), DaskCluster(Client("tcp://head:8786")))  # doctest: +SKIP
+    """
+
+    runs_here = False
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.executor = ClusterExecutor(client)
+
+    @property
+    def slots(self) -> int:
+        return max(1, worker_threads(self.client))
+
+    def check(self, jobs: Sequence[Job]) -> None:
+        if any(is_stream(j.input) or is_stream(j.output) for j in jobs):
+            raise UsageError("streams stay on this machine: a cluster cannot read or write them")
+
+    def remove_stale_temps(self, folders: Sequence[str]) -> None:
+        # A worker killed mid-file (its task ran again elsewhere) left a temporary file on its host.
+        _remove_temps_everywhere(self.client, [os.path.abspath(f) for f in folders])
+
+    def run_segments(self, batch: Batch) -> None:
+        """Few long files: their segments spread over the cluster, this process writes."""
+        _distributed()
+        batch.started()
+        workers = self.slots
+        for i, job in enumerate(batch.jobs):
+            try:
+                result = run_job(_absolute(job), batch.stack, batch.options, batch.progress, executor=self.executor, workers=workers)
+            except Exception as exc:  # a segment's task failed on every try, or the scheduler went away
+                result = _failed(job, exc)
+            batch.done(i, _as_given(job, result))
+
+    def run_files(self, batch: Batch) -> None:
+        """One task per file; results as they complete."""
+        distributed = _distributed()
+        futures = self._submit(batch)
+        batch.started()
+        if not futures:
+            return
+        try:
+            for fut in distributed.as_completed(list(futures), loop=self.client.loop):
+                i = futures[fut]
+                try:
+                    result = fut.result()
+                except Exception as exc:  # the task failed on every try (a worker killed again and again)
+                    result = _failed(batch.jobs[i], exc)
+                if batch.progress and result.seconds_audio:
+                    batch.progress(result.seconds_audio)
+                batch.done(i, _as_given(batch.jobs[i], result))
+        except KeyboardInterrupt:
+            self.client.cancel(list(futures))
+            raise
+
+    def _submit(self, batch: Batch) -> dict[Any, int]:
+        """A task per job; a job skipped because its output exists is done at once, without one."""
+        futures: dict[Any, int] = {}
+        # The stack goes to the cluster once, as a task's result: unlike scattered
+        # data, Dask can compute it again if every worker holding it is lost, and
+        # the tasks wait for workers that have not joined yet.
+        shared_stack = None
+        for i, job in enumerate(batch.jobs):
+            wide = _absolute(job)
+            if batch.options.skip_existing and os.path.exists(wide.output):
+                batch.done(i, _as_given(job, run_job(wide, batch.stack, batch.options)))
+                continue
+            if shared_stack is None:
+                shared_stack = self.executor.submit(_the_stack, batch.stack)
+            futures[self.executor.submit(run_job, wide, shared_stack, _retry_safe(wide, batch.options))] = i
+        return futures
+
+
 def _absolute(job: Job) -> Job:
     # Workers run elsewhere, in another working directory: they need full paths.
     return Job(
@@ -186,6 +269,15 @@ def _absolute(job: Job) -> Job:
     )
 
 
+def _as_given(job: Job, result: JobResult) -> JobResult:
+    """``result`` naming the paths as the user gave them, not the absolute ones the workers saw."""
+    return replace(result, input=str(job.input), output=str(job.output), report=job.report if result.report else None)
+
+
+def _failed(job: Job, exc: BaseException) -> JobResult:
+    return JobResult(str(job.input), str(job.output), "error", f"{job.input}: failed on the cluster: {_reason(exc)}")
+
+
 def _retry_safe(job: Job, options: Options) -> Options:
     """Options under which running ``job`` twice is harmless.
 
@@ -193,110 +285,11 @@ def _retry_safe(job: Job, options: Options) -> Options:
     Dask heard the task end; Dask then runs the task again. An output (or
     report) that did not exist when the batch was submitted can only be that
     earlier attempt's, so the task may replace it. One that existed is
-    protected as usual: an error without ``force``, or skipped.
+    protected as usual: an error without ``overwrite``, or skipped.
     """
-    if options.force or os.path.exists(job.output) or (job.report and os.path.exists(job.report)):
+    if options.overwrite or os.path.exists(job.output) or (job.report and os.path.exists(job.report)):
         return options
-    return replace(options, force=True, skip_existing=False)
-
-
-def run_jobs_on_cluster(
-    jobs: Sequence[Job],
-    stack: Stack,
-    options: Options,
-    client: Any,
-    *,
-    on_result: Callable[[JobResult], None] | None = None,
-    on_progress: Callable[[float], None] | None = None,
-) -> list[JobResult]:
-    """Run ``jobs`` on the cluster behind ``client``; results in job order, as :func:`wavedil.batch.run_jobs`.
-
-    Whole files are tasks when there are at least as many files as the
-    cluster has worker threads (counted now: start the workers first);
-    otherwise each long file runs as segments on the cluster, one file after
-    the other, written by this process. ``on_result`` is called as each job
-    ends; ``on_progress`` with the seconds of audio done, as files (or
-    segments) complete. Each result names the paths as given. A file whose
-    task failed on every try is an ``error`` result; the others still run.
-    Stale temporary files of killed runs are removed from the output folders
-    on this host and on every worker's host, before and after the batch.
-    """
-    if any(j.input == STDIO or j.output == STDIO for j in jobs):
-        raise WavedilError("standard input and output stay on this machine; run without a scheduler")
-    distributed = _distributed()
-    wide = [_absolute(j) for j in jobs]
-    folders = sorted({str(Path(j.output).parent) for j in wide})
-    _remove_temps_everywhere(client, folders)
-    executor = ClusterExecutor(client)
-    threads = max(1, worker_threads(client))
-    results: dict[int, JobResult] = {}
-
-    def done(i: int, r: JobResult) -> None:
-        # The paths as the user gave them, not the absolute ones the workers saw.
-        r = replace(r, input=jobs[i].input, output=jobs[i].output, report=jobs[i].report if r.report else None)
-        results[i] = r
-        if on_result:
-            on_result(r)
-
-    def failed(i: int, exc: BaseException) -> JobResult:
-        return JobResult(wide[i].input, wide[i].output, "error", f"{jobs[i].input}: failed on the cluster: {_reason(exc)}")
-
-    try:
-        if len(jobs) < threads and any(worth_splitting(j, stack, options, threads) for j in wide):
-            # Few long files: their segments spread over the cluster, this process writes.
-            for i, job in enumerate(wide):
-                try:
-                    result = run_job(job, stack, options, on_progress, executor=executor, workers=threads)
-                except Exception as exc:  # a segment's task failed on every try, or the scheduler went away
-                    result = failed(i, exc)
-                done(i, result)
-        else:
-            _run_files(wide, stack, options, client, executor, distributed, done, failed, on_progress)
-    finally:
-        # A worker killed mid-file (its task ran again elsewhere) left a temporary file on its host.
-        _remove_temps_everywhere(client, folders)
-    return [results[i] for i in range(len(jobs))]
-
-
-def _run_files(
-    jobs: Sequence[Job],
-    stack: Stack,
-    options: Options,
-    client: Any,
-    executor: ClusterExecutor,
-    distributed: Any,
-    done: Callable[[int, JobResult], None],
-    failed: Callable[[int, BaseException], JobResult],
-    on_progress: Callable[[float], None] | None,
-) -> None:
-    """One task per file; results as they complete."""
-    futures: dict[Any, int] = {}
-    # The stack goes to the cluster once, as a task's result: unlike scattered
-    # data, Dask can compute it again if every worker holding it is lost, and
-    # the tasks wait for workers that have not joined yet.
-    shared_stack = None
-    for i, job in enumerate(jobs):
-        if options.skip_existing and os.path.exists(job.output):
-            done(i, run_job(job, stack, options))  # skipped, without a task
-            continue
-        if shared_stack is None:
-            shared_stack = executor.submit(_the_stack, stack)
-        futures[executor.submit(run_job, job, shared_stack, _retry_safe(job, options))] = i
-    if not futures:
-        return
-    try:
-        for fut in distributed.as_completed(list(futures), loop=client.loop):
-            i = futures[fut]
-            try:
-                result = fut.result()
-            except Exception as exc:  # the task failed on every try (a worker killed again and again)
-                result = failed(i, exc)
-            if on_progress and result.seconds_audio:
-                on_progress(result.seconds_audio)
-            done(i, result)
-    except KeyboardInterrupt:
-        client.cancel(list(futures))
-        raise
+    return replace(options, overwrite=True, skip_existing=False)
 
 
 def _the_stack(stack: Stack) -> Stack:

@@ -1,28 +1,34 @@
 """Filter audio files: read in blocks, run the engine, write atomically.
 
-Memory is bounded by the block size whatever the file's length: the input is
-read block by block, each block goes through a :class:`StreamingFilter`, and
-the output is written as it comes, to a temporary file renamed into place when
-complete. ``-`` stands for standard input or output (a WAV stream).
+Memory is bounded by the block size whatever the file's length. A run is a
+chain of small stages, each a function or class below:
+
+    source -> block reader (NaN policy) -> engine -> gain/clip -> sink (progress)
+
+The *source* opens a file or a stream; the *reader* yields float blocks and
+refuses (or, with ``sanitize``, zeroes) NaN and infinite samples; the
+*engine* is a :class:`~wavedil.engine.StreamingFilter` over the whole input,
+segments of it on an executor, or the whole input resampled to a model's
+rate; *gain/clip* applies the normalising gain, checks for overflow, tracks
+the peak and clips integer outputs; the *sink* writes a temporary file
+renamed into place when complete (or a WAV stream), and reports progress as
+blocks are written, so that it counts audio done, not audio read. One :class:`Options`
+configures the chain, for :func:`process_file` as for the batch runners.
 """
 
 from __future__ import annotations
 
 import contextlib
-
 import math
 import os
-import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, replace
+from typing import Any, BinaryIO, Union
 
 import numpy as np
 import soundfile as sf
-from numpy.typing import DTypeLike
-from scipy.signal import resample_poly
 
 from .audio import (
     WavStreamWriter,
@@ -37,16 +43,22 @@ from .audio import (
     sndfile_reason,
 )
 from .engine import StreamingFilter, block_size_for
-from .errors import AudioError, MemoryLimitError, WavedilError
+from .errors import AudioError, MemoryLimitError, SampleRateError, Setting, UsageError, WavedilError
 from .memory import plan_and_check, plan_whole_file, signal_layout
 from .segments import Segment, choose_segment_frames, ordered_results, plan_segments, run_segment
 from .spec import Stack
 
-#: The path that means standard input (as input) or standard output (as output).
-STDIO = "-"
+#: An input or output: a path, or an open binary stream (a pipe, ``sys.stdin.buffer``).
+Target = Union[str, "os.PathLike[str]", BinaryIO]
+
+#: How a stream is named in messages and results: the name the shell gives a standard stream.
+STREAM_NAME = "-"
 
 #: Called with the seconds of input audio just processed.
 Progress = Callable[[float], None]
+
+#: Most frames per block a run may ask for (2**24, 6 minutes at 48 kHz): larger blocks only cost memory.
+MAX_BLOCK_SIZE = 2**24
 
 #: The largest sample a FLOAT file holds: a larger finite one is written as infinity.
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -54,9 +66,105 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _FLOAT64_MAX = float(np.finfo(np.float64).max)
 
 
+def is_stream(target: Target) -> bool:
+    """Whether ``target`` is an open stream rather than a path.
+
+    >>> import io
+    >>> is_stream("in.wav"), is_stream(io.BytesIO())
+    (False, True)
+    """
+    return not isinstance(target, (str, os.PathLike))
+
+
+def name_of(target: Target) -> str:
+    """``target`` as messages and results name it: the path, or :data:`STREAM_NAME` for a stream.
+
+    >>> import io
+    >>> name_of("in.wav"), name_of(io.BytesIO())
+    ('in.wav', '-')
+    """
+    return STREAM_NAME if is_stream(target) else os.fspath(target)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How audio is processed: one set of options for :func:`process_file` and the batch runners.
+
+    Parameters
+    ----------
+    overwrite : bool
+        Replace an existing output (and report).
+    subtype : str, optional
+        libsndfile subtype to write, e.g. ``PCM_24`` or ``FLOAT``; default: the input's.
+    normalize : bool
+        Scale the output to a peak of ``peak_db`` dBFS instead of clipping
+        (the engine runs twice: the input must be a file, not a stream).
+    peak_db : float
+        Target peak for ``normalize``, in dB relative to full scale.
+    dtype : str
+        ``float32`` or ``float64`` arithmetic.
+    block_size : int, optional
+        Frames per block, 1 to :data:`MAX_BLOCK_SIZE` (a memory bound; the
+        output does not depend on it). Default: the engine's choice.
+    resample : bool
+        When the stack names a sample rate (a trained model) and the file has
+        another, resample to the model's rate with
+        :func:`scipy.signal.resample_poly`, filter, and resample back (the
+        whole file is held in memory). Without it such a file is refused.
+    sanitize : bool
+        Replace NaN and infinite input samples by zero (and count them)
+        instead of refusing the file.
+    memory_limit : int, optional
+        Bytes a run may use (see :mod:`wavedil.memory`); default:
+        :func:`wavedil.memory.default_memory_limit`.
+    skip_existing : bool
+        For batches (:func:`wavedil.batch.run_jobs`): keep an existing output
+        and report the job as skipped.
+
+    Raises
+    ------
+    UsageError
+        For a value that cannot work: a block size out of range, a peak that
+        is not a finite number, an unknown ``dtype``.
+
+    Examples
+    --------
+    >>> Options(dtype="float64").dtype
+    'float64'
+    >>> Options(block_size=0)
+    Traceback (most recent call last):
+    ...
+    wavedil.errors.UsageError: block size must be 1 to 16777216 frames, got 0
+    """
+
+    overwrite: bool = False
+    subtype: str | None = None
+    normalize: bool = False
+    peak_db: float = -1.0
+    dtype: str = "float32"
+    block_size: int | None = None
+    resample: bool = False
+    sanitize: bool = False
+    memory_limit: int | None = None
+    skip_existing: bool = False
+
+    def __post_init__(self) -> None:
+        if self.block_size is not None and not 1 <= self.block_size <= MAX_BLOCK_SIZE:
+            raise UsageError(f"block size must be 1 to {MAX_BLOCK_SIZE} frames, got {self.block_size}")
+        if not math.isfinite(self.peak_db):
+            raise UsageError(f"the peak for normalisation must be a finite number of dB, not {self.peak_db}")
+        try:
+            dtype = np.dtype(self.dtype).name
+        except TypeError:
+            dtype = str(self.dtype)
+        if dtype not in ("float32", "float64"):
+            raise UsageError(f"the arithmetic is float32 or float64, not {self.dtype!r}")
+        object.__setattr__(self, "dtype", dtype)  # np.float64 and "float64" alike
+
+
 @dataclass(frozen=True)
 class FileResult:
-    """What :func:`process_file` did."""
+    """What :func:`process_file` did: the ``audio`` object of a report (:meth:`to_dict`)."""
 
     input: str
     output: str
@@ -79,254 +187,274 @@ class FileResult:
     def seconds_audio(self) -> float:
         return self.frames / self.sample_rate if self.sample_rate else 0.0
 
+    def to_dict(self) -> dict[str, Any]:
+        """The report's ``audio`` object: the fields in the README's order, with ``seconds``."""
+        d = asdict(self)
+        return {
+            **{k: d[k] for k in ("input", "output", "frames")},
+            "seconds": self.seconds_audio,
+            **{k: d[k] for k in ("sample_rate", "channels", "out_channels", "format", "subtype", "clipped_samples", "sanitized_samples", "peak", "gain")},
+        }
+
 
 def process_file(
-    input: str | os.PathLike[str],
-    output: str | os.PathLike[str],
+    input: Target,
+    output: Target,
     stack: Stack,
+    options: Options | None = None,
     *,
-    force: bool = False,
-    subtype: str | None = None,
-    normalize: bool = False,
-    peak_db: float = -1.0,
-    dtype: DTypeLike = np.float32,
-    block_size: int | None = None,
-    resample: bool = False,
-    sanitize: bool = False,
     progress: Progress | None = None,
     executor: Executor | None = None,
     workers: int = 1,
-    memory_limit: int | None = None,
+    **settings: Any,
 ) -> FileResult:
-    """Filter the audio file ``input`` with ``stack`` into ``output``.
+    """Filter the audio ``input`` with ``stack`` into ``output``.
 
-    The output format follows ``output``'s extension, the subtype follows the
-    input's (unless ``subtype`` is given or the format cannot hold it) and the
-    sample rate is kept. Samples beyond full scale are clipped for integer
-    subtypes and counted; with ``normalize`` the output is instead scaled so
-    its peak is ``peak_db`` dBFS (the engine then runs twice, to find the
-    peak and to write). An output that overflows to infinity or NaN (a loud
-    input through a stack with gain), or beyond what a FLOAT file holds, is
-    an error: nothing is written.
+    The output format follows ``output``'s extension (a stream gets WAV), the
+    subtype follows the input's (unless ``subtype`` is given or the format
+    cannot hold it) and the sample rate is kept. Samples beyond full scale are
+    clipped for integer subtypes and counted; with ``normalize`` the output is
+    instead scaled by
+
+        gain = 10 ** (peak_db / 20) / max |y|
+
+    so that its peak is ``peak_db`` dBFS (the chain then runs twice: to find
+    the peak, silently, and to write). An output that overflows to infinity or
+    NaN (a loud input through a stack with gain), or beyond what a FLOAT file
+    holds, is an error: nothing is written.
 
     Parameters
     ----------
-    input, output : path or "-"
-        Audio files; ``output`` must differ from ``input``. ``-`` reads a
-        stream from standard input, or writes a WAV stream to standard output.
+    input, output : path or binary stream
+        Audio files; ``output`` must differ from ``input``. A stream (a file
+        object such as ``sys.stdin.buffer``) is read as it comes, or gets a
+        WAV stream; it is named ``-`` in messages and results.
     stack : Stack
-    force : bool
-        Replace an existing ``output``.
-    subtype : str, optional
-        libsndfile subtype to write, e.g. ``PCM_24`` or ``FLOAT``.
-    normalize : bool
-        Scale the output to a peak of ``peak_db`` dBFS (not with ``-`` as input).
-    peak_db : float
-        Target peak for ``normalize``, in dB relative to full scale.
-    dtype : dtype
-        ``float32`` or ``float64`` arithmetic.
-    block_size : int, optional
-        Frames per block (memory bound; the output does not depend on it).
-        Default: the engine's choice for the stack and the file's channels.
-    resample : bool
-        When the stack names a sample rate (a trained model) and the file has
-        another, resample to the model's rate with
-        :func:`scipy.signal.resample_poly`, filter, and resample back. This
-        holds the whole file in memory. Without it such a file is refused.
-    sanitize : bool
-        Replace NaN and infinite input samples by zero (and count them)
-        instead of refusing the file.
+    options : Options, optional
+        How to process (see :class:`Options`); ``settings`` override its fields.
     progress : callable, optional
-        Called with the seconds of input audio processed, after each block.
+        Called with the seconds of audio done as blocks are written, the last
+        once the output is complete (a normalizing run's first pass, which
+        only measures, reports nothing).
     executor : concurrent.futures.Executor, optional
-        With ``workers`` > 1, the file is cut into segments that run on this
+        With ``workers`` > 1, a file is cut into segments that run on this
         executor (a pool from :func:`wavedil.workers.worker_pool` or a
         ``dask.distributed.Client``); see :mod:`wavedil.segments`. The output
-        is the same, bit for bit. Standard input and ``resample`` run here.
+        is the same, bit for bit. Streams, ``resample`` and recurrent models
+        run here.
     workers : int
         Segments in flight at once.
-    memory_limit : int, optional
-        Bytes the run may use: its needs (the stack's state and buffers,
-        times the workers for segments, plus a whole file when resampling)
-        are planned from the stack and the file's header, and a plan over
-        the limit is refused before anything is allocated. Segments that
-        would exceed it run in this process instead, when that fits. Default:
-        :func:`wavedil.memory.default_memory_limit`.
+    **settings
+        Fields of :class:`Options`, e.g. ``overwrite=True``, ``subtype="PCM_24"``.
 
     Raises
     ------
-    AudioError, OutputExistsError, WavedilError
+    AudioError, OutputExistsError, SampleRateError, MemoryLimitError
         With a one-line message naming the file.
+    UsageError
+        For options that cannot work (``normalize`` with a stream input).
 
     Examples
     --------
-    >>> from wavedil import preset
-    >>> result = process_file("in.wav", "out.wav", preset("smooth"))  # doctest: +SKIP
-    >>> result.clipped_samples  # doctest: +SKIP
-    0
+    >>> import math, numpy as np, soundfile as sf, tempfile, os, wavedil
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     src, dst = os.path.join(folder, "in.wav"), os.path.join(folder, "out.wav")
+    ...     sf.write(src, np.full(4800, 0.5), 48000, subtype="FLOAT")
+    ...     result = process_file(src, dst, wavedil.preset("smooth"), normalize=True, peak_db=-6.0)
+    >>> round(20 * math.log10(result.peak), 3), result.clipped_samples
+    (-6.0, 0)
     """
-    in_name, out_name = str(input), str(output)
-    if not math.isfinite(peak_db):
-        raise WavedilError(f"{out_name}: the peak for normalisation (--peak-db) must be a finite number of dB, not {peak_db}")
-    to_stdout = out_name == STDIO
-    if in_name != STDIO and not to_stdout and same_file(input, output):
+    opts = replace(options or Options(), **settings)
+    in_name, out_name = name_of(input), name_of(output)
+    if opts.normalize and is_stream(input):
+        raise UsageError(f"{in_name}: normalizing reads the input twice: it needs a file, not a stream")
+    if not is_stream(input) and not is_stream(output) and same_file(input, output):
         raise AudioError(f"{out_name}: the output is the input file; choose another output path")
-    fmt = "WAV" if to_stdout else output_format(output)
-    with _open_source(in_name) as src:
-        block_size = block_size or block_size_for(stack, src.channels)
-        sub = choose_subtype(fmt, src.subtype, subtype, path=out_name, input_format=src.format)
-        if to_stdout and sub not in WavStreamWriter.subtypes and not subtype:
-            # An input subtype a WAV stream cannot hold (u-law, ADPCM...): float loses nothing.
-            sub = "FLOAT"
-        model_rate = stack.sample_rate
-        if model_rate and model_rate != src.samplerate and not resample:
-            raise AudioError(
-                f"{in_name}: the audio is at {src.samplerate} Hz but the model runs at {model_rate} Hz; "
-                "add --resample to convert it"
-            )
-        converting = bool(model_rate) and model_rate != src.samplerate
-        # A recurrent model's state reaches back to the first sample: it runs whole, never in segments.
-        split = (
-            executor is not None and workers > 1 and in_name != STDIO and src.seekable() and not converting and not stack.is_recurrent
-        )
-        try:
-            if split:
-                try:
-                    _plan_memory(stack, src, dtype, block_size, memory_limit, converting=converting, split_workers=workers)
-                except MemoryLimitError:
-                    split = False  # segments side by side need more than one run: this process runs it alone
-            if not split:
-                _plan_memory(stack, src, dtype, block_size, memory_limit, converting=converting, split_workers=0)
-            filt = StreamingFilter(stack, src.channels, dtype=dtype, block_size=block_size, memory_limit=memory_limit)
-        except WavedilError as exc:
-            raise exc.prefixed(in_name) from None
-        reader = _Reader(src, in_name, block_size, sanitize, progress)
-
-        def output_blocks() -> Iterator[np.ndarray]:
-            if converting:
-                return _resampled(reader, filt, model_rate)
-            if split:
-                assert executor is not None
-                return _segmented(reader, stack, executor, workers, dtype, block_size, memory_limit)
-            return _filtered(reader, filt)
-
-        gain = 1.0
-        arithmetic = np.dtype(dtype).name
+    fmt = "WAV" if is_stream(output) else output_format(output)
+    with open_source(input) as src:
+        subtype = _output_subtype(fmt, src, opts.subtype, out_name, to_stream=is_stream(output))
+        chain = _Chain.build(src, in_name, stack, opts, executor if _may_split(input, src, stack, executor, workers) else None, workers)
         # Overflow is checked on the output and reported as an error naming
         # the file: NumPy's warnings about it would only be noise on stderr.
         with np.errstate(over="ignore", invalid="ignore"):
-            if normalize:
-                if not src.seekable():
-                    raise AudioError(f"{in_name}: --normalize reads the input twice and needs a file, not a stream")
-                peak, frame = 0.0, 0
-                for y in output_blocks():
-                    block_peak = float(np.max(np.abs(y), initial=0.0))
-                    if not block_peak <= _FLOAT64_MAX:  # infinity or NaN
-                        raise _overflow(in_name, y, frame, _FLOAT64_MAX, arithmetic)
-                    peak = max(peak, block_peak)
-                    frame += len(y)
-                gain = 10.0 ** (peak_db / 20.0) / peak if peak > 0 else 1.0
-                src.seek(0)
-                filt.reset()
-                reader = _Reader(src, in_name, block_size, sanitize, progress)
-            clipped = 0
-            peak_out = 0.0
-            clip = clips(sub)
-            # Finite samples beyond full scale are clipped for integer subtypes; a FLOAT
-            # file holds them up to float32's largest, beyond which they would be infinity.
-            limit = _FLOAT32_MAX if sub == "FLOAT" else _FLOAT64_MAX
-            frame = 0
+            gain = _normalizing_gain(chain, opts.peak_db) if opts.normalize else 1.0
+            level = _Level(in_name, opts.dtype, gain=gain, limit=_FLOAT32_MAX if subtype == "FLOAT" else _FLOAT64_MAX, clip=clips(subtype))
             known_frames = src.frames if src.seekable() else None
-            with _sink(out_name, force, src.samplerate, filt.out_channels, fmt, sub, known_frames) as write:
-                for y in output_blocks():
-                    if gain != 1.0:
-                        y *= y.dtype.type(gain)
-                    if y.size:
-                        block_peak = float(np.max(np.abs(y)))
-                        if not block_peak <= limit:  # NaN fails too
-                            raise _overflow(in_name, y, frame, limit, arithmetic)
-                        peak_out = max(peak_out, block_peak)
-                    if clip:
-                        n_over = int(np.count_nonzero(np.abs(y) > 1.0))
-                        if n_over:
-                            clipped += n_over
-                            np.clip(y, -1.0, 1.0, out=y)
-                    write(y)
-                    frame += len(y)
-        return FileResult(
-            input=in_name,
-            output=out_name,
-            frames=reader.frames,
-            sample_rate=src.samplerate,
-            channels=src.channels,
-            out_channels=filt.out_channels,
-            format=fmt,
-            subtype=sub,
-            clipped_samples=clipped,
-            peak=peak_out,
-            gain=gain,
-            sanitized_samples=reader.sanitized,
+            done = _Done(progress, src.samplerate)
+            with open_sink(output, opts.overwrite, src.samplerate, chain.filt.out_channels, fmt, subtype, known_frames) as write:
+                for y in chain.blocks():
+                    write(level(y))
+                    done.written(len(y))
+            done.complete()
+    return FileResult(
+        input=in_name,
+        output=out_name,
+        frames=chain.reader.frames,
+        sample_rate=src.samplerate,
+        channels=src.channels,
+        out_channels=chain.filt.out_channels,
+        format=fmt,
+        subtype=subtype,
+        clipped_samples=level.clipped,
+        peak=level.peak,
+        gain=gain,
+        sanitized_samples=chain.reader.sanitized,
+    )
+
+
+def _output_subtype(fmt: str, src: sf.SoundFile, requested: str | None, out_name: str, *, to_stream: bool) -> str:
+    subtype = choose_subtype(fmt, src.subtype, requested, path=out_name, input_format=src.format)
+    if to_stream and subtype not in WavStreamWriter.subtypes and not requested:
+        # An input subtype a WAV stream cannot hold (u-law, ADPCM...): float loses nothing.
+        return "FLOAT"
+    return subtype
+
+
+# ---------------------------------------------------------------------------
+# The chain: which engine, planned and checked before anything is allocated
+
+
+def _may_split(input: Target, src: sf.SoundFile, stack: Stack, executor: Executor | None, workers: int) -> bool:
+    """Whether the input may run in segments: a file, at the model's rate, a stack without memory of its whole past."""
+    converting = bool(stack.sample_rate) and stack.sample_rate != src.samplerate
+    return executor is not None and workers > 1 and not is_stream(input) and src.seekable() and not converting and not stack.is_recurrent
+
+
+@dataclass
+class _Chain:
+    """The stages of one run after the source: the reader and the engine, around one filter."""
+
+    src: sf.SoundFile
+    name: str
+    stack: Stack
+    options: Options
+    block_size: int
+    filt: StreamingFilter
+    #: Where segments run; None: the whole input runs here (filtered, or resampled).
+    executor: Executor | None
+    workers: int
+    resampled: bool
+    reader: _Reader | None = None
+
+    @classmethod
+    def build(cls, src: sf.SoundFile, name: str, stack: Stack, opts: Options, executor: Executor | None, workers: int) -> _Chain:
+        """The chain for ``src``; segments on ``executor`` when the memory limit allows them."""
+        block_size = opts.block_size or block_size_for(stack, src.channels)
+        resampled = _needs_resampling(src, name, stack, opts)
+        try:
+            if executor is not None:
+                try:
+                    _plan_memory(stack, src, opts, block_size, resampled=resampled, split_workers=workers)
+                except MemoryLimitError:
+                    executor = None  # segments side by side need more than one run: this process runs it alone
+            if executor is None:
+                _plan_memory(stack, src, opts, block_size, resampled=resampled, split_workers=0)
+            filt = StreamingFilter(stack, src.channels, dtype=opts.dtype, block_size=block_size, memory_limit=opts.memory_limit)
+        except WavedilError as exc:
+            raise exc.prefixed(name) from None
+        return cls(src, name, stack, opts, block_size, filt, executor, workers, resampled)
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """The output, block by block, from the start of the input."""
+        if self.reader is not None:  # a second pass (normalize): from the start, from silence
+            self.src.seek(0)
+            self.filt.reset()
+        self.reader = _Reader(self.src, self.name, self.block_size, self.options.sanitize)
+        if self.resampled:
+            return _resampled(self.reader, self.filt, self.stack.sample_rate)
+        if self.executor is not None:
+            return _segmented(self.reader, self.stack, self.executor, self.workers, self.options)
+        return _filtered(self.reader, self.filt)
+
+
+def _needs_resampling(src: sf.SoundFile, name: str, stack: Stack, opts: Options) -> bool:
+    """Whether the model's rate differs from the audio's; refused without ``resample``."""
+    model_rate = stack.sample_rate
+    if not model_rate or model_rate == src.samplerate:
+        return False
+    if not opts.resample:
+        raise SampleRateError(
+            f"{name}: the audio is at {src.samplerate} Hz but the model runs at {model_rate} Hz",
+            audio_rate=src.samplerate,
+            model_rate=model_rate,
+            hint="{0} converts it",
+            settings=(Setting("resample"),),
         )
+    return True
 
 
-def _plan_memory(
-    stack: Stack, src: sf.SoundFile, dtype: DTypeLike, block_size: int, limit: int | None, *, converting: bool, split_workers: int
-) -> None:
-    """Refuse a run whose planned memory is over ``limit``, before any buffer exists (see :mod:`wavedil.memory`).
+def _plan_memory(stack: Stack, src: sf.SoundFile, opts: Options, block_size: int, *, resampled: bool, split_workers: int) -> None:
+    """Refuse a run whose planned memory is over the limit, before any buffer exists (see :mod:`wavedil.memory`).
 
     Resampling holds the whole file at both rates; segments on ``split_workers``
     workers hold one segment's input and output each, and this process up to
     two segments' outputs per worker in flight.
     """
     extra = []
-    itemsize = np.dtype(dtype).itemsize
+    itemsize = np.dtype(opts.dtype).itemsize
     out_channels = signal_layout(stack, src.channels)[1]
-    if converting:
+    if resampled:
         frames = src.frames if src.seekable() else 0
         extra.append(plan_whole_file(frames, src.channels, out_channels, stack.sample_rate / src.samplerate))
     if split_workers:
         seg = choose_segment_frames(src.frames, stack, split_workers, block_size)
         reach = seg + (stack.receptive_field or 1)
         extra.append(("segments", itemsize * split_workers * (reach * src.channels + 3 * seg * out_channels)))
-    plan_and_check(stack, src.channels, dtype=dtype, block_size=block_size, limit=limit, extra=extra, copies=max(1, split_workers))
+    plan_and_check(stack, src.channels, dtype=opts.dtype, block_size=block_size, limit=opts.memory_limit, extra=extra, copies=max(1, split_workers))
+
+
+# ---------------------------------------------------------------------------
+# Source and sink
 
 
 @contextmanager
-def _open_source(name: str) -> Iterator[sf.SoundFile]:
-    if name != STDIO:
-        with open_input(name) as f:
+def open_source(input: Target) -> Iterator[sf.SoundFile]:
+    """The input, open for reading: a checked file (:func:`wavedil.audio.open_input`) or a stream.
+
+    A stream is read through its file descriptor when it has one (a pipe),
+    else as a file object.
+
+    Raises
+    ------
+    AudioError
+        For a file, as :func:`~wavedil.audio.open_input`; for a stream, a
+        terminal or data that is not audio.
+    """
+    if not is_stream(input):
+        with open_input(input) as f:
             yield f
         return
-    if sys.stdin is None or sys.stdin.isatty():
-        raise AudioError("-: no audio on standard input (pipe a WAV stream in, or give a file)")
+    stream: Any = input
+    isatty = getattr(stream, "isatty", None)
+    if isatty is not None and isatty():
+        raise AudioError(f"{STREAM_NAME}: the input stream is a terminal, not audio (pipe a WAV stream in, or give a file)")
     try:
-        f = sf.SoundFile(sys.stdin.buffer.fileno(), closefd=False)
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both: an in-memory stream
+        fd = None
+    try:
+        f = sf.SoundFile(stream if fd is None else fd, closefd=False)
     except (sf.LibsndfileError, RuntimeError) as exc:
-        raise AudioError(f"-: standard input is not an audio stream libsndfile can read ({exc})") from None
+        raise AudioError(f"{STREAM_NAME}: the input stream is not audio libsndfile can read ({exc})") from None
     with f:
         yield f
 
 
 @contextmanager
-def _sink(
-    name: str, force: bool, rate: int, channels: int, fmt: str, sub: str, frames: int | None
+def open_sink(
+    output: Target, overwrite: bool, rate: int, channels: int, fmt: str, subtype: str, frames: int | None
 ) -> Iterator[Callable[[np.ndarray], None]]:
-    """A function that writes output blocks, to a temporary file renamed into place or to stdout."""
-    if name == STDIO:
-        try:
-            writer = WavStreamWriter(sys.stdout.buffer, rate, channels, sub, frames)
-            yield writer.write
-            writer.close()
-        except BrokenPipeError:
-            raise AudioError("-: the reader of standard output went away") from None
-        except OSError as exc:
-            raise AudioError(f"-: write failed: {os_reason(exc)}") from None
+    """A function that writes output blocks: to a temporary file renamed into place when complete, or to a stream."""
+    if is_stream(output):
+        with _stream_sink(output, rate, channels, subtype, frames) as write:
+            yield write
         return
-    with atomic_output(name, force=force) as tmp:
+    name = os.fspath(output)
+    with atomic_output(name, force=overwrite) as tmp:
         try:
-            dst = sf.SoundFile(tmp, "w", samplerate=rate, channels=channels, format=fmt, subtype=sub)
+            dst = sf.SoundFile(tmp, "w", samplerate=rate, channels=channels, format=fmt, subtype=subtype)
         except (sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioError(f"{name}: cannot write {fmt}/{sub}: {sndfile_reason(None, exc)}") from None
+            raise AudioError(f"{name}: cannot write {fmt}/{subtype}: {sndfile_reason(None, exc)}") from None
 
         def write(y: np.ndarray) -> None:
             try:
@@ -348,10 +476,88 @@ def _sink(
             raise AudioError(f"{name}: write failed: {_reason(dst, exc)}") from None
 
 
+@contextmanager
+def _stream_sink(stream: Any, rate: int, channels: int, subtype: str, frames: int | None) -> Iterator[Callable[[np.ndarray], None]]:
+    try:
+        writer = WavStreamWriter(stream, rate, channels, subtype, frames)
+        yield writer.write
+        writer.close()
+    except BrokenPipeError:
+        raise AudioError(f"{STREAM_NAME}: the reader of the output stream went away") from None
+    except OSError as exc:
+        raise AudioError(f"{STREAM_NAME}: write failed: {os_reason(exc)}") from None
+
+
+class _Done:
+    """Progress as the sink sees it: a block counts once written, the last once the output is complete.
+
+    Closing a file flushes what the system still holds of it, which takes
+    time in proportion to its size: holding the last block back until then
+    makes the seconds reported add up to the input's length exactly when the
+    output is whole.
+    """
+
+    def __init__(self, progress: Progress | None, rate: int) -> None:
+        self.progress, self.rate = progress, rate
+        self.held = 0
+
+    def written(self, frames: int) -> None:
+        if self.progress and frames:
+            if self.held:
+                self.progress(self.held / self.rate)
+            self.held = frames
+
+    def complete(self) -> None:
+        if self.progress and self.held:
+            self.progress(self.held / self.rate)
+
+
 def _reason(dst: sf.SoundFile, exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return os_reason(exc)
     return sndfile_reason(dst, exc)
+
+
+# ---------------------------------------------------------------------------
+# Gain and clipping
+
+
+class _Level:
+    """The gain/clip stage: scales by ``gain``, refuses overflow beyond ``limit``, tracks the peak, clips (``clip``).
+
+    ``arithmetic`` is the run's dtype name, for the remedy an overflow suggests.
+    """
+
+    def __init__(self, name: str, arithmetic: str, *, gain: float = 1.0, limit: float = _FLOAT64_MAX, clip: bool = False) -> None:
+        self.name, self.arithmetic = name, arithmetic
+        self.gain, self.limit, self.clip = gain, limit, clip
+        self.frame = 0
+        self.peak = 0.0
+        self.clipped = 0
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        if self.gain != 1.0:
+            y *= y.dtype.type(self.gain)
+        if y.size:
+            block_peak = float(np.max(np.abs(y)))
+            if not block_peak <= self.limit:  # NaN fails too
+                raise _overflow(self.name, y, self.frame, self.limit, self.arithmetic)
+            self.peak = max(self.peak, block_peak)
+        if self.clip:
+            n_over = int(np.count_nonzero(np.abs(y) > 1.0))
+            if n_over:
+                self.clipped += n_over
+                np.clip(y, -1.0, 1.0, out=y)
+        self.frame += len(y)
+        return y
+
+
+def _normalizing_gain(chain: _Chain, peak_db: float) -> float:
+    """The gain that brings the output's peak to ``peak_db`` dBFS, measured through the chain (nothing written, no progress)."""
+    level = _Level(chain.name, chain.options.dtype)
+    for y in chain.blocks():
+        level(y)
+    return 10.0 ** (peak_db / 20.0) / level.peak if level.peak > 0 else 1.0
 
 
 def _overflow(name: str, y: np.ndarray, start: int, limit: float, arithmetic: str) -> AudioError:
@@ -361,19 +567,25 @@ def _overflow(name: str, y: np.ndarray, start: int, limit: float, arithmetic: st
     frame = start + int(np.argmax(bad.reshape(len(y), -1).any(axis=1)))
     if np.isfinite(y).all():
         return AudioError(
-            f"{name}: the stack's output overflows what a FLOAT file holds (first at frame {frame}); "
-            "--subtype DOUBLE holds it"
+            f"{name}: the stack's output overflows what a FLOAT file holds (first at frame {frame})",
+            hint="{0} holds it",
+            settings=(Setting("subtype", "DOUBLE"),),
         )
-    hint = "; --dtype float64 may hold it" if arithmetic == "float32" else ""
-    return AudioError(f"{name}: the stack's output overflows to infinity (first at frame {frame}){hint}")
+    message = f"{name}: the stack's output overflows to infinity (first at frame {frame})"
+    if arithmetic == "float32":
+        return AudioError(message, hint="{0} may hold it", settings=(Setting("dtype", "float64"),))
+    return AudioError(message)
+
+
+# ---------------------------------------------------------------------------
+# Reader and engines
 
 
 class _Reader:
     """Blocks of the input as float arrays, checked for NaN and infinity."""
 
-    def __init__(self, src: sf.SoundFile, name: str, block_size: int, sanitize: bool, progress: Progress | None) -> None:
-        self.src, self.name, self.block_size = src, name, block_size
-        self.sanitize, self.progress = sanitize, progress
+    def __init__(self, src: sf.SoundFile, name: str, block_size: int, sanitize: bool) -> None:
+        self.src, self.name, self.block_size, self.sanitize = src, name, block_size, sanitize
         self.frames = 0
         self.sanitized = 0
 
@@ -385,16 +597,8 @@ class _Reader:
                 if not len(block):
                     self._check_whole()
                     return
-                bad = ~np.isfinite(block)
-                if bad.any():
-                    if not self.sanitize:
-                        frame = self.frames + int(np.argmax(bad.any(axis=1)))
-                        raise AudioError(_bad_samples(self.name, frame, self.src.subtype, block.dtype))
-                    self.sanitized += int(np.count_nonzero(bad))
-                    block[bad] = 0.0
+                self.sanitized += _checked(block, self.sanitize, self.name, self.frames, self.src.subtype)
                 self.frames += len(block)
-                if self.progress:
-                    self.progress(len(block) / self.src.samplerate)
                 yield block
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioError(f"{self.name}: read failed at frame {self.frames}: {exc}") from None
@@ -415,41 +619,56 @@ class _Reader:
             )
 
 
-def _bad_samples(name: str, frame: int, subtype: str, dtype: np.dtype) -> str:
-    """The message for an input sample that is not finite in the working precision."""
+def _checked(x: np.ndarray, sanitize: bool, name: str, first_frame: int, subtype: str, own: slice = slice(None)) -> int:
+    """The NaN policy: refuse a block ``x`` (from ``first_frame``) with NaN or infinite samples, or zero them.
+
+    Returns how many of the frames in ``own`` were replaced (with ``sanitize``).
+    """
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return 0
+    if not sanitize:
+        raise _bad_samples(name, first_frame + int(np.argmax(bad.any(axis=1))), subtype, x.dtype)
+    replaced = int(np.count_nonzero(bad[own]))
+    x[bad] = 0.0
+    return replaced
+
+
+def _bad_samples(name: str, frame: int, subtype: str, dtype: np.dtype) -> AudioError:
+    """The error for an input sample that is not finite in the working precision."""
     if subtype == "DOUBLE" and dtype == np.float32:
         # A finite float64 sample beyond float32's range reads as infinity in float32 arithmetic.
-        return (
-            f"{name}: contains NaN or infinite samples, or samples beyond float32's range (the first at frame {frame}); "
-            "--dtype float64 reads finite ones as they are, --sanitize replaces them by zero"
+        return AudioError(
+            f"{name}: contains NaN or infinite samples, or samples beyond float32's range (the first at frame {frame})",
+            hint="{0} reads finite ones as they are, {1} replaces them by zero",
+            settings=(Setting("dtype", "float64"), Setting("sanitize")),
         )
-    return f"{name}: contains NaN or infinite samples (the first at frame {frame}); --sanitize replaces them by zero"
+    return AudioError(
+        f"{name}: contains NaN or infinite samples (the first at frame {frame})",
+        hint="{0} replaces them by zero",
+        settings=(Setting("sanitize"),),
+    )
 
 
 def _filtered(reader: _Reader, filt: StreamingFilter) -> Iterator[np.ndarray]:
-    """Output blocks of ``filt`` over the whole input, then its flush."""
+    """The whole-input engine: output blocks of ``filt`` over the input, then its flush."""
     for block in reader.blocks(filt.dtype.name):
         yield filt.process(block)
     yield filt.flush()
 
 
-def _segmented(
-    reader: _Reader, stack: Stack, executor: Executor, workers: int, dtype: DTypeLike, block_size: int, memory_limit: int | None
-) -> Iterator[np.ndarray]:
-    """Output of the whole input computed in segments on ``executor``, in order."""
-    src = reader.src
-    frames = src.frames
+def _segmented(reader: _Reader, stack: Stack, executor: Executor, workers: int, opts: Options) -> Iterator[np.ndarray]:
+    """The segmented engine: the output of the whole input computed in segments on ``executor``, in order."""
+    frames = reader.src.frames
+    block_size = reader.block_size
     seg_len = choose_segment_frames(frames, stack, workers, block_size)
     segments = plan_segments(frames, stack, segment_frames=seg_len, block_size=block_size)
-    name = np.dtype(dtype).name
     submitted = (
-        executor.submit(file_segment, reader.name, s, stack, name, block_size, reader.sanitize, memory_limit) for s in segments
+        executor.submit(file_segment, reader.name, s, stack, opts.dtype, block_size, opts.sanitize, opts.memory_limit) for s in segments
     )
     for seg, (y, sanitized) in zip(segments, ordered_results(submitted, 2 * workers)):
-        reader.frames += seg.frames
         reader.sanitized += sanitized
-        if reader.progress:
-            reader.progress(seg.frames / src.samplerate)
+        reader.frames += seg.frames
         yield y
 
 
@@ -474,22 +693,17 @@ def file_segment(
         raise AudioError(f"{path}: damaged: {damage}")
     if len(x) != segment.read_stop - segment.read_start:
         raise AudioError(f"{path}: read failed: the data ends at frame {segment.read_start + len(x)}, before its header says")
-    bad = ~np.isfinite(x)
-    sanitized = 0
-    if bad.any():
-        if not sanitize:
-            frame = segment.read_start + int(np.argmax(bad.any(axis=1)))
-            raise AudioError(_bad_samples(path, frame, src_subtype, x.dtype))
-        own = bad[segment.start - segment.read_start : segment.stop - segment.read_start]
-        sanitized = int(np.count_nonzero(own))
-        x[bad] = 0.0
+    own = slice(segment.start - segment.read_start, segment.stop - segment.read_start)
+    sanitized = _checked(x, sanitize, path, segment.read_start, src_subtype, own)
     # An overflow is reported by the process that writes the output (see process_file).
     with np.errstate(over="ignore", invalid="ignore"):
         return run_segment(stack, x, segment, dtype=dtype, block_size=block_size, memory_limit=memory_limit), sanitized
 
 
 def _resampled(reader: _Reader, filt: StreamingFilter, rate: int) -> Iterator[np.ndarray]:
-    """Resample the whole input to ``rate``, filter, resample back; yield the output in blocks."""
+    """The resampling engine: the whole input resampled to ``rate``, filtered, resampled back; in blocks."""
+    from scipy.signal import resample_poly  # scipy's import costs a second: only runs that resample pay it
+
     src_rate = reader.src.samplerate
     x = np.concatenate([np.empty((0, reader.src.channels)), *reader.blocks("float64")])
     g = math.gcd(rate, src_rate)
@@ -503,22 +717,3 @@ def _resampled(reader: _Reader, filt: StreamingFilter, rate: int) -> Iterator[np
     back = back[: len(x)].astype(filt.dtype)
     for start in range(0, len(back), reader.block_size):
         yield back[start : start + reader.block_size]
-
-
-def describe(result: FileResult) -> dict[str, Any]:
-    """The result as the ``audio`` object of a report."""
-    return {
-        "input": result.input,
-        "output": result.output,
-        "frames": result.frames,
-        "seconds": result.seconds_audio,
-        "sample_rate": result.sample_rate,
-        "channels": result.channels,
-        "out_channels": result.out_channels,
-        "format": result.format,
-        "subtype": result.subtype,
-        "clipped_samples": result.clipped_samples,
-        "sanitized_samples": result.sanitized_samples,
-        "peak": result.peak,
-        "gain": result.gain,
-    }
