@@ -14,12 +14,13 @@ itself which past samples change the output, and by how much:
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
 import numpy as np
 
-from .engine import StreamingFilter, apply, block_size_for
+from .engine import MIN_BLOCK_SIZE, StreamingFilter, block_size_for
 from .errors import WavedilError
 from .memory import plan_filter
 from .spec import Stack
@@ -100,28 +101,76 @@ class ProbeOverflow(WavedilError):
 
 
 def _outputs(stack: Stack, xs: np.ndarray) -> np.ndarray:
-    """Run signals ``xs`` shaped (P, n, C) through the stack in float64: (P, n, out).
+    """Run signals ``xs`` shaped (P, n, C) through the causal stack in float64: (P, n, out).
 
     Raises
     ------
     ProbeOverflow
         When an output is infinite or NaN.
     """
-    ys = _run_probe(stack, xs)
-    if not np.all(np.isfinite(ys)):
-        raise ProbeOverflow("the stack's output overflows float64 (its gain is beyond about 1e308)")
-    return ys
+    return _check(_run_probe(stack, xs))
+
+
+def _causal(stack: Stack) -> Stack:
+    """The stack with causal padding: a probe asks which past samples ``y[t]`` hears, lookahead included."""
+    return stack if stack.padding == "causal" else stack.replace(padding="causal")
+
+
+def _filters(stack: Stack, signals: int, length: int) -> list[StreamingFilter]:
+    """Float64 filters for ``signals`` probe signals: one for all of them side by side (a mono stack), else one each.
+
+    Their block is the one the engine picks for that many channels, at most
+    :data:`~wavedil.engine.MIN_BLOCK_SIZE` (the scratch buffers a copy of the
+    state carries, see :func:`_continued`, grow with the block) and never
+    longer than the signals.
+    """
+    c = probe_channels(stack)
+    causal = _causal(stack)
+    if stack.is_mono:
+        block = min(block_size_for(causal, signals * c), MIN_BLOCK_SIZE, length)
+        return [StreamingFilter(causal, signals * c, dtype=np.float64, block_size=max(1, block))]
+    return [StreamingFilter(causal, c, dtype=np.float64, block_size=probe_block(causal, length)) for _ in range(signals)]
+
+
+def _feed(stack: Stack, filters: list[StreamingFilter], xs: np.ndarray) -> np.ndarray:
+    """Signals ``xs`` shaped (P, n, C) through ``filters`` (from :func:`_filters`): (P, n, out)."""
+    p, n, c = xs.shape
+    if stack.is_mono:
+        # Independent signals side by side as channels: one pass through the engine.
+        y = filters[0].process(xs.transpose(1, 0, 2).reshape(n, p * c))
+        return y.reshape(n, p, -1).transpose(1, 0, 2)
+    return np.stack([f.process(x) for f, x in zip(filters, xs)])
 
 
 def _run_probe(stack: Stack, xs: np.ndarray) -> np.ndarray:
-    p, n, c = xs.shape
-    block = probe_block(stack, n)
-    if stack.is_mono:
-        # Independent signals side by side as channels: one pass through the engine.
-        flat = xs.transpose(1, 0, 2).reshape(n, p * c)
-        y = apply(stack, flat, dtype=np.float64, block_size=block)
-        return y.reshape(n, p, c).transpose(1, 0, 2)
-    return np.stack([apply(stack, x, dtype=np.float64, block_size=block).reshape(n, -1) for x in xs])
+    return _feed(stack, _filters(stack, xs.shape[0], xs.shape[1]), xs)
+
+
+def _continued(stack: Stack, prefix: np.ndarray, tails: list[np.ndarray]) -> list[np.ndarray]:
+    """The outputs over each of ``tails`` (P, m, C), each run after the same ``prefix`` (P, n, C).
+
+    The prefix runs once; each tail continues from a copy of the state it
+    left, which gives the outputs of ``concatenate([prefix, tail])`` from
+    ``n`` on at a fraction of the cost.
+
+    Raises
+    ------
+    ProbeOverflow
+        When an output is infinite or NaN.
+    """
+    filters = _filters(stack, prefix.shape[0], prefix.shape[1] + max(t.shape[1] for t in tails))
+    if prefix.shape[1]:
+        _check(_feed(stack, filters, prefix))
+    # Every tail but the last runs on a copy of the state (the stack, the weights, shared); the last on the filters themselves.
+    shared = {id(f.stack): f.stack for f in filters}
+    outs = [_check(_feed(stack, copy.deepcopy(filters, dict(shared)), tail)) for tail in tails[:-1]]
+    return [*outs, _check(_feed(stack, filters, tails[-1]))]
+
+
+def _check(ys: np.ndarray) -> np.ndarray:
+    if not np.all(np.isfinite(ys)):
+        raise ProbeOverflow("the stack's output overflows float64 (its gain is beyond about 1e308)")
+    return ys
 
 
 def probe_channels(stack: Stack) -> int:
@@ -187,9 +236,11 @@ def measured_receptive_field(stack: Stack, *, seed: int = 0, positions: int | No
     rng = np.random.default_rng(seed)
     s = reach - 1  # the kicked sample, with a full field of context before it
     base = rng.normal(0.0, 0.5, (positions, s + reach, probe_channels(stack)))
-    kicked = base.copy()
-    kicked[:, s, :] += rng.normal(0.0, 0.5, (positions, base.shape[2]))
-    moved = _outputs(stack, kicked)[:, s:] != _outputs(stack, base)[:, s:]
+    kicked = base[:, s:].copy()
+    kicked[:, 0, :] += rng.normal(0.0, 0.5, (positions, base.shape[2]))
+    # The context before the kick is the same for both: it runs once.
+    after_kick, unkicked = _continued(stack, base[:, :s], [kicked, base[:, s:]])
+    moved = after_kick != unkicked
     hit = np.flatnonzero(np.any(moved, axis=(0, 2)))
     return int(hit[-1]) + 1 if hit.size else 0
 
@@ -242,12 +293,17 @@ def effective_receptive_field(
             source = "seeded noise"
         positions = xs.shape[0]
         s = rf - 1  # the perturbed sample has RF-1 samples of real context before it
-        energy = np.zeros(rf)
+        # The context runs once; each perturbed copy continues from its state over the RF outputs read.
+        tails = []
         for ch in range(c):
-            plus, minus = xs.copy(), xs.copy()
-            plus[:, s, ch] += _EPS
-            minus[:, s, ch] -= _EPS
-            sens = (_outputs(stack, plus) - _outputs(stack, minus))[:, s : s + rf] / (2 * _EPS)
+            for sign in (1.0, -1.0):
+                tail = xs[:, s : s + rf].copy()
+                tail[:, 0, ch] += sign * _EPS
+                tails.append(tail)
+        outs = _continued(stack, xs[:, :s], tails)
+        energy = np.zeros(rf)
+        for plus, minus in zip(outs[::2], outs[1::2]):
+            sens = (plus - minus) / (2 * _EPS)
             energy += np.mean(np.sum(sens**2, axis=2), axis=0)
     return _spread(energy, source, None if stack.is_linear else positions)
 
