@@ -14,6 +14,7 @@ from wavedil.receptive import analyze
 from wavedil.report import FORMATS, render
 from wavedil.spec import MAX_SAMPLE_RATE
 
+from .errors import option_for
 from .stack_options import PATH, build_stack, memory_limit_option, number_list, stack_options
 
 #: Widest dilation tree: more columns than any screen or page shows, and each costs time per layer.
@@ -82,7 +83,7 @@ def report_command(
     report = analyze(
         stack, sample_rate, audio=audio_path, frequencies=frequencies, speed=speed, probe_seconds=probe_seconds, memory_limit=memory_limit
     )
-    text = render(report, fmt)
+    text = render(report, fmt, option=option_for)
     if diagram:
         if fmt != "text":
             raise click.UsageError("--diagram goes with --format text")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
-
 import numpy as np
+
+from .report import FrequencyResponse, Gain
 
 #: Frequencies reported by default, in Hz (those at or above Nyquist are left out).
 DEFAULT_FREQUENCIES = (31.25, 62.5, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0)
@@ -163,11 +163,11 @@ def frequency_response(
     kernel: np.ndarray,
     sample_rate: int,
     frequencies: Sequence[float] | None = None,
-) -> dict[str, Any]:
+) -> FrequencyResponse:
     """Gains and notches of the FIR filter ``kernel`` at ``sample_rate``.
 
-    Returns ``sample_rate``, ``gains`` (a list of ``{"frequency": Hz,
-    "gain_db": dB}`` at the chosen frequencies below Nyquist), ``dc_gain_db``,
+    Returns ``sample_rate``, ``gains`` (a :class:`~wavedil.report.Gain`,
+    ``frequency`` in Hz and ``gain_db``, at each chosen frequency up to Nyquist), ``dc_gain_db``,
     ``nyquist_gain_db``, ``peak_gain_db``, ``notches_hz`` (frequencies where
     the gain falls at least :data:`NOTCH_DEPTH_DB` below the peak, at most
     :data:`MAX_NOTCHES`, each found to within 0.01 Hz for kernels of up to
@@ -177,8 +177,8 @@ def frequency_response(
     Examples
     --------
     >>> fr = frequency_response(np.full(16, 1 / 16), 48000)
-    >>> fr["notches_hz"][:3]
-    [3000.0, 6000.0, 9000.0]
+    >>> fr.notches_hz[:3]
+    (3000.0, 6000.0, 9000.0)
     """
     h = np.asarray(kernel, dtype=np.float64)
     nyq = sample_rate / 2.0
@@ -186,16 +186,16 @@ def frequency_response(
     gains = []
     if freqs:
         resp = response_at(h, np.array(freqs, dtype=float), sample_rate)
-        gains = [{"frequency": float(f), "gain_db": float(_db(abs(r)))} for f, r in zip(freqs, resp)]
+        gains = [Gain(frequency=float(f), gain_db=float(_db(abs(r)))) for f, r in zip(freqs, resp)]
     grid, mag = magnitude_grid(h, grid_points(len(h)), sample_rate)
     peak = float(mag.max()) if mag.size else 0.0
     notches, count = _notches(h, grid, mag, peak, sample_rate)
-    return {
-        "sample_rate": sample_rate,
-        "gains": gains,
-        "dc_gain_db": float(_db(abs(h.sum()))),
-        "nyquist_gain_db": float(_db(abs(np.sum(h * (-1.0) ** np.arange(len(h)))))),
-        "peak_gain_db": float(_db(peak)),
-        "notches_hz": notches,
-        "notch_count": count,
-    }
+    return FrequencyResponse(
+        sample_rate=sample_rate,
+        gains=tuple(gains),
+        dc_gain_db=float(_db(abs(h.sum()))),
+        nyquist_gain_db=float(_db(abs(np.sum(h * (-1.0) ** np.arange(len(h)))))),
+        peak_gain_db=float(_db(peak)),
+        notches_hz=tuple(notches),
+        notch_count=count,
+    )

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Any
 
 import numpy as np
 
 from .engine import MIN_BLOCK_SIZE, StreamingFilter, block_size_for
 from .errors import WavedilError
 from .memory import plan_filter
+from .report import EffectiveField, Memory, Speed
 from .spec import Stack
 
 #: Positions averaged by the effective receptive field of nonlinear stacks.
@@ -85,7 +85,7 @@ def probe_memory(stack: Stack, signals: int, length: int) -> int:
     return 8 * signals * length * (2 * c + 2 * stack.out_channels) + engine
 
 
-def impulse_measures(h: np.ndarray, rf: int) -> tuple[int, dict[str, Any]]:
+def impulse_measures(h: np.ndarray, rf: int) -> tuple[int, EffectiveField]:
     """The measured receptive field and the effective one from an impulse response ``h`` (length >= ``rf``).
 
     For a linear stack both follow from ``h``: ``1 +`` its last nonzero
@@ -251,7 +251,7 @@ def effective_receptive_field(
     *,
     positions: int = DEFAULT_POSITIONS,
     seed: int = 0,
-) -> dict[str, Any]:
+) -> EffectiveField:
     """How the sensitivity ``|dy[t]/dx[t-i]|`` is spread over offsets ``i``.
 
     Returns ``samples_50`` and ``samples_95`` (the smallest ``m`` such that
@@ -274,7 +274,7 @@ def effective_receptive_field(
     --------
     >>> from wavedil.spec import stack_from_dilations
     >>> erf = effective_receptive_field(stack_from_dilations([1, 2, 4, 8], kernel_size=2))
-    >>> erf["samples_50"], erf["samples_95"]
+    >>> erf.samples_50, erf.samples_95
     (8, 16)
     """
     rf = stack.receptive_field
@@ -312,7 +312,7 @@ def effective_receptive_field(
 MAX_PROFILE_POINTS = 65536
 
 
-def _spread(energy: np.ndarray, source: str, positions: int | None = None) -> dict[str, Any]:
+def _spread(energy: np.ndarray, source: str, positions: int | None = None) -> EffectiveField:
     total = float(energy.sum())
     step = max(1, -(-len(energy) // MAX_PROFILE_POINTS))
     binned = energy
@@ -327,14 +327,14 @@ def _spread(energy: np.ndarray, source: str, positions: int | None = None) -> di
         s95 = int(np.searchsorted(frac, 0.95 - 1e-12) + 1)
     else:
         s50 = s95 = 0
-    return {
-        "samples_50": s50,
-        "samples_95": s95,
-        "profile": np.sqrt(binned).tolist(),
-        "profile_step": step,
-        "source": source,
-        "positions": positions,
-    }
+    return EffectiveField(
+        samples_50=s50,
+        samples_95=s95,
+        profile=tuple(np.sqrt(binned).tolist()),
+        profile_step=step,
+        source=source,
+        positions=positions,
+    )
 
 
 def measured_memory(
@@ -344,7 +344,7 @@ def measured_memory(
     threshold_db: float = -60.0,
     amplitude: float = 0.1,
     probe_seconds: float = 2.0,
-) -> dict[str, Any]:
+) -> Memory:
     """How long an impulse's effect lasts: the memory of a stack whose receptive field has no bound.
 
     The stack runs (float64, from its steady state of silence) on silence
@@ -358,7 +358,7 @@ def measured_memory(
     Examples
     --------
     >>> from wavedil.spec import stack_from_dilations
-    >>> measured_memory(stack_from_dilations([1, 2], kernel_size=2), 48000)["samples"]
+    >>> measured_memory(stack_from_dilations([1, 2], kernel_size=2), 48000).samples
     4
     """
     if not threshold_db < 0:
@@ -374,12 +374,12 @@ def measured_memory(
     if peak > 0.0:
         last = int(np.flatnonzero(diff >= peak * 10 ** (threshold_db / 20))[-1]) + 1
         samples = last if last <= n - n // 4 else None
-    return {
-        "samples": samples,
-        "ms": None if samples is None else 1000.0 * samples / sample_rate,
-        "threshold_db": threshold_db,
-        "probe_samples": n,
-    }
+    return Memory(
+        samples=samples,
+        ms=None if samples is None else 1000.0 * samples / sample_rate,
+        threshold_db=threshold_db,
+        probe_samples=n,
+    )
 
 
 def measure_speed(
@@ -390,7 +390,7 @@ def measure_speed(
     channels: int | None = None,
     block_size: int | None = None,
     repeats: int = 3,
-) -> dict[str, Any]:
+) -> Speed:
     """Time the engine (float32) on seeded noise; the best of ``repeats`` runs.
 
     Returns ``seconds_audio``, ``seconds_wall``, ``samples_per_second``,
@@ -410,10 +410,10 @@ def measure_speed(
         f.flush()
         best = min(best, time.perf_counter() - start)
     rtf = (n / sample_rate) / best
-    return {
-        "seconds_audio": n / sample_rate,
-        "seconds_wall": best,
-        "samples_per_second": n / best,
-        "realtime_factor": rtf,
-        "realtime_cpu_share": 1.0 / rtf,
-    }
+    return Speed(
+        seconds_audio=n / sample_rate,
+        seconds_wall=best,
+        samples_per_second=n / best,
+        realtime_factor=rtf,
+        realtime_cpu_share=1.0 / rtf,
+    )
