@@ -8,7 +8,7 @@ import click
 
 from wavedil.audio import write_text
 from wavedil.plan import candidate_stack, parse_target, plan
-from wavedil.report import FORMATS
+from wavedil.report import FORMAT_NAMES, format_name
 from wavedil.spec import MAX_SAMPLE_RATE, to_toml
 
 from .stack_options import PATH
@@ -19,7 +19,7 @@ from .stack_options import PATH
 @click.option("--sample-rate", type=click.IntRange(1, MAX_SAMPLE_RATE), metavar="HZ", help="Needed for a duration target; gives milliseconds.")
 @click.option("--kernel-size", type=click.IntRange(min=2), default=2, show_default=True, help="Taps per layer.")
 @click.option("--max-dilation", type=click.IntRange(min=1), help="Largest dilation allowed (e.g. 512).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(list(FORMAT_NAMES)), default="text", show_default=True, help="Output format (md = markdown, txt = text).")
 @click.option("--write", "write_path", type=PATH, help="Write the first candidate as a TOML spec, ready for apply.")
 @click.option("--force", is_flag=True, help="Replace an existing --write file.")
 def plan_command(target: str, sample_rate: int | None, kernel_size: int, max_dilation: int | None, fmt: str, write_path: str | None, force: bool) -> None:
@@ -33,6 +33,7 @@ def plan_command(target: str, sample_rate: int | None, kernel_size: int, max_dil
       wavedil plan --target 100ms --sample-rate 48000 --kernel-size 3
       wavedil plan --target 4800 --max-dilation 512 --write stack.toml
     """
+    fmt = format_name(fmt)
     samples = parse_target(target, sample_rate)
     candidates = plan(samples, kernel_size, max_dilation=max_dilation, sample_rate=sample_rate)
     if write_path:

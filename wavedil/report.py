@@ -523,7 +523,13 @@ def _warnings(report: Report, option: Callable[[Setting], str]) -> list[str]:
     """Lines a reader must not miss: gridding and a suspicious measured field."""
     out = []
     cov = report.coverage
-    if cov and not cov.complete:
+    if cov and not cov.complete and _sparse_by_design(report):
+        out.append(
+            f"note: sparse taps: the output hears {report.receptive_field - cov.hole_count:,} of the {report.receptive_field:,} "
+            "offsets in its field: every layer spaces its taps beyond the field before it, as a comb or an echo does, "
+            "so the gaps are the point (not gridding)."
+        )
+    elif cov and not cov.complete:
         out.append(
             f"WARNING: gridding: the output never hears {cov.hole_count:,} of the past offsets in its field "
             "(see coverage). Choose each dilation no larger than the receptive field built before it, "
@@ -535,6 +541,16 @@ def _warnings(report: Report, option: Callable[[Setting], str]) -> list[str]:
         out.append(("!!! " if note.startswith("BUG") else "note: ") + f"measured receptive field: {note}")
     out += [f"note: {what.replace('_', ' ')} not computed: {_spelled(why, option)}" for what, why in report.skipped.items()]
     return out
+
+
+def _sparse_by_design(report: Report) -> bool:
+    """Whether every layer that spreads the field (kernel > 1) outruns the field before it: a tapped delay line.
+
+    Such gaps are deliberate (a comb, an echo); gridding is a layer that
+    outruns a field the layers before it had filled.
+    """
+    spreading = [row for row in report.layers if row.kernel_size > 1]
+    return bool(spreading) and len(report.gridding) == len(spreading)
 
 
 def _spelled(why: str, option: Callable[[Setting], str]) -> str:
