@@ -9,7 +9,7 @@ import click
 from wavedil.audio import write_text
 from wavedil.plan import candidate_stack, parse_target, plan
 from wavedil.report import FORMAT_NAMES, format_name
-from wavedil.spec import MAX_SAMPLE_RATE, to_toml
+from wavedil.spec import MAX_DILATION, MAX_SAMPLE_RATE, to_toml
 
 from .stack_options import PATH
 
@@ -18,7 +18,7 @@ from .stack_options import PATH
 @click.option("--target", required=True, metavar="SAMPLES|DURATION", help="Receptive field to reach: 4800, 100ms or 0.5s.")
 @click.option("--sample-rate", type=click.IntRange(1, MAX_SAMPLE_RATE), metavar="HZ", help="Needed for a duration target; gives milliseconds.")
 @click.option("--kernel-size", type=click.IntRange(min=2), default=2, show_default=True, help="Taps per layer.")
-@click.option("--max-dilation", type=click.IntRange(min=1), help="Largest dilation allowed (e.g. 512).")
+@click.option("--max-dilation", type=click.IntRange(1, MAX_DILATION), help="Largest dilation allowed (e.g. 512).")
 @click.option("--format", "fmt", type=click.Choice(list(FORMAT_NAMES)), default="text", show_default=True, help="Output format (md = markdown, txt = text).")
 @click.option("--write", "write_path", type=PATH, help="Write the first candidate as a TOML spec, ready for apply.")
 @click.option("--force", is_flag=True, help="Replace an existing --write file.")

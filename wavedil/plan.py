@@ -22,7 +22,7 @@ import re
 from typing import Any
 
 from .coverage import coverage
-from .errors import WavedilError
+from .errors import Setting, UsageError
 from .spec import MAX_DILATION, MAX_LAYERS, MAX_RECEPTIVE_FIELD, Stack, stack_from_dilations
 
 _TARGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|samples)?\s*$", re.IGNORECASE)
@@ -38,22 +38,22 @@ def parse_target(text: str, sample_rate: int | None) -> int:
     """
     m = _TARGET.match(text)
     if not m:
-        raise WavedilError(f"target {text!r}: give samples (4800) or a duration (100ms, 0.5s)")
+        raise UsageError(f"target {text!r}: give samples (4800) or a duration (100ms, 0.5s)")
     value, unit = float(m.group(1)), (m.group(2) or "samples").lower()
     if unit != "samples" and not sample_rate:
-        raise WavedilError(f"target {text!r}: a duration needs --sample-rate")
+        raise UsageError(f"target {text!r}: a duration needs a sample rate", hint="give one, e.g. {0}", settings=(Setting("sample_rate", 48000),))
     exact = value if unit == "samples" else value * (1e-3 if unit == "ms" else 1.0) * sample_rate  # type: ignore[operator]
     # Bounded as a float first: hundreds of digits make an infinity, which no integer holds.
     if not exact <= MAX_RECEPTIVE_FIELD + 1:
-        raise WavedilError(f"target {text!r}: must be 1 to {MAX_RECEPTIVE_FIELD} samples")
+        raise UsageError(f"target {text!r}: must be 1 to {MAX_RECEPTIVE_FIELD} samples")
     if unit == "samples":
         if value != int(value):
-            raise WavedilError(f"target {text!r}: a number of samples must be whole")
+            raise UsageError(f"target {text!r}: a number of samples must be whole")
         samples = int(value)
     else:
         samples = math.ceil(exact - 1e-9)
     if not 1 <= samples <= MAX_RECEPTIVE_FIELD:
-        raise WavedilError(f"target {text!r}: must be 1 to {MAX_RECEPTIVE_FIELD} samples, got {samples}")
+        raise UsageError(f"target {text!r}: must be 1 to {MAX_RECEPTIVE_FIELD} samples, got {samples}")
     return samples
 
 
@@ -69,7 +69,11 @@ def _grow(target: int, k: int, ratio: int, cap: int, trim: bool) -> list[int]:
         rf += (k - 1) * step
         d *= ratio
         if len(dilations) > MAX_LAYERS:
-            raise WavedilError(f"reaching {target} samples needs more than {MAX_LAYERS} layers; raise --max-dilation")
+            raise UsageError(
+                f"reaching {target} samples needs more than {MAX_LAYERS} layers",
+                hint="a larger maximum dilation ({0}) reaches it in fewer",
+                settings=(Setting("max_dilation", MAX_DILATION),),
+            )
     return dilations or [1]
 
 
@@ -103,10 +107,10 @@ def plan(target: int, kernel_size: int, *, max_dilation: int | None = None, samp
     ([1, 2, 4, 8, 16, 32, 64, 128, 256, 512], 1024, True)
     """
     if kernel_size < 2:
-        raise WavedilError("planning needs a kernel size of at least 2: one tap never widens the field")
+        raise UsageError("planning needs a kernel size of at least 2: one tap never widens the field")
     cap = max_dilation or MAX_DILATION
     if not 1 <= cap <= MAX_DILATION:
-        raise WavedilError(f"--max-dilation must be 1 to {MAX_DILATION}, got {cap}")
+        raise UsageError(f"max_dilation must be 1 to {MAX_DILATION}, got {cap}")
     schedules = {
         "doubling": _grow(target, kernel_size, 2, cap, trim=True),
         "geometric": _grow(target, kernel_size, kernel_size, cap, trim=True),

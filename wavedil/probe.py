@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from .engine import MIN_BLOCK_SIZE, StreamingFilter, block_size_for
-from .errors import WavedilError
+from .errors import UsageError, WavedilError
 from .memory import plan_filter
 from .report import EffectiveField, Memory, Speed
 from .spec import Stack
@@ -362,7 +362,7 @@ def measured_memory(
     4
     """
     if not threshold_db < 0:
-        raise ValueError(f"threshold_db must be negative, got {threshold_db}")
+        raise UsageError(f"threshold_db must be negative, got {threshold_db}")
     n = max(4, min(int(probe_seconds * sample_rate), MAX_MEMORY_PROBE))
     c = probe_channels(stack)
     xs = np.zeros((2, n, c))
