@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from wavedil.audio import write_text
-from wavedil.plan import candidate_stack, parse_target, plan
+from wavedil.plan import candidate_stack, parse_target, plan, render_plan
 from wavedil.report import FORMAT_NAMES, format_name
 from wavedil.spec import MAX_DILATION, MAX_SAMPLE_RATE, to_toml
 
@@ -38,37 +36,7 @@ def plan_command(target: str, sample_rate: int | None, kernel_size: int, max_dil
     candidates = plan(samples, kernel_size, max_dilation=max_dilation, sample_rate=sample_rate)
     if write_path:
         write_text(write_path, to_toml(candidate_stack(candidates[0])), force=force)
-    if fmt == "json":
-        click.echo(json.dumps(candidates, indent=2))
-        return
-    header = ["#", "schedule", "layers", "RF", "RF ms", "params", "MACs/sample", "holes", "dilations"]
-    rows = []
-    for i, c in enumerate(candidates, start=1):
-        d = c["dilations"]
-        shown = ",".join(map(str, d)) if len(d) <= 16 else ",".join(map(str, d[:14])) + f",... ({len(d)})"
-        rows.append(
-            [
-                str(i),
-                c["name"],
-                str(c["layers"]),
-                f"{c['receptive_field']:,}",
-                "-" if c["receptive_field_ms"] is None else f"{c['receptive_field_ms']:.2f}",
-                f"{c['parameters']:,}",
-                f"{c['macs_per_sample']:,}",
-                "none" if c["coverage"]["complete"] else f"{100 * c['coverage']['hole_fraction']:.1f}%",
-                shown,
-            ]
-        )
-    intro = f"target {samples:,} samples" + (f" ({1000 * samples / sample_rate:.2f} ms at {sample_rate:,} Hz)" if sample_rate else "")
-    intro += f", kernel {kernel_size}" + (f", dilations at most {max_dilation}" if max_dilation else "")
-    if fmt == "markdown":
-        lines = [intro, "", "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
-    else:
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-        fmt_row = "  ".join(f"{{:<{w}}}" if i in (1, 8) else f"{{:>{w}}}" for i, w in enumerate(widths))
-        lines = [intro, "", fmt_row.format(*header), fmt_row.format(*("-" * w for w in widths))]
-        lines += [fmt_row.format(*r) for r in rows]
-    if write_path:
+    lines = render_plan(candidates, samples, kernel_size, fmt, max_dilation=max_dilation, sample_rate=sample_rate).splitlines()
+    if write_path and fmt != "json":
         lines += ["", f"wrote schedule 1 to {write_path}"]
     click.echo("\n".join(lines))

@@ -17,12 +17,14 @@ the field just reaches the target.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
 
 from .coverage import coverage
 from .errors import Setting, UsageError
+from .report import format_name
 from .spec import MAX_DILATION, MAX_LAYERS, MAX_RECEPTIVE_FIELD, Stack, stack_from_dilations
 
 _TARGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|samples)?\s*$", re.IGNORECASE)
@@ -152,3 +154,64 @@ def candidate_stack(candidate: dict[str, Any]) -> Stack:
         name=f"plan {candidate['name']}",
         description=f"{candidate['name']} schedule, kernel {k}, receptive field {candidate['receptive_field']} samples",
     )
+
+
+#: Columns of the plan's table.
+_HEADER = ["#", "schedule", "layers", "RF", "RF ms", "params", "MACs/sample", "holes", "dilations"]
+
+
+def _plan_row(i: int, c: dict[str, Any]) -> list[str]:
+    """One candidate's cells: long schedules show their first 14 dilations and their count."""
+    d = c["dilations"]
+    shown = ",".join(map(str, d)) if len(d) <= 16 else ",".join(map(str, d[:14])) + f",... ({len(d)})"
+    return [
+        str(i),
+        c["name"],
+        str(c["layers"]),
+        f"{c['receptive_field']:,}",
+        "-" if c["receptive_field_ms"] is None else f"{c['receptive_field_ms']:.2f}",
+        f"{c['parameters']:,}",
+        f"{c['macs_per_sample']:,}",
+        "none" if c["coverage"]["complete"] else f"{100 * c['coverage']['hole_fraction']:.1f}%",
+        shown,
+    ]
+
+
+def render_plan(
+    candidates: list[dict[str, Any]],
+    target: int,
+    kernel_size: int,
+    fmt: str = "text",
+    *,
+    max_dilation: int | None = None,
+    sample_rate: int | None = None,
+) -> str:
+    """The candidates of :func:`plan` as ``text`` (an aligned table), ``markdown`` or ``json`` (or an alias, see :data:`~wavedil.report.FORMAT_NAMES`).
+
+    Examples
+    --------
+    >>> print(render_plan(plan(8, 2), 8, 2, "md"))
+    target 8 samples, kernel 2
+    <BLANKLINE>
+    | # | schedule | layers | RF | RF ms | params | MACs/sample | holes | dilations |
+    |---|---|---|---|---|---|---|---|---|
+    | 1 | doubling | 3 | 8 | - | 9 | 6 | none | 1,2,4 |
+    | 2 | repeated | 6 | 10 | - | 18 | 12 | none | 1,2,1,2,1,2 |
+    | 3 | gridded | 3 | 14 | - | 9 | 6 | 42.9% | 1,3,9 |
+    """
+    fmt = format_name(fmt)
+    if fmt == "json":
+        return json.dumps(candidates, indent=2)
+    rows = [_plan_row(i, c) for i, c in enumerate(candidates, start=1)]
+    intro = f"target {target:,} samples" + (f" ({1000 * target / sample_rate:.2f} ms at {sample_rate:,} Hz)" if sample_rate else "")
+    intro += f", kernel {kernel_size}" + (f", dilations at most {max_dilation}" if max_dilation else "")
+    if fmt == "markdown":
+        lines = [intro, "", "| " + " | ".join(_HEADER) + " |", "|" + "|".join("---" for _ in _HEADER) + "|"]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+    else:
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(_HEADER)]
+        # The schedule's name and its dilations read left-aligned; the figures right-aligned.
+        fmt_row = "  ".join(f"{{:<{w}}}" if i in (1, 8) else f"{{:>{w}}}" for i, w in enumerate(widths))
+        lines = [intro, "", fmt_row.format(*_HEADER), fmt_row.format(*("-" * w for w in widths))]
+        lines += [fmt_row.format(*r) for r in rows]
+    return "\n".join(lines)
