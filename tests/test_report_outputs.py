@@ -16,7 +16,7 @@ from wavedil import frequency
 from wavedil.cli.main import cli
 from wavedil.errors import UsageError
 from wavedil.plan import parse_target, plan, render_plan
-from wavedil.receptive import ReportCache, analyze_stack
+from wavedil.receptive import ReportCache
 from wavedil.report import FORMAT_NAMES, format_name
 
 
@@ -168,8 +168,8 @@ def test_a_cache_analyzes_each_rate_once_and_redoes_only_the_audios_part(tmp_pat
     from wavedil import receptive
 
     calls = []
-    real = receptive.analyze_stack
-    monkeypatch.setattr(receptive, "analyze_stack", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    real = receptive._analysis
+    monkeypatch.setattr(receptive, "_analysis", lambda *a: calls.append(a[1]) or real(*a))
     stack = wavedil.preset("drive")
     cache = ReportCache(stack)
     excerpts = np.full((8, 2 * stack.receptive_field, 1), 0.5)
@@ -186,7 +186,7 @@ def test_a_cache_analyzes_each_rate_once_and_redoes_only_the_audios_part(tmp_pat
 
 
 def test_a_linear_stack_ignores_the_audio():
-    analysis = analyze_stack(wavedil.preset("smooth"), 48000)
+    analysis = ReportCache(wavedil.preset("smooth")).analysis(48000)
     assert analysis.positions == 0 and analysis.for_file(np.ones((8, 32, 1))) is analysis.report
 
 

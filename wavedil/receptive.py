@@ -86,6 +86,11 @@ class _Bounds:
     seconds: float
     memory_limit: int
 
+    @classmethod
+    def of(cls, probe_seconds: float, memory_limit: int | None) -> "_Bounds":
+        """The bounds :func:`analyze` takes (``memory_limit`` None: the default limit)."""
+        return cls(float(probe_seconds), default_memory_limit() if memory_limit is None else int(memory_limit))
+
     def refuse(self, stack: Stack, signals: int, length: int) -> Reason | None:
         """Why a probe of ``signals`` signals of ``length`` samples may not run, or None."""
         cost = probe_time(stack, signals, length)
@@ -373,13 +378,14 @@ class StackAnalysis:
     except the effective field of a nonlinear stack, which is averaged over
     excerpts of the input (seeded noise without one). :meth:`for_file`
     recomputes that part for one file and adds the file's ``audio`` facts.
+    :meth:`ReportCache.analysis` makes one.
 
     Attributes
     ----------
     stack : Stack
     report : Report
         The report without audio facts (the effective field over seeded
-        noise, or over the audio :func:`analyze_stack` was given).
+        noise).
     positions : int
         Positions the effective field of a nonlinear stack averages within
         the bounds (0 for a linear stack, or when the bound skips it).
@@ -398,7 +404,7 @@ class StackAnalysis:
         Examples
         --------
         >>> from wavedil.spec import preset
-        >>> analysis = analyze_stack(preset("drive"), 48000)
+        >>> analysis = ReportCache(preset("drive")).analysis(48000)
         >>> excerpts = np.full((8, 8, 1), 0.25)
         >>> analysis.for_file(excerpts).effective_receptive_field.source
         'input audio'
@@ -411,29 +417,9 @@ class StackAnalysis:
         return report if facts is None else report.with_audio(facts)
 
 
-def analyze_stack(
-    stack: Stack,
-    sample_rate: int | None = None,
-    *,
-    audio: AudioSource = None,
-    frequencies: Sequence[float] | None = None,
-    speed: bool = False,
-    probe_seconds: float = PROBE_SECONDS,
-    memory_limit: int | None = None,
-) -> StackAnalysis:
-    """:func:`analyze`, kept with what :meth:`StackAnalysis.for_file` needs to redo the audio's part for other files.
-
-    Parameters are those of :func:`analyze`.
-
-    Examples
-    --------
-    >>> from wavedil.spec import stack_from_dilations
-    >>> analysis = analyze_stack(stack_from_dilations([1, 2], kernel_size=2), 48000)
-    >>> analysis.report.receptive_field, analysis.positions
-    (4, 0)
-    """
+def _analysis(stack: Stack, sample_rate: int | None, audio: AudioSource, frequencies: Sequence[float] | None, speed: bool, bounds: _Bounds) -> StackAnalysis:
+    """The work of :func:`analyze`, kept with what :meth:`StackAnalysis.for_file` needs to redo the audio's part."""
     sample_rate = sample_rate or stack.sample_rate
-    bounds = _Bounds(float(probe_seconds), default_memory_limit() if memory_limit is None else int(memory_limit))
     skipped: dict[str, Reason] = {}
     timed = _speed(stack, sample_rate or FALLBACK_SAMPLE_RATE, bounds, skipped) if speed else None
     if stack.is_recurrent:
@@ -522,9 +508,7 @@ def analyze(
     >>> [layer.receptive_field for layer in r.layers], round(r.receptive_field_ms, 4)
     ([3, 7, 15], 0.3125)
     """
-    return analyze_stack(
-        stack, sample_rate, audio=audio, frequencies=frequencies, speed=speed, probe_seconds=probe_seconds, memory_limit=memory_limit
-    ).report
+    return _analysis(stack, sample_rate, audio, frequencies, speed, _Bounds.of(probe_seconds, memory_limit)).report
 
 
 class ReportCache:
@@ -554,7 +538,7 @@ class ReportCache:
         """The stack's analysis at a model's own rate, else at ``sample_rate`` (a file's); made on first use."""
         rate = self.stack.sample_rate or sample_rate
         if rate not in self._analyses:
-            self._analyses[rate] = analyze_stack(self.stack, rate, probe_seconds=self.probe_seconds, memory_limit=self.memory_limit)
+            self._analyses[rate] = _analysis(self.stack, rate, None, None, False, _Bounds.of(self.probe_seconds, self.memory_limit))
         return self._analyses[rate]
 
     def report(self, sample_rate: int | None, audio: AudioSource = None, facts: AudioFacts | Mapping[str, Any] | None = None) -> Report:
