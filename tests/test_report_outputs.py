@@ -17,7 +17,7 @@ from wavedil.cli.main import cli
 from wavedil.errors import UsageError
 from wavedil.plan import parse_target, plan, render_plan
 from wavedil.receptive import ReportCache
-from wavedil.report import FORMAT_NAMES, format_name
+from wavedil.report import FORMAT_NAMES, extension_for, format_name
 
 
 def invoke(*args: str):
@@ -39,8 +39,10 @@ def test_report_format_aliases_give_the_same_output(alias, name):
 
 def test_format_names_map_every_alias_and_refuse_others():
     assert {format_name(a) for a in FORMAT_NAMES} == {"text", "markdown", "json"}
-    with pytest.raises(UsageError, match="unknown report format 'html'"):
+    with pytest.raises(UsageError) as err:
         format_name("html")
+    assert str(err.value) == "unknown report format 'html'; known: text, markdown, json (or txt, md)"
+    assert [extension_for(a) for a in ("md", "markdown", "txt", "text", "json")] == [".md", ".md", ".txt", ".txt", ".json"]
 
 
 # -- report -o, --diagram, --freq, --audio ------------------------------------------

@@ -52,7 +52,19 @@ def format_name(name: str) -> str:
     try:
         return FORMAT_NAMES[name.lower()]
     except KeyError:
-        raise UsageError(f"unknown report format {name!r}; known: {', '.join(FORMAT_NAMES)}") from None
+        aliases = ", ".join(alias for alias, fmt in FORMAT_NAMES.items() if alias != fmt)
+        raise UsageError(f"unknown report format {name!r}; known: {', '.join(FORMATS)} (or {aliases})") from None
+
+
+def extension_for(name: str) -> str:
+    """The file extension a report in format ``name`` (or an alias of it) is written with.
+
+    Examples
+    --------
+    >>> extension_for("md"), extension_for("markdown"), extension_for("text")
+    ('.md', '.md', '.txt')
+    """
+    return EXTENSIONS[format_name(name)]
 
 
 def format_for_path(path: str | Path) -> str:
