@@ -11,9 +11,10 @@ from wavedil.errors import WavedilError
 from wavedil.plot import plot_stack
 from wavedil.probe import PROBE_SECONDS
 from wavedil.receptive import analyze
-from wavedil.report import FORMATS, render
+from wavedil.report import FORMAT_NAMES, format_name, render
 from wavedil.spec import MAX_SAMPLE_RATE
 
+from .errors import option_for
 from .stack_options import PATH, build_stack, memory_limit_option, number_list, stack_options
 
 #: Widest dilation tree: more columns than any screen or page shows, and each costs time per layer.
@@ -23,7 +24,7 @@ MAX_DIAGRAM_WIDTH = 10_000
 @click.command("report")
 @stack_options
 @click.option("--sample-rate", type=click.IntRange(1, MAX_SAMPLE_RATE), metavar="HZ", help="Sample rate for the millisecond figures (default: a model's own).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(list(FORMAT_NAMES)), default="text", show_default=True, help="Output format (md = markdown, txt = text).")
 @click.option("-o", "--output", type=PATH, help="Write the report to a file instead of stdout.")
 @click.option("--force", is_flag=True, help="Replace an existing --output or --plot file.")
 @click.option("--freq", "frequencies", callback=number_list(float, "numbers"), metavar="HZ,HZ,...", help="Frequencies for the gain table of linear stacks.")
@@ -82,7 +83,8 @@ def report_command(
     report = analyze(
         stack, sample_rate, audio=audio_path, frequencies=frequencies, speed=speed, probe_seconds=probe_seconds, memory_limit=memory_limit
     )
-    text = render(report, fmt)
+    fmt = format_name(fmt)
+    text = render(report, fmt, option=option_for)
     if diagram:
         if fmt != "text":
             raise click.UsageError("--diagram goes with --format text")

@@ -254,8 +254,9 @@ def test_stacks_beyond_the_layer_limit_are_refused_before_the_layers_are_built(s
         ["plan", "--target", "9" * 5000 + "s", "--sample-rate", "48000"],
     ],
 )
-def test_a_target_of_hundreds_of_digits_is_one_error_line(args):
-    assert "must be 1 to 16777216 samples" in one_error(invoke(*args), 1)
+def test_a_target_of_hundreds_of_digits_is_a_usage_error(args):
+    # A target out of range is an argument that cannot work: exit 2, as for every number out of range.
+    assert "must be 1 to 16777216 samples" in usage_error(invoke(*args))
 
 
 @pytest.mark.parametrize(

@@ -102,8 +102,6 @@ def test_kernel_2_dilations_1_2_4_8_is_the_16_sample_moving_average():
 def test_receptive_fields_3_7_15():
     stack = stack_from_dilations([1, 2, 4], kernel_size=3)
     assert stack.receptive_field == 15
-    fields = np.cumsum([0] + [(3 - 1) * d for d in (1, 2, 4)])[1:] + 1
-    assert fields.tolist() == [3, 7, 15]
     report = wavedil.analyze(stack, 48000)
     assert [layer["receptive_field"] for layer in report["layers"]] == [3, 7, 15]
     assert report["receptive_field"] == 15 and report["receptive_field_ms"] == pytest.approx(15 / 48)

@@ -19,6 +19,8 @@ from .spec import Stack
 
 #: Columns of marks unless the caller says otherwise.
 DEFAULT_WIDTH = 96
+#: What :func:`column_states` says of a column: none of its offsets reaches the output, some do, all do.
+NONE, SOME, ALL = 0, 1, 2
 
 
 def render_tree(stack: Stack, width: int = DEFAULT_WIDTH) -> str:
@@ -43,18 +45,32 @@ def render_tree(stack: Stack, width: int = DEFAULT_WIDTH) -> str:
         f"dilation tree of one output sample: {rf:,} offsets, {step:,} per column "
         "(oldest left, current right)"
     )
+    marks = ".o" if step == 1 else ".+#"
     lines = [head]
     for label, (_, reached) in zip(labels, rows):
-        lines.append(f"{label:<{pad}}  {_marks(reached[::-1], step)}")
+        states = column_states(reached[::-1], step)
+        lines.append(f"{label:<{pad}}  " + "".join(marks[min(s, len(marks) - 1)] for s in states))
     return "\n".join(lines)
 
 
-def _marks(reached: np.ndarray, step: int) -> str:
-    if step == 1:
-        return "".join("o" if r else "." for r in reached)
+def column_states(reached: np.ndarray, step: int) -> np.ndarray:
+    """For each column of ``step`` offsets of ``reached`` (oldest first): :data:`ALL`, :data:`SOME` or :data:`NONE` reach.
+
+    Columns are aligned to the current sample (the right edge), so the
+    oldest column may be partial.
+
+    Examples
+    --------
+    >>> column_states(np.array([True, False, True, True, False, False]), 2).tolist()
+    [1, 2, 0]
+    >>> column_states(np.array([True, True, False]), 2).tolist()
+    [2, 1]
+    """
     n = len(reached)
-    # Bins are aligned to the current sample (right edge), so the oldest bin may be partial.
-    start = n % step
-    bins = [reached[:start]] if start else []
-    bins += [reached[i : i + step] for i in range(start, n, step)]
-    return "".join("#" if b.all() else "+" if b.any() else "." for b in bins)
+    first = n % step
+    starts = np.arange(first, n, step)
+    if first:
+        starts = np.concatenate([[0], starts])
+    counts = np.add.reduceat(reached.astype(np.int64), starts)
+    sizes = np.diff(np.append(starts, n))
+    return np.where(counts == sizes, ALL, np.where(counts > 0, SOME, NONE))

@@ -17,13 +17,15 @@ the field just reaches the target.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
 
 from .coverage import coverage
-from .errors import WavedilError
+from .errors import Setting, UsageError
 from .limits import MAX_DILATION, MAX_LAYERS, MAX_RECEPTIVE_FIELD
+from .report import format_name
 from .spec import stack_from_dilations
 from .stack import Stack
 
@@ -40,22 +42,22 @@ def parse_target(text: str, sample_rate: int | None) -> int:
     """
     m = _TARGET.match(text)
     if not m:
-        raise WavedilError(f"target {text!r}: give samples (4800) or a duration (100ms, 0.5s)")
+        raise UsageError(f"target {text!r}: give samples (4800) or a duration (100ms, 0.5s)")
     value, unit = float(m.group(1)), (m.group(2) or "samples").lower()
     if unit != "samples" and not sample_rate:
-        raise WavedilError(f"target {text!r}: a duration needs --sample-rate")
+        raise UsageError(f"target {text!r}: a duration needs a sample rate", hint="give one, e.g. {0}", settings=(Setting("sample_rate", 48000),))
     exact = value if unit == "samples" else value * (1e-3 if unit == "ms" else 1.0) * sample_rate  # type: ignore[operator]
     # Bounded as a float first: hundreds of digits make an infinity, which no integer holds.
     if not exact <= MAX_RECEPTIVE_FIELD + 1:
-        raise WavedilError(f"target {text!r}: must be 1 to {MAX_RECEPTIVE_FIELD} samples")
+        raise UsageError(f"target {text!r}: must be 1 to {MAX_RECEPTIVE_FIELD} samples")
     if unit == "samples":
         if value != int(value):
-            raise WavedilError(f"target {text!r}: a number of samples must be whole")
+            raise UsageError(f"target {text!r}: a number of samples must be whole")
         samples = int(value)
     else:
         samples = math.ceil(exact - 1e-9)
     if not 1 <= samples <= MAX_RECEPTIVE_FIELD:
-        raise WavedilError(f"target {text!r}: must be 1 to {MAX_RECEPTIVE_FIELD} samples, got {samples}")
+        raise UsageError(f"target {text!r}: must be 1 to {MAX_RECEPTIVE_FIELD} samples, got {samples}")
     return samples
 
 
@@ -71,7 +73,11 @@ def _grow(target: int, k: int, ratio: int, cap: int, trim: bool) -> list[int]:
         rf += (k - 1) * step
         d *= ratio
         if len(dilations) > MAX_LAYERS:
-            raise WavedilError(f"reaching {target} samples needs more than {MAX_LAYERS} layers; raise --max-dilation")
+            raise UsageError(
+                f"reaching {target} samples needs more than {MAX_LAYERS} layers",
+                hint="a larger maximum dilation ({0}) reaches it in fewer",
+                settings=(Setting("max_dilation", MAX_DILATION),),
+            )
     return dilations or [1]
 
 
@@ -105,10 +111,10 @@ def plan(target: int, kernel_size: int, *, max_dilation: int | None = None, samp
     ([1, 2, 4, 8, 16, 32, 64, 128, 256, 512], 1024, True)
     """
     if kernel_size < 2:
-        raise WavedilError("planning needs a kernel size of at least 2: one tap never widens the field")
+        raise UsageError("planning needs a kernel size of at least 2: one tap never widens the field")
     cap = max_dilation or MAX_DILATION
     if not 1 <= cap <= MAX_DILATION:
-        raise WavedilError(f"--max-dilation must be 1 to {MAX_DILATION}, got {cap}")
+        raise UsageError(f"max_dilation must be 1 to {MAX_DILATION}, got {cap}")
     schedules = {
         "doubling": _grow(target, kernel_size, 2, cap, trim=True),
         "geometric": _grow(target, kernel_size, kernel_size, cap, trim=True),
@@ -150,3 +156,64 @@ def candidate_stack(candidate: dict[str, Any]) -> Stack:
         name=f"plan {candidate['name']}",
         description=f"{candidate['name']} schedule, kernel {k}, receptive field {candidate['receptive_field']} samples",
     )
+
+
+#: Columns of the plan's table.
+_HEADER = ["#", "schedule", "layers", "RF", "RF ms", "params", "MACs/sample", "holes", "dilations"]
+
+
+def _plan_row(i: int, c: dict[str, Any]) -> list[str]:
+    """One candidate's cells: long schedules show their first 14 dilations and their count."""
+    d = c["dilations"]
+    shown = ",".join(map(str, d)) if len(d) <= 16 else ",".join(map(str, d[:14])) + f",... ({len(d)})"
+    return [
+        str(i),
+        c["name"],
+        str(c["layers"]),
+        f"{c['receptive_field']:,}",
+        "-" if c["receptive_field_ms"] is None else f"{c['receptive_field_ms']:.2f}",
+        f"{c['parameters']:,}",
+        f"{c['macs_per_sample']:,}",
+        "none" if c["coverage"]["complete"] else f"{100 * c['coverage']['hole_fraction']:.1f}%",
+        shown,
+    ]
+
+
+def render_plan(
+    candidates: list[dict[str, Any]],
+    target: int,
+    kernel_size: int,
+    fmt: str = "text",
+    *,
+    max_dilation: int | None = None,
+    sample_rate: int | None = None,
+) -> str:
+    """The candidates of :func:`plan` as ``text`` (an aligned table), ``markdown`` or ``json`` (or an alias, see :data:`~wavedil.report.FORMAT_NAMES`).
+
+    Examples
+    --------
+    >>> print(render_plan(plan(8, 2), 8, 2, "md"))
+    target 8 samples, kernel 2
+    <BLANKLINE>
+    | # | schedule | layers | RF | RF ms | params | MACs/sample | holes | dilations |
+    |---|---|---|---|---|---|---|---|---|
+    | 1 | doubling | 3 | 8 | - | 9 | 6 | none | 1,2,4 |
+    | 2 | repeated | 6 | 10 | - | 18 | 12 | none | 1,2,1,2,1,2 |
+    | 3 | gridded | 3 | 14 | - | 9 | 6 | 42.9% | 1,3,9 |
+    """
+    fmt = format_name(fmt)
+    if fmt == "json":
+        return json.dumps(candidates, indent=2)
+    rows = [_plan_row(i, c) for i, c in enumerate(candidates, start=1)]
+    intro = f"target {target:,} samples" + (f" ({1000 * target / sample_rate:.2f} ms at {sample_rate:,} Hz)" if sample_rate else "")
+    intro += f", kernel {kernel_size}" + (f", dilations at most {max_dilation}" if max_dilation else "")
+    if fmt == "markdown":
+        lines = [intro, "", "| " + " | ".join(_HEADER) + " |", "|" + "|".join("---" for _ in _HEADER) + "|"]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+    else:
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(_HEADER)]
+        # The schedule's name and its dilations read left-aligned; the figures right-aligned.
+        fmt_row = "  ".join(f"{{:<{w}}}" if i in (1, 8) else f"{{:>{w}}}" for i, w in enumerate(widths))
+        lines = [intro, "", fmt_row.format(*_HEADER), fmt_row.format(*("-" * w for w in widths))]
+        lines += [fmt_row.format(*r) for r in rows]
+    return "\n".join(lines)

@@ -14,14 +14,15 @@ itself which past samples change the output, and by how much:
 
 from __future__ import annotations
 
+import copy
 import time
-from typing import Any
 
 import numpy as np
 
-from .engine import StreamingFilter, apply, block_size_for
-from .errors import WavedilError
+from .engine import MIN_BLOCK_SIZE, StreamingFilter, block_size_for
+from .errors import UsageError, WavedilError
 from .memory import plan_filter
+from .report import EffectiveField, Memory, Speed
 from .spec import Stack
 
 #: Positions averaged by the effective receptive field of nonlinear stacks.
@@ -84,7 +85,7 @@ def probe_memory(stack: Stack, signals: int, length: int) -> int:
     return 8 * signals * length * (2 * c + 2 * stack.out_channels) + engine
 
 
-def impulse_measures(h: np.ndarray, rf: int) -> tuple[int, dict[str, Any]]:
+def impulse_measures(h: np.ndarray, rf: int) -> tuple[int, EffectiveField]:
     """The measured receptive field and the effective one from an impulse response ``h`` (length >= ``rf``).
 
     For a linear stack both follow from ``h``: ``1 +`` its last nonzero
@@ -100,28 +101,76 @@ class ProbeOverflow(WavedilError):
 
 
 def _outputs(stack: Stack, xs: np.ndarray) -> np.ndarray:
-    """Run signals ``xs`` shaped (P, n, C) through the stack in float64: (P, n, out).
+    """Run signals ``xs`` shaped (P, n, C) through the causal stack in float64: (P, n, out).
 
     Raises
     ------
     ProbeOverflow
         When an output is infinite or NaN.
     """
-    ys = _run_probe(stack, xs)
-    if not np.all(np.isfinite(ys)):
-        raise ProbeOverflow("the stack's output overflows float64 (its gain is beyond about 1e308)")
-    return ys
+    return _check(_run_probe(stack, xs))
+
+
+def _causal(stack: Stack) -> Stack:
+    """The stack with causal padding: a probe asks which past samples ``y[t]`` hears, lookahead included."""
+    return stack if stack.padding == "causal" else stack.replace(padding="causal")
+
+
+def _filters(stack: Stack, signals: int, length: int) -> list[StreamingFilter]:
+    """Float64 filters for ``signals`` probe signals: one for all of them side by side (a mono stack), else one each.
+
+    Their block is the one the engine picks for that many channels, at most
+    :data:`~wavedil.engine.MIN_BLOCK_SIZE` (the scratch buffers a copy of the
+    state carries, see :func:`_continued`, grow with the block) and never
+    longer than the signals.
+    """
+    c = probe_channels(stack)
+    causal = _causal(stack)
+    if stack.is_mono:
+        block = min(block_size_for(causal, signals * c), MIN_BLOCK_SIZE, length)
+        return [StreamingFilter(causal, signals * c, dtype=np.float64, block_size=max(1, block))]
+    return [StreamingFilter(causal, c, dtype=np.float64, block_size=probe_block(causal, length)) for _ in range(signals)]
+
+
+def _feed(stack: Stack, filters: list[StreamingFilter], xs: np.ndarray) -> np.ndarray:
+    """Signals ``xs`` shaped (P, n, C) through ``filters`` (from :func:`_filters`): (P, n, out)."""
+    p, n, c = xs.shape
+    if stack.is_mono:
+        # Independent signals side by side as channels: one pass through the engine.
+        y = filters[0].process(xs.transpose(1, 0, 2).reshape(n, p * c))
+        return y.reshape(n, p, -1).transpose(1, 0, 2)
+    return np.stack([f.process(x) for f, x in zip(filters, xs)])
 
 
 def _run_probe(stack: Stack, xs: np.ndarray) -> np.ndarray:
-    p, n, c = xs.shape
-    block = probe_block(stack, n)
-    if stack.is_mono:
-        # Independent signals side by side as channels: one pass through the engine.
-        flat = xs.transpose(1, 0, 2).reshape(n, p * c)
-        y = apply(stack, flat, dtype=np.float64, block_size=block)
-        return y.reshape(n, p, c).transpose(1, 0, 2)
-    return np.stack([apply(stack, x, dtype=np.float64, block_size=block).reshape(n, -1) for x in xs])
+    return _feed(stack, _filters(stack, xs.shape[0], xs.shape[1]), xs)
+
+
+def _continued(stack: Stack, prefix: np.ndarray, tails: list[np.ndarray]) -> list[np.ndarray]:
+    """The outputs over each of ``tails`` (P, m, C), each run after the same ``prefix`` (P, n, C).
+
+    The prefix runs once; each tail continues from a copy of the state it
+    left, which gives the outputs of ``concatenate([prefix, tail])`` from
+    ``n`` on at a fraction of the cost.
+
+    Raises
+    ------
+    ProbeOverflow
+        When an output is infinite or NaN.
+    """
+    filters = _filters(stack, prefix.shape[0], prefix.shape[1] + max(t.shape[1] for t in tails))
+    if prefix.shape[1]:
+        _check(_feed(stack, filters, prefix))
+    # Every tail but the last runs on a copy of the state (the stack, the weights, shared); the last on the filters themselves.
+    shared = {id(f.stack): f.stack for f in filters}
+    outs = [_check(_feed(stack, copy.deepcopy(filters, dict(shared)), tail)) for tail in tails[:-1]]
+    return [*outs, _check(_feed(stack, filters, tails[-1]))]
+
+
+def _check(ys: np.ndarray) -> np.ndarray:
+    if not np.all(np.isfinite(ys)):
+        raise ProbeOverflow("the stack's output overflows float64 (its gain is beyond about 1e308)")
+    return ys
 
 
 def probe_channels(stack: Stack) -> int:
@@ -187,9 +236,11 @@ def measured_receptive_field(stack: Stack, *, seed: int = 0, positions: int | No
     rng = np.random.default_rng(seed)
     s = reach - 1  # the kicked sample, with a full field of context before it
     base = rng.normal(0.0, 0.5, (positions, s + reach, probe_channels(stack)))
-    kicked = base.copy()
-    kicked[:, s, :] += rng.normal(0.0, 0.5, (positions, base.shape[2]))
-    moved = _outputs(stack, kicked)[:, s:] != _outputs(stack, base)[:, s:]
+    kicked = base[:, s:].copy()
+    kicked[:, 0, :] += rng.normal(0.0, 0.5, (positions, base.shape[2]))
+    # The context before the kick is the same for both: it runs once.
+    after_kick, unkicked = _continued(stack, base[:, :s], [kicked, base[:, s:]])
+    moved = after_kick != unkicked
     hit = np.flatnonzero(np.any(moved, axis=(0, 2)))
     return int(hit[-1]) + 1 if hit.size else 0
 
@@ -200,7 +251,7 @@ def effective_receptive_field(
     *,
     positions: int = DEFAULT_POSITIONS,
     seed: int = 0,
-) -> dict[str, Any]:
+) -> EffectiveField:
     """How the sensitivity ``|dy[t]/dx[t-i]|`` is spread over offsets ``i``.
 
     Returns ``samples_50`` and ``samples_95`` (the smallest ``m`` such that
@@ -223,7 +274,7 @@ def effective_receptive_field(
     --------
     >>> from wavedil.spec import stack_from_dilations
     >>> erf = effective_receptive_field(stack_from_dilations([1, 2, 4, 8], kernel_size=2))
-    >>> erf["samples_50"], erf["samples_95"]
+    >>> erf.samples_50, erf.samples_95
     (8, 16)
     """
     rf = stack.receptive_field
@@ -242,12 +293,17 @@ def effective_receptive_field(
             source = "seeded noise"
         positions = xs.shape[0]
         s = rf - 1  # the perturbed sample has RF-1 samples of real context before it
-        energy = np.zeros(rf)
+        # The context runs once; each perturbed copy continues from its state over the RF outputs read.
+        tails = []
         for ch in range(c):
-            plus, minus = xs.copy(), xs.copy()
-            plus[:, s, ch] += _EPS
-            minus[:, s, ch] -= _EPS
-            sens = (_outputs(stack, plus) - _outputs(stack, minus))[:, s : s + rf] / (2 * _EPS)
+            for sign in (1.0, -1.0):
+                tail = xs[:, s : s + rf].copy()
+                tail[:, 0, ch] += sign * _EPS
+                tails.append(tail)
+        outs = _continued(stack, xs[:, :s], tails)
+        energy = np.zeros(rf)
+        for plus, minus in zip(outs[::2], outs[1::2]):
+            sens = (plus - minus) / (2 * _EPS)
             energy += np.mean(np.sum(sens**2, axis=2), axis=0)
     return _spread(energy, source, None if stack.is_linear else positions)
 
@@ -256,7 +312,7 @@ def effective_receptive_field(
 MAX_PROFILE_POINTS = 65536
 
 
-def _spread(energy: np.ndarray, source: str, positions: int | None = None) -> dict[str, Any]:
+def _spread(energy: np.ndarray, source: str, positions: int | None = None) -> EffectiveField:
     total = float(energy.sum())
     step = max(1, -(-len(energy) // MAX_PROFILE_POINTS))
     binned = energy
@@ -271,14 +327,14 @@ def _spread(energy: np.ndarray, source: str, positions: int | None = None) -> di
         s95 = int(np.searchsorted(frac, 0.95 - 1e-12) + 1)
     else:
         s50 = s95 = 0
-    return {
-        "samples_50": s50,
-        "samples_95": s95,
-        "profile": np.sqrt(binned).tolist(),
-        "profile_step": step,
-        "source": source,
-        "positions": positions,
-    }
+    return EffectiveField(
+        samples_50=s50,
+        samples_95=s95,
+        profile=tuple(np.sqrt(binned).tolist()),
+        profile_step=step,
+        source=source,
+        positions=positions,
+    )
 
 
 def measured_memory(
@@ -288,7 +344,7 @@ def measured_memory(
     threshold_db: float = -60.0,
     amplitude: float = 0.1,
     probe_seconds: float = 2.0,
-) -> dict[str, Any]:
+) -> Memory:
     """How long an impulse's effect lasts: the memory of a stack whose receptive field has no bound.
 
     The stack runs (float64, from its steady state of silence) on silence
@@ -302,11 +358,11 @@ def measured_memory(
     Examples
     --------
     >>> from wavedil.spec import stack_from_dilations
-    >>> measured_memory(stack_from_dilations([1, 2], kernel_size=2), 48000)["samples"]
+    >>> measured_memory(stack_from_dilations([1, 2], kernel_size=2), 48000).samples
     4
     """
     if not threshold_db < 0:
-        raise ValueError(f"threshold_db must be negative, got {threshold_db}")
+        raise UsageError(f"threshold_db must be negative, got {threshold_db}")
     n = max(4, min(int(probe_seconds * sample_rate), MAX_MEMORY_PROBE))
     c = probe_channels(stack)
     xs = np.zeros((2, n, c))
@@ -318,12 +374,12 @@ def measured_memory(
     if peak > 0.0:
         last = int(np.flatnonzero(diff >= peak * 10 ** (threshold_db / 20))[-1]) + 1
         samples = last if last <= n - n // 4 else None
-    return {
-        "samples": samples,
-        "ms": None if samples is None else 1000.0 * samples / sample_rate,
-        "threshold_db": threshold_db,
-        "probe_samples": n,
-    }
+    return Memory(
+        samples=samples,
+        ms=None if samples is None else 1000.0 * samples / sample_rate,
+        threshold_db=threshold_db,
+        probe_samples=n,
+    )
 
 
 def measure_speed(
@@ -334,7 +390,7 @@ def measure_speed(
     channels: int | None = None,
     block_size: int | None = None,
     repeats: int = 3,
-) -> dict[str, Any]:
+) -> Speed:
     """Time the engine (float32) on seeded noise; the best of ``repeats`` runs.
 
     Returns ``seconds_audio``, ``seconds_wall``, ``samples_per_second``,
@@ -354,10 +410,10 @@ def measure_speed(
         f.flush()
         best = min(best, time.perf_counter() - start)
     rtf = (n / sample_rate) / best
-    return {
-        "seconds_audio": n / sample_rate,
-        "seconds_wall": best,
-        "samples_per_second": n / best,
-        "realtime_factor": rtf,
-        "realtime_cpu_share": 1.0 / rtf,
-    }
+    return Speed(
+        seconds_audio=n / sample_rate,
+        seconds_wall=best,
+        samples_per_second=n / best,
+        realtime_factor=rtf,
+        realtime_cpu_share=1.0 / rtf,
+    )
