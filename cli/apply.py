@@ -37,6 +37,7 @@ from wavedil.batch import (
 )
 from wavedil.errors import AudioError, WavedilError
 from wavedil.process import is_stream
+from wavedil.report import FORMAT_NAMES, extension_for
 from wavedil.workers import WORKERS_PER_CORE, default_workers, max_workers
 
 from .errors import describe
@@ -44,8 +45,6 @@ from .output import silence_stdout
 from .progress import ProgressLine, format_speed
 from .stack_options import PATH, build_stack, check_stack_memory, memory_limit_option, stack_options
 
-#: ``--report-format`` names and the report files' extensions (md and markdown, txt and text alike).
-REPORT_FORMATS = {"json": ".json", "md": ".md", "markdown": ".md", "txt": ".txt", "text": ".txt"}
 #: The options that say where outputs and reports go (see :func:`wavedil.batch.collect_jobs`).
 _LAYOUT = ("output", "outdir", "recursive", "suffix", "ext", "report", "report_dir", "report_format")
 #: Standard input or output on the command line.
@@ -81,7 +80,7 @@ def _finite_db(ctx: click.Context, param: click.Parameter, value: float) -> floa
 @click.option("--report", type=PATH, help="With -o: the receptive-field report (.json, .md, or text).")
 @click.option("--report-dir", type=PATH, help="With -d: one report per output, in this folder.")
 @click.option(
-    "--report-format", type=click.Choice(list(REPORT_FORMATS)), default="json", show_default=True, help="With --report-dir: the reports' format."
+    "--report-format", type=click.Choice(list(FORMAT_NAMES)), default="json", show_default=True, help="With --report-dir: the reports' format."
 )
 @click.option("--force", "overwrite", is_flag=True, help="Replace existing outputs and reports.")
 @click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (resume a batch).")
@@ -153,7 +152,7 @@ def _collect(inputs: tuple[str, ...], layout: dict[str, Any], spec_path: str | N
     """The jobs, with ``-`` as standard input and output; the model or spec file is an input too: nothing may replace it."""
     targets = [_stdin() if item == STDIO else item for item in inputs]
     output = sys.stdout.buffer if layout["output"] == STDIO else layout["output"]
-    report_ext = REPORT_FORMATS[layout.pop("report_format")]
+    report_ext = extension_for(layout.pop("report_format"))
     job_list, early = collect_jobs(targets, **{**layout, "output": output}, report_ext=report_ext)
     if spec_path:
         for job in job_list:

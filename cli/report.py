@@ -8,11 +8,11 @@ from wavedil.audio import same_file, write_text
 from wavedil.coverage import MAX_GRAPH_CELLS, graph_cells
 from wavedil.diagram import DEFAULT_WIDTH, render_tree
 from wavedil.errors import WavedilError
+from wavedil.limits import MAX_SAMPLE_RATE
 from wavedil.plot import plot_stack
 from wavedil.probe import PROBE_SECONDS
 from wavedil.receptive import analyze
 from wavedil.report import FORMAT_NAMES, format_name, render
-from wavedil.spec import MAX_SAMPLE_RATE
 
 from .errors import option_for
 from .stack_options import PATH, build_stack, memory_limit_option, number_list, stack_options

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import soundfile as sf
 
@@ -31,8 +31,11 @@ from .errors import AudioError, MemoryLimitError, Setting, UsageError, WavedilEr
 from .memory import default_memory_limit
 from .process import MAX_BLOCK_SIZE, FileResult, Options, Target, is_stream, name_of, process_file
 from .segments import choose_segment_frames
-from .spec import Stack
+from .stack import Stack
 from .workers import stop_workers, worker_pool, worker_queue
+
+if TYPE_CHECKING:
+    from .receptive import ReportCache
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -338,6 +341,7 @@ def run_job(
     executor: Executor | None = None,
     workers: int = 1,
     concurrent: int = 1,
+    reports: ReportCache | None = None,
 ) -> JobResult:
     """Process one job; every failure becomes an ``error`` result, never an exception.
 
@@ -346,14 +350,17 @@ def run_job(
     ``skipped``; its report, if missing, is written then (see
     :func:`write_skipped_report`). With an ``executor`` and ``workers`` > 1
     a long input runs in segments there. ``concurrent`` jobs running at once
-    share the memory limit.
+    share the memory limit. ``reports`` holds the stack's analysis for the
+    job's report (a batch analyzes its stack once); default: made here.
 
     KeyboardInterrupt passes through, after the output's temporary file is removed.
     """
     start = time.perf_counter()
     try:
+        if job.report and reports is None:
+            reports = report_cache(stack, options)
         if options.skip_existing and not is_stream(job.output) and Path(job.output).exists():
-            return _skip(job, stack, options, start)
+            return _skip(job, reports, options, start)
         _prepare(job, options)
         result = process_file(
             job.input,
@@ -366,7 +373,7 @@ def run_job(
         )
         filtered = time.perf_counter() - start
         if job.report:
-            write_report(job.report, stack, job, result, overwrite=options.overwrite)
+            write_report(job.report, reports, job, result, overwrite=options.overwrite)
     except WavedilError as exc:
         return _failure(job.input, job.output, _shared_limit(exc, concurrent), time.perf_counter() - start)
     except OSError as exc:
@@ -387,12 +394,12 @@ def run_job(
     )
 
 
-def _skip(job: Job, stack: Stack, options: Options, start: float) -> JobResult:
+def _skip(job: Job, reports: ReportCache | None, options: Options, start: float) -> JobResult:
     """The result of a job whose output exists; a run killed between the audio and the report left it no report: made now."""
     if job.report and not os.path.lexists(job.report):
         Path(job.report).parent.mkdir(parents=True, exist_ok=True)
         check_report(job.report, job, overwrite=options.overwrite)
-        write_skipped_report(job.report, stack, job, overwrite=options.overwrite)
+        write_skipped_report(job.report, reports, job, overwrite=options.overwrite)
     return JobResult(name_of(job.input), name_of(job.output), "skipped", seconds_wall=time.perf_counter() - start, report=job.report)
 
 
@@ -433,12 +440,20 @@ def check_report(report: str, job: Job, *, overwrite: bool) -> None:
     check_writable(Path(report), force=overwrite)
 
 
-def write_report(path: str, stack: Stack, job: Job, result: FileResult, *, overwrite: bool) -> None:
-    """The receptive-field report of ``stack`` with ``job``'s ``audio`` facts, rendered by extension."""
-    _write_analysis(path, stack, job, result.sample_rate, result.to_dict(), overwrite=overwrite)
+def report_cache(stack: Stack, options: Options) -> ReportCache:
+    """Where a batch's reports take the stack's analysis from: made once per sample rate."""
+    # Imported here: the analysis loads scipy.optimize, which a batch without reports never needs.
+    from .receptive import ReportCache
+
+    return ReportCache(stack, memory_limit=options.memory_limit)
 
 
-def write_skipped_report(path: str, stack: Stack, job: Job, *, overwrite: bool) -> None:
+def write_report(path: str, reports: ReportCache, job: Job, result: FileResult, *, overwrite: bool) -> None:
+    """The receptive-field report of the stack with ``job``'s ``audio`` facts, rendered by extension."""
+    _write_analysis(path, reports, job, result.sample_rate, result.to_dict(), overwrite=overwrite)
+
+
+def write_skipped_report(path: str, reports: ReportCache, job: Job, *, overwrite: bool) -> None:
     """The report of a job skipped because its output exists (a run that ended before its report).
 
     The stack's analysis is made as for a run. The ``audio`` object has the
@@ -460,17 +475,14 @@ def write_skipped_report(path: str, stack: Stack, job: Job, *, overwrite: bool) 
             channels = src.channels
     measured = dict.fromkeys(("clipped_samples", "sanitized_samples", "peak", "gain"))
     audio = {**header.to_dict(), "channels": channels, **measured, "skipped": True}
-    _write_analysis(path, stack, job, header.sample_rate, audio, overwrite=overwrite)
+    _write_analysis(path, reports, job, header.sample_rate, audio, overwrite=overwrite)
 
 
-def _write_analysis(path: str, stack: Stack, job: Job, rate: int, audio: dict[str, Any], *, overwrite: bool) -> None:
+def _write_analysis(path: str, reports: ReportCache, job: Job, rate: int, audio: dict[str, Any], *, overwrite: bool) -> None:
     """The stack's analysis at the model's rate (else the audio's ``rate``) with the ``audio`` object, rendered by extension."""
-    # Imported here: the analysis loads scipy, which a batch without reports never needs.
-    from .receptive import analyze
     from .report import format_for_path, render
 
-    report = analyze(stack, stack.sample_rate or rate, audio=None if is_stream(job.input) else job.input)
-    report["audio"] = audio
+    report = reports.report(rate, None if is_stream(job.input) else job.input, audio)
     write_text(path, render(report, format_for_path(path)), force=overwrite)
 
 
@@ -507,6 +519,7 @@ class Batch:
     done: Callable[[int, JobResult], None]
     progress: Callable[[float], None] | None = None
     started: Callable[[], None] = lambda: None
+    reports: ReportCache | None = None
 
 
 class JobExecutor(Protocol):
@@ -592,7 +605,7 @@ def run_jobs(
         if on_result:
             on_result(r)
 
-    batch = Batch(jobs, stack, options, done, on_progress, on_start or (lambda: None))
+    batch = Batch(jobs, stack, options, done, on_progress, on_start or (lambda: None), _analyzed(jobs, stack, options))
     folders = sorted({str(Path(j.output).parent) for j in jobs if not is_stream(j.output)})
     executor.remove_stale_temps(folders)
     try:
@@ -600,6 +613,33 @@ def run_jobs(
     finally:
         executor.remove_stale_temps(folders)
     return [results[i] for i in range(len(jobs))]
+
+
+def _analyzed(jobs: Sequence[Job], stack: Stack, options: Options) -> ReportCache | None:
+    """The stack's analysis for the jobs' reports, made here once per sample rate before any job runs.
+
+    Made before the work is handed out, it travels to worker processes with
+    each job, so no file's report analyzes the stack again.
+    """
+    with_report = [j for j in jobs if j.report]
+    if not with_report:
+        return None
+    reports = report_cache(stack, options)
+    rates = {stack.sample_rate} if stack.sample_rate else {rate for j in with_report if (rate := _header_rate(j.input))}
+    for rate in sorted(rates):
+        reports.analysis(rate)
+    return reports
+
+
+def _header_rate(path: Target) -> int | None:
+    """A file's sample rate from its header, or None (a stream, or unreadable: its job will say why)."""
+    if is_stream(path):
+        return None
+    try:
+        check_input(path)
+        return sf.info(path).samplerate
+    except Exception:  # noqa: BLE001 - any unreadable file: its job reports why
+        return None
 
 
 def check_jobs(jobs: Sequence[Job], options: Options) -> None:
@@ -630,7 +670,7 @@ def run_here(batch: Batch) -> None:
     """Each job in turn, in this process."""
     batch.started()
     for i, job in enumerate(batch.jobs):
-        batch.done(i, run_job(job, batch.stack, batch.options, batch.progress))
+        batch.done(i, run_job(job, batch.stack, batch.options, batch.progress, reports=batch.reports))
 
 
 def worth_splitting(job: Job, stack: Stack, options: Options, workers: int) -> bool:
@@ -688,7 +728,7 @@ class LocalWorkers:
             for i, job in enumerate(batch.jobs):
                 for attempt in (1, 2):
                     try:
-                        result = run_job(job, batch.stack, batch.options, batch.progress, executor=pool, workers=self.workers)
+                        result = run_job(job, batch.stack, batch.options, batch.progress, executor=pool, workers=self.workers, reports=batch.reports)
                         break
                     except BrokenExecutor:
                         pool.shutdown(wait=True)
@@ -726,9 +766,9 @@ def _set_progress_queue(progress_queue: Any) -> None:
     _progress_queue = progress_queue
 
 
-def _worker_job(job: Job, stack: Stack, options: Options, concurrent: int) -> JobResult:
+def _worker_job(job: Job, stack: Stack, options: Options, concurrent: int, reports: ReportCache | None) -> JobResult:
     q = _progress_queue
-    return run_job(job, stack, options, (lambda s: q.put(s)) if q is not None else None, concurrent=concurrent)
+    return run_job(job, stack, options, (lambda s: q.put(s)) if q is not None else None, concurrent=concurrent, reports=reports)
 
 
 def _worker_died(job: Job) -> JobResult:
@@ -747,7 +787,7 @@ def _run_pool(batch: Batch, workers: int) -> list[int]:
     batch.started()
     try:
         concurrent = min(workers, len(batch.jobs))
-        futures = {pool.submit(_worker_job, job, batch.stack, batch.options, concurrent): i for i, job in enumerate(batch.jobs)}
+        futures = {pool.submit(_worker_job, job, batch.stack, batch.options, concurrent, batch.reports if job.report else None): i for i, job in enumerate(batch.jobs)}
         return sorted(_collect(futures, batch))
     except KeyboardInterrupt:
         stop_workers(pool)

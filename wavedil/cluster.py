@@ -25,7 +25,7 @@ from .audio import remove_stale_temps
 from .batch import Batch, Job, JobResult, Options, run_job
 from .errors import UsageError, WavedilError
 from .process import is_stream
-from .spec import Stack
+from .stack import Stack
 
 #: Times Dask runs a task again after it raised (a lost worker is rescheduled on top of these).
 RETRIES = 2
@@ -216,7 +216,7 @@ class DaskCluster:
         workers = self.slots
         for i, job in enumerate(batch.jobs):
             try:
-                result = run_job(_absolute(job), batch.stack, batch.options, batch.progress, executor=self.executor, workers=workers)
+                result = run_job(_absolute(job), batch.stack, batch.options, batch.progress, executor=self.executor, workers=workers, reports=batch.reports)
             except Exception as exc:  # a segment's task failed on every try, or the scheduler went away
                 result = _failed(job, exc)
             batch.done(i, _as_given(job, result))
@@ -252,11 +252,12 @@ class DaskCluster:
         for i, job in enumerate(batch.jobs):
             wide = _absolute(job)
             if batch.options.skip_existing and os.path.exists(wide.output):
-                batch.done(i, _as_given(job, run_job(wide, batch.stack, batch.options)))
+                batch.done(i, _as_given(job, run_job(wide, batch.stack, batch.options, reports=batch.reports)))
                 continue
             if shared_stack is None:
                 shared_stack = self.executor.submit(_the_stack, batch.stack)
-            futures[self.executor.submit(run_job, wide, shared_stack, _retry_safe(wide, batch.options))] = i
+            reports = batch.reports if job.report else None
+            futures[self.executor.submit(run_job, wide, shared_stack, _retry_safe(wide, batch.options), reports=reports)] = i
         return futures
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .spec import Conv1d, Stack
+from .stack import Conv1d, Stack
 
 
 @dataclass

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from .coverage import tree_rows
-from .spec import Stack
+from .stack import Stack
 
 #: Columns of marks unless the caller says otherwise.
 DEFAULT_WIDTH = 96

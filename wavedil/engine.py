@@ -21,7 +21,7 @@ from numpy.typing import DTypeLike
 from .blas import one_blas_thread
 from .errors import Setting, WavedilError
 from .memory import plan_and_check, signal_layout
-from .spec import Stack
+from .stack import Stack
 
 #: Most samples per block for cheap stacks: long blocks spread the per-call
 #: cost of NumPy over many samples.

@@ -21,7 +21,7 @@ from .errors import WavedilError
 from .frequency import magnitude_grid
 from .probe import impulse_response
 from .report import Report
-from .spec import Stack
+from .stack import Stack
 
 FORMATS = (".png", ".svg")
 

@@ -23,7 +23,7 @@ from .engine import MIN_BLOCK_SIZE, StreamingFilter, block_size_for
 from .errors import UsageError, WavedilError
 from .memory import plan_filter
 from .report import EffectiveField, Memory, Speed
-from .spec import Stack
+from .stack import Stack
 
 #: Positions averaged by the effective receptive field of nonlinear stacks.
 DEFAULT_POSITIONS = 8

@@ -46,7 +46,7 @@ from .engine import StreamingFilter, block_size_for
 from .errors import AudioError, MemoryLimitError, SampleRateError, Setting, UsageError, WavedilError
 from .memory import plan_and_check, plan_whole_file, signal_layout
 from .segments import Segment, choose_segment_frames, ordered_results, plan_segments, run_segment
-from .spec import Stack
+from .stack import Stack
 
 #: An input or output: a path, or an open binary stream (a pipe, ``sys.stdin.buffer``).
 Target = Union[str, "os.PathLike[str]", BinaryIO]

@@ -61,7 +61,7 @@ from .report import (
     Speed,
     Submodel,
 )
-from .spec import Stack
+from .stack import Stack
 
 #: Rate used for the frequency response and speed when none is known, in Hz.
 FALLBACK_SAMPLE_RATE = 48000

@@ -33,7 +33,7 @@ from numpy.typing import DTypeLike
 
 from .engine import StreamingFilter, block_size_for
 from .errors import WavedilError
-from .spec import Stack
+from .stack import Stack
 
 #: Longest segment :func:`plan_segments` chooses on its own, in frames.
 MAX_SEGMENT_FRAMES = 1 << 21
