@@ -8,8 +8,7 @@ The public API::
     wavedil.analyze(stack, sample_rate=48000)        # the receptive-field report
 
 The names are loaded on first use: importing the package does not import
-NumPy, so the command line can fix NumPy's BLAS threads before NumPy starts
-(see :mod:`wavedil.cli`).
+NumPy, so the command line starts at once and loads only what a command needs.
 """
 
 from __future__ import annotations
@@ -25,12 +24,17 @@ _HOMES = {
     "apply": "engine",
     "block_size_for": "engine",
     "AudioError": "errors",
+    "MemoryLimitError": "errors",
     "OutputExistsError": "errors",
+    "SampleRateError": "errors",
     "SpecError": "errors",
+    "UsageError": "errors",
     "WavedilError": "errors",
     "FileResult": "process",
+    "Options": "process",
     "process_file": "process",
     "analyze": "receptive",
+    "Report": "report",
     "render": "report",
     "DEFAULT_PRESET": "presets",
     "PRESETS": "presets",
@@ -48,10 +52,15 @@ __all__ = [
     "AudioError",
     "Conv1d",
     "FileResult",
+    "MemoryLimitError",
+    "Options",
     "OutputExistsError",
+    "Report",
+    "SampleRateError",
     "SpecError",
     "Stack",
     "StreamingFilter",
+    "UsageError",
     "WavedilError",
     "analyze",
     "apply",
@@ -66,10 +75,10 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .engine import StreamingFilter, apply, block_size_for
-    from .errors import AudioError, OutputExistsError, SpecError, WavedilError
-    from .process import FileResult, process_file
+    from .errors import AudioError, MemoryLimitError, OutputExistsError, SampleRateError, SpecError, UsageError, WavedilError
+    from .process import FileResult, Options, process_file
     from .receptive import analyze
-    from .report import render
+    from .report import Report, render
     from .presets import DEFAULT_PRESET, PRESETS, preset
     from .spec import load_spec, parse_spec, stack_from_dilations
     from .stack import Conv1d, Stack

@@ -7,11 +7,9 @@ state of silence: that warm-up of ``RF-1`` frames makes its output exactly
 the serial one. Warm-up starts and segment ends sit on the block grid of a
 serial run (multiples of ``block_size``), so every block a segment computes
 holds the same frames as in the serial run, goes through the same arithmetic,
-and the joined output equals the serial output bit for bit, provided both
-run with the same BLAS thread count (a multi-threaded BLAS may split a product
-differently, and round differently): worker processes run one thread, and so
-does the command line; in a Python session, set ``OPENBLAS_NUM_THREADS=1``
-(or your BLAS's variable) before importing NumPy to compare with them.
+and the joined output equals the serial output bit for bit. A BLAS may split a
+product differently, and round differently, on another thread count: the
+engine runs one BLAS thread wherever it runs (:mod:`wavedil.blas`).
 
 ``same`` padding is the causal output shifted ``lookahead`` frames earlier,
 of the input followed by ``lookahead`` frames of silence: a segment computes
