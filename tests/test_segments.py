@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -72,7 +73,7 @@ def test_worker_processes_equal_the_serial_run(pool, name, block_size, segment_f
 
 
 def test_joint_channels_and_float64(pool):
-    stack = wavedil.load_spec("samples/stereo_mix.toml")
+    stack = wavedil.load_spec(Path(__file__).resolve().parent.parent / "samples" / "stereo_mix.toml")
     x = np.random.default_rng(1).normal(0.0, 0.3, (50_000, 2))
     serial = wavedil.apply(stack, x, dtype=np.float64)
     assert np.array_equal(parallel_apply(stack, x, pool, workers=2, dtype=np.float64, segment_frames=8192), serial)

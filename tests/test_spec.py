@@ -15,6 +15,9 @@ from wavedil.presets import DEFAULT_PRESET, PRESETS
 from wavedil.spec import load_spec, parse_spec, stack_from_dilations
 from wavedil.toml_writer import to_toml
 
+#: The repository's samples, found from this file: the tests run from any folder.
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
 ISSUE_FORM = """\
 padding = "causal"            # or "same"
 [[layers]]
@@ -56,8 +59,8 @@ def test_multichannel_weights_are_out_in_k():
 
 def test_the_sample_specs_load(tmp_path):
     for name, rf in (("seed.toml", 29), ("moving_average.json", 16), ("stereo_mix.toml", 7), ("softclip.toml", 4)):
-        assert load_spec(f"samples/{name}").receptive_field == rf
-    assert load_spec("samples/stereo_mix.toml").in_channels == 2
+        assert load_spec(SAMPLES / name).receptive_field == rf
+    assert load_spec(SAMPLES / "stereo_mix.toml").in_channels == 2
 
 
 @pytest.mark.parametrize(
