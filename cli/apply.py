@@ -69,6 +69,15 @@ def _finite_db(ctx: click.Context, param: click.Parameter, value: float) -> floa
     return value
 
 
+def _subtype(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # A name libsndfile does not know is a usage mistake; whether the output's format holds a known one is the output's matter.
+    import soundfile as sf
+
+    if value is not None and value.upper() not in sf.available_subtypes():
+        raise click.BadParameter(f"unknown subtype {value!r}; known: {', '.join(sorted(sf.available_subtypes()))}")
+    return value
+
+
 @click.command("apply")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output", type=PATH, help="Output file for a single INPUT ('-' writes a WAV stream to stdout).")
@@ -85,7 +94,7 @@ def _finite_db(ctx: click.Context, param: click.Parameter, value: float) -> floa
 @click.option("--force", "overwrite", is_flag=True, help="Replace existing outputs and reports.")
 @click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (resume a batch).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), callback=_workers, help=f"Worker processes, at most {WORKERS_PER_CORE} per core [default: the number of cores].")
-@click.option("--subtype", metavar="NAME", help="Output sample format, e.g. PCM_16, PCM_24, FLOAT (default: the input's).")
+@click.option("--subtype", metavar="NAME", callback=_subtype, help="Output sample format, e.g. PCM_16, PCM_24, FLOAT (default: the input's).")
 @click.option("--normalize", is_flag=True, help="Scale each output to a peak of --peak-db instead of clipping.")
 @click.option("--peak-db", type=float, default=-1.0, show_default=True, callback=_finite_db, help="Peak for --normalize, in dBFS.")
 @click.option("--sanitize", is_flag=True, help="Replace NaN and infinite input samples by zero instead of refusing the file.")
@@ -127,9 +136,10 @@ def apply_command(inputs: tuple[str, ...], jobs: int | None, scheduler: str | No
     stack = build_stack(**kw)
     check_stack_memory(stack, kw.get("spec_path"), dtype=options.dtype, block_size=options.block_size, limit=options.memory_limit)
     _check_usage(inputs, layout["output"], scheduler=scheduler, as_json=as_json)
+    _check_ignored(click.get_current_context(), layout, options)
     job_list, early = _collect(inputs, layout, kw.get("spec_path"))
     check_jobs(job_list, options)
-    view = _View(len(job_list) + len(early), as_json=as_json, quiet=quiet)
+    view = _View(len(job_list) + len(early), as_json=as_json, quiet=quiet, normalized=options.normalize)
     view.total(job_list)
     for r in early:
         view.result(r)
@@ -146,6 +156,24 @@ def _check_usage(inputs: tuple[str, ...], output: str | None, *, scheduler: str 
         raise click.UsageError("standard input ('-') can be read once")
     if scheduler and (STDIO in inputs or output == STDIO):
         raise click.UsageError("standard input and output stay on this machine; run without --scheduler")
+
+
+def _check_ignored(ctx: click.Context, layout: dict[str, Any], options: Options) -> None:
+    """Refuse, as usage errors, options given where they would do nothing: a script relying on one would be misled."""
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+
+    if layout["output"] is not None:
+        for name, flag in (("suffix", "--suffix"), ("ext", "--ext"), ("recursive", "--recursive")):
+            if given(name):
+                raise click.UsageError(f"{flag} goes with -d OUTDIR; -o names the output itself")
+    if given("report_format") and layout["report_dir"] is None:
+        raise click.UsageError("--report-format goes with --report-dir; --report takes its format from its extension")
+    if given("peak_db") and not options.normalize:
+        raise click.UsageError("--peak-db goes with --normalize")
+    if options.overwrite and options.skip_existing:
+        raise click.UsageError("--force replaces existing outputs, --skip-existing keeps them: give one")
 
 
 def _collect(inputs: tuple[str, ...], layout: dict[str, Any], spec_path: str | None) -> tuple[list, list[JobResult]]:
@@ -188,8 +216,8 @@ def _executor(scheduler: str | None, jobs: int | None, *, quiet: bool, view: _Vi
 class _View:
     """What the person (or the script) sees: the progress line, a line per file, the summary."""
 
-    def __init__(self, files: int, *, as_json: bool, quiet: bool) -> None:
-        self.files, self.as_json, self.quiet = files, as_json, quiet
+    def __init__(self, files: int, *, as_json: bool, quiet: bool, normalized: bool) -> None:
+        self.files, self.as_json, self.quiet, self.normalized = files, as_json, quiet, normalized
         self.show_progress = not quiet and sys.stderr.isatty()
         self.bar = ProgressLine(files, None, enabled=self.show_progress)
         self.stdout = _Stdout()
@@ -227,8 +255,10 @@ class _View:
 
     def _warnings(self, r: JobResult) -> None:
         if r.clipped_samples:
+            # Normalized to a peak above full scale (--peak-db > 0), only a float subtype keeps the samples.
+            remedy = "--subtype FLOAT" if self.normalized else "--normalize or --subtype FLOAT"
             click.echo(
-                f"Warning: {r.output}: {r.clipped_samples} sample(s) beyond full scale were clipped; use --normalize or --subtype FLOAT to keep them",
+                f"Warning: {r.output}: {r.clipped_samples} sample(s) beyond full scale were clipped; use {remedy} to keep them",
                 err=True,
             )
         if r.sanitized_samples:

@@ -69,9 +69,9 @@ class ProgressLine:
     >>> line.start(); now[0] = 2.0; line.advance(5.0)
     >>> line.text()
     '[############............]  50.0%  0/2 files  5.0 s audio  2.5x real time  ETA 0:02'
-    >>> line.columns = lambda: 40  # a narrow terminal: no bar, fewer figures
+    >>> line.columns = lambda: 40  # a narrow terminal: no bar, fewer figures (the time left stays)
     >>> line.text()
-    ' 50.0%  0/2 files  2.5x real time'
+    ' 50.0%  2.5x real time  ETA 0:02'
     """
 
     def __init__(
@@ -108,7 +108,8 @@ class ProgressLine:
         with self._lock:
             self.seconds += seconds
             self._measured = self.clock()
-            self._draw()
+            # The last block is always drawn: the line shows 100% before the file's own line replaces it.
+            self._draw(force=self.total is not None and self.seconds >= self.total * (1 - 1e-9))
 
     def file_done(self) -> None:
         with self._lock:
@@ -138,8 +139,8 @@ class ProgressLine:
         if fraction is not None and marks >= _MIN_MARKS:
             filled = int(marks * fraction + 1e-9)  # a sum of block lengths may fall a rounding short of the total
             return f"[{'#' * filled}{'.' * (marks - filled)}] " + text
-        # Too narrow for the bar: then the least useful figures go, the audio seconds first.
-        for dropped in ("audio", "ETA", "files"):
+        # Too narrow for the bar: then the least useful figures go, the audio seconds first, the time left last.
+        for dropped in ("audio", "files", "ETA"):
             if len(text) <= room:
                 return text
             figures = [f for f in figures if dropped not in f]

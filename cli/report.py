@@ -25,7 +25,7 @@ MAX_DIAGRAM_WIDTH = 10_000
 @stack_options
 @click.option("--sample-rate", type=click.IntRange(1, MAX_SAMPLE_RATE), metavar="HZ", help="Sample rate for the millisecond figures (default: a model's own).")
 @click.option("--format", "fmt", type=click.Choice(list(FORMAT_NAMES)), default="text", show_default=True, help="Output format (md = markdown, txt = text).")
-@click.option("-o", "--output", type=PATH, help="Write the report to a file instead of stdout.")
+@click.option("-o", "--output", type=PATH, help="Write the report to a file instead of stdout ('-': stdout).")
 @click.option("--force", is_flag=True, help="Replace an existing --output or --plot file.")
 @click.option("--freq", "frequencies", callback=number_list(float, "numbers"), metavar="HZ,HZ,...", help="Frequencies for the gain table of linear stacks.")
 @click.option("--audio", "audio_path", type=PATH, help="Average the effective receptive field of a nonlinear stack over this file (seeded noise otherwise).")
@@ -70,7 +70,7 @@ def report_command(
     """
     spec_path = stack_kw.get("spec_path")
     for path, what in ((output, "-o"), (plot_path, "--plot")):
-        if path and spec_path and same_file(path, spec_path):
+        if path and path != "-" and spec_path and same_file(path, spec_path):
             raise WavedilError(f"{path}: {what} would replace the --spec file; choose another path")
     stack = build_stack(**stack_kw)
     if stack.is_recurrent and (diagram or plot_path):
@@ -91,7 +91,7 @@ def report_command(
         text += "\n" + render_tree(stack, diagram_width) + "\n"
     if plot_path:
         plot_stack(stack, report, plot_path, force=force)
-    if output:
+    if output and output != "-":  # '-' is standard output, as for apply
         write_text(output, text, force=force)
     else:
         click.echo(text, nl=False)

@@ -123,6 +123,8 @@ def build_stack(
     if spec_path:
         stack = load_spec(spec_path, model_size=model_size)
     elif preset_name:
+        if preset_name not in PRESETS:  # an option's value: a usage mistake
+            raise click.BadParameter(f"unknown preset {preset_name!r}; known: {', '.join(PRESETS)}", param_hint="'--preset'")
         stack = preset(preset_name)
     elif shorthand:
         if dilations is None:

@@ -234,8 +234,10 @@ def test_malformed_json_spec(tmp_path):
 
 def test_missing_spec_and_unknown_preset(tmp_path):
     missing, unknown = run_all(("report", "--spec", str(tmp_path / "nope.toml")), ("report", "--preset", "nope"))
-    assert str(tmp_path / "nope.toml") in error_line(missing)
-    assert "unknown preset" in error_line(unknown)
+    assert str(tmp_path / "nope.toml") in error_line(missing) and missing.returncode == 1
+    # A preset name is an option's value: a usage mistake, exit 2, naming the option.
+    assert unknown.returncode == 2
+    assert unknown.stderr.splitlines()[-1].startswith("Error: Invalid value for '--preset': unknown preset 'nope'; known: smooth, ")
 
 
 def test_existing_output_needs_force_and_output_is_never_the_input(tmp_path):
@@ -391,7 +393,9 @@ def test_report_format_names_and_their_aliases(tmp_path, name, alias, ext):
     assert short.returncode == long.returncode == as_json.returncode == 0, short.stderr + long.stderr + as_json.stderr
     text = (tmp_path / "short" / f"in{ext}").read_text()
     assert (tmp_path / "long" / f"in{ext}").read_text() == text
-    report = json.loads((tmp_path / "json" / "in.json").read_text())
+    saved = json.loads((tmp_path / "json" / "in.json").read_text())
+    report = wavedil.analyze(wavedil.preset("smooth"), 48000).with_audio(saved["audio"])
+    assert report.to_dict() == saved  # the same report as the JSON one
     assert text == wavedil.render(report, "markdown" if name == "md" else "text")
 
 

@@ -133,19 +133,19 @@ def test_a_worker_killed_mid_batch_costs_only_a_retry(tmp_path, client):
     (tmp_path / "out").mkdir()
     stack = wavedil.preset("wavenet")
     pids = client.run(os.getpid)
-    lost_before = tasks_lost(client, "run_job")
+    lost_before = tasks_lost(client, "run_file")
     killed = []
 
     def on_result(r):
         # Kill a worker while it runs one of the batch's files.
-        busy = [w for w, keys in client.processing().items() if any(str(k).startswith("run_job-") for k in keys)]
+        busy = [w for w, keys in client.processing().items() if any(str(k).startswith("run_file-") for k in keys)]
         if busy and not killed:
             os.kill(pids[busy[0]], signal.SIGKILL)
             killed.append(busy[0])
 
     results = run_jobs(jobs, stack, Options(), DaskCluster(client), on_result=on_result)
     assert killed and [r.status for r in results] == ["ok"] * 6, [r.error for r in results]
-    assert tasks_lost(client, "run_job") > lost_before  # a task was on the killed worker, and ran again
+    assert tasks_lost(client, "run_file") > lost_before  # a task was on the killed worker, and ran again
     for job in jobs:
         x = sf.read(job.input, dtype="float32")[0]
         np.testing.assert_array_equal(sf.read(job.output, dtype="float32")[0], wavedil.apply(stack, x))

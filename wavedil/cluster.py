@@ -19,13 +19,16 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .audio import remove_stale_temps
 from .batch import Batch, Job, JobResult, Options, run_job
 from .errors import UsageError, WavedilError
 from .process import is_stream
 from .stack import Stack
+
+if TYPE_CHECKING:
+    from .receptive import ReportCache
 
 #: Times Dask runs a task again after it raised (a lost worker is rescheduled on top of these).
 RETRIES = 2
@@ -257,7 +260,7 @@ class DaskCluster:
             if shared_stack is None:
                 shared_stack = self.executor.submit(_the_stack, batch.stack)
             reports = batch.reports if job.report else None
-            futures[self.executor.submit(run_job, wide, shared_stack, _retry_safe(wide, batch.options), reports=reports)] = i
+            futures[self.executor.submit(run_file, wide, shared_stack, _retry_safe(wide, batch.options), reports)] = i
         return futures
 
 
@@ -291,6 +294,11 @@ def _retry_safe(job: Job, options: Options) -> Options:
     if options.overwrite or os.path.exists(job.output) or (job.report and os.path.exists(job.report)):
         return options
     return replace(options, overwrite=True, skip_existing=False)
+
+
+def run_file(job: Job, stack: Stack, options: Options, reports: ReportCache | None) -> JobResult:
+    """One file's task on a worker: :func:`wavedil.batch.run_job` with the batch's analysis for its report."""
+    return run_job(job, stack, options, reports=reports)
 
 
 def _the_stack(stack: Stack) -> Stack:

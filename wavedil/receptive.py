@@ -403,7 +403,7 @@ class StackAnalysis:
 
         Examples
         --------
-        >>> from wavedil.spec import preset
+        >>> from wavedil.presets import preset
         >>> analysis = ReportCache(preset("drive")).analysis(48000)
         >>> excerpts = np.full((8, 8, 1), 0.25)
         >>> analysis.for_file(excerpts).effective_receptive_field.source
@@ -522,7 +522,7 @@ class ReportCache:
 
     Examples
     --------
-    >>> from wavedil.spec import preset
+    >>> from wavedil.presets import preset
     >>> cache = ReportCache(preset("smooth"))
     >>> cache.report(44100) is cache.report(44100), cache.report(48000).sample_rate
     (True, 48000)
