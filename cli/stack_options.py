@@ -122,32 +122,39 @@ def build_stack(
         raise click.UsageError("--stacks goes with --dilations")
     if spec_path:
         stack = load_spec(spec_path, model_size=model_size)
-    elif preset_name:
-        if preset_name not in PRESETS:  # an option's value: a usage mistake
-            raise click.BadParameter(f"unknown preset {preset_name!r}; known: {', '.join(PRESETS)}", param_hint="'--preset'")
-        stack = preset(preset_name)
     elif shorthand:
-        if dilations is None:
-            raise click.UsageError("--kernel-size and --taps need --dilations")
-        try:
-            stack = stack_from_dilations(
-                dilations,
-                kernel_size=kernel_size,
-                taps=taps,
-                stacks=stacks,
-                padding=padding or "causal",
-                name=_shorthand_name(kernel_size, dilations, taps, stacks),
-            )
-        except SpecError as exc:
-            # A value given on the command line: a usage mistake (exit 2), as click's own range checks are.
-            option = f"--{(exc.field or 'dilations').replace('_', '-')}"
-            raise click.BadParameter(exc.reason, param_hint=f"'{option}'") from None
-    elif default_preset:
-        stack = preset(default_preset)
+        stack = _shorthand(kernel_size, dilations, taps, stacks, padding)
     else:
-        raise click.UsageError(f"give a stack: --spec PATH, --preset NAME (one of {', '.join(PRESETS)}) or --dilations")
+        stack = _preset(preset_name or default_preset)
     if model_size is not None and not stack.submodels:
         raise click.UsageError("--model-size chooses a submodel of a SlimmableContainer .nam file (an A2 capture); this stack has none")
     if padding and padding != stack.padding:
         stack = stack.replace(padding=padding)
     return stack
+
+
+def _preset(name: str | None) -> Stack:
+    """The preset ``--preset`` names (or the command's default); an unknown name is a usage mistake."""
+    if name is None:
+        raise click.UsageError(f"give a stack: --spec PATH, --preset NAME (one of {', '.join(PRESETS)}) or --dilations")
+    if name not in PRESETS:
+        raise click.BadParameter(f"unknown preset {name!r}; known: {', '.join(PRESETS)}", param_hint="'--preset'")
+    return preset(name)
+
+
+def _shorthand(kernel_size: int | None, dilations: list[int] | None, taps: list[float] | None, stacks: int, padding: str | None) -> Stack:
+    """The stack of ``--dilations`` with ``--kernel-size`` or ``--taps``; a value out of range is a usage mistake (exit 2)."""
+    if dilations is None:
+        raise click.UsageError("--kernel-size and --taps need --dilations")
+    try:
+        return stack_from_dilations(
+            dilations,
+            kernel_size=kernel_size,
+            taps=taps,
+            stacks=stacks,
+            padding=padding or "causal",
+            name=_shorthand_name(kernel_size, dilations, taps, stacks),
+        )
+    except SpecError as exc:
+        option = f"--{(exc.field or 'dilations').replace('_', '-')}"
+        raise click.BadParameter(exc.reason, param_hint=f"'{option}'") from None

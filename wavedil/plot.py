@@ -20,7 +20,7 @@ from .diagram import ALL, column_states
 from .errors import WavedilError
 from .frequency import magnitude_grid
 from .probe import impulse_response
-from .report import Report
+from .report import Report, samples_text
 from .stack import Stack
 
 FORMATS = (".png", ".svg")
@@ -61,7 +61,7 @@ def _draw_effective(ax: Any, report: Report) -> None:
     back = 1 + np.arange(len(profile)) * erf.profile_step  # 1 = the current sample
     ax.semilogx(back, profile, lw=1, drawstyle="steps-mid")
     for m, style, share in ((erf.samples_50, "--", 50), (erf.samples_95, ":", 95)):
-        ax.axvline(max(m, 1), color="C1", ls=style, label=f"{share}% within {m:,} samples")
+        ax.axvline(max(m, 1), color="C1", ls=style, label=f"{share}% within {samples_text(m)}")
     ax.set_xlim(report.receptive_field + 0.5, 0.8)
     ax.set_xlabel("samples back, 1 = the current sample (log scale)")
     ax.set_ylabel("|dy / dx|")
@@ -72,8 +72,10 @@ def _draw_effective(ax: Any, report: Report) -> None:
 def _draw_response(ax: Any, stack: Stack, report: Report) -> None:
     fr = report.frequency_response
     f, mag = magnitude_grid(impulse_response(stack)[:, 0, 0], 4097, fr.sample_rate)
-    ax.semilogx(f[1:], 20 * np.log10(np.maximum(mag[1:], 1e-15)), lw=1)
-    ax.set_ylim(max(-100.0, fr.peak_gain_db - 90), fr.peak_gain_db + 6)
+    db = 20 * np.log10(np.maximum(mag[1:], 1e-15))
+    ax.semilogx(f[1:], db, lw=1)
+    # Deep notches get 90 dB below the peak; a shallow response (an echo's ripple) fills the panel.
+    ax.set_ylim(max(-100.0, fr.peak_gain_db - 90, float(db.min()) - 6), fr.peak_gain_db + 6)
     ax.set_xlabel("frequency (Hz)" + (" at an assumed 48 kHz" if fr.assumed_sample_rate else ""))
     ax.set_ylabel("gain (dB)")
     ax.set_title("frequency response" + (f" ({fr.notch_count} notches)" if fr.notch_count else ""))

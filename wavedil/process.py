@@ -282,7 +282,7 @@ def process_file(
             known_frames = src.frames if src.seekable() else None
             done = _Done(progress, src.samplerate)
             with open_sink(output, opts.overwrite, src.samplerate, chain.filt.out_channels, fmt, subtype, known_frames) as write:
-                for y in chain.blocks():
+                for y in chain.blocks(early=done.early):
                     write(level(y))
                     done.written(len(y))
             done.complete()
@@ -354,14 +354,18 @@ class _Chain:
             raise exc.prefixed(name) from None
         return cls(src, name, stack, opts, block_size, filt, executor, workers, resampled)
 
-    def blocks(self) -> Iterator[np.ndarray]:
-        """The output, block by block, from the start of the input."""
+    def blocks(self, early: Progress | None = None) -> Iterator[np.ndarray]:
+        """The output, block by block, from the start of the input.
+
+        ``early`` takes the seconds of input an engine has done before it
+        writes any output (the resampling one), so a long file's progress moves.
+        """
         if self.reader is not None:  # a second pass (normalize): from the start, from silence
             self.src.seek(0)
             self.filt.reset()
         self.reader = _Reader(self.src, self.name, self.block_size, self.options.sanitize)
         if self.resampled:
-            return _resampled(self.reader, self.filt, self.stack.sample_rate)
+            return _resampled(self.reader, self.filt, self.stack.sample_rate, early)
         if self.executor is not None:
             return _segmented(self.reader, self.stack, self.executor, self.workers, self.options)
         return _filtered(self.reader, self.filt)
@@ -494,22 +498,37 @@ class _Done:
     Closing a file flushes what the system still holds of it, which takes
     time in proportion to its size: holding the last block back until then
     makes the seconds reported add up to the input's length exactly when the
-    output is whole.
+    output is whole. An engine that does its work before writing anything
+    (resampling filters the whole input first) reports it as it goes
+    (:meth:`early`), and the blocks written later count only for what it did
+    not report.
     """
 
     def __init__(self, progress: Progress | None, rate: int) -> None:
         self.progress, self.rate = progress, rate
-        self.held = 0
+        self.held = 0.0
+        self.ahead = 0.0
+
+    def early(self, seconds: float) -> None:
+        """``seconds`` of input are done, before their output is written."""
+        self._advance(seconds)
+        self.ahead += seconds
 
     def written(self, frames: int) -> None:
-        if self.progress and frames:
+        seconds = frames / self.rate
+        used = min(self.ahead, seconds)
+        self.ahead -= used
+        self._advance(seconds - used)
+
+    def _advance(self, seconds: float) -> None:
+        if self.progress and seconds > 0:
             if self.held:
-                self.progress(self.held / self.rate)
-            self.held = frames
+                self.progress(self.held)
+            self.held = seconds
 
     def complete(self) -> None:
         if self.progress and self.held:
-            self.progress(self.held / self.rate)
+            self.progress(self.held)
 
 
 def _reason(dst: sf.SoundFile, exc: BaseException) -> str:
@@ -700,7 +719,7 @@ def file_segment(
         return run_segment(stack, x, segment, dtype=dtype, block_size=block_size, memory_limit=memory_limit), sanitized
 
 
-def _resampled(reader: _Reader, filt: StreamingFilter, rate: int) -> Iterator[np.ndarray]:
+def _resampled(reader: _Reader, filt: StreamingFilter, rate: int, early: Progress | None = None) -> Iterator[np.ndarray]:
     """The resampling engine: the whole input resampled to ``rate``, filtered, resampled back; in blocks."""
     from scipy.signal import resample_poly  # scipy's import costs a second: only runs that resample pay it
 
@@ -709,7 +728,14 @@ def _resampled(reader: _Reader, filt: StreamingFilter, rate: int) -> Iterator[np
     g = math.gcd(rate, src_rate)
     up, down = rate // g, src_rate // g
     at_rate = resample_poly(x, up, down, axis=0) if len(x) else np.empty((0, x.shape[1]))
-    y = np.concatenate([filt.process(at_rate), filt.flush()]).astype(np.float64)
+    # Block by block, as the filter itself would cut it (the same arithmetic), reporting as it goes.
+    pieces = []
+    for start in range(0, len(at_rate), filt.block_size):
+        block = at_rate[start : start + filt.block_size]
+        pieces.append(filt.process(block))
+        if early:
+            early(len(block) / rate)
+    y = np.concatenate([np.empty((0, filt.out_channels), dtype=filt.dtype), *pieces, filt.flush()]).astype(np.float64)
     back = resample_poly(y, down, up, axis=0) if len(y) else np.empty((0, filt.out_channels))
     # resample_poly rounds lengths up; keep exactly the input's frame count.
     if len(back) < len(x):

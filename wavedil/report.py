@@ -402,7 +402,16 @@ def _cells(layer: LayerRow) -> list[str]:
 
 
 def _samples(n: int, sr: int | None) -> str:
-    return f"{n:,} samples" + (f" ({1000.0 * n / sr:,.3f} ms)" if sr else "")
+    return samples_text(n) + (f" ({1000.0 * n / sr:,.3f} ms)" if sr else "")
+
+
+def samples_text(n: int) -> str:
+    """A count of samples in words.
+
+    >>> samples_text(1), samples_text(4097)
+    ('1 sample', '4,097 samples')
+    """
+    return f"{n:,} sample" + ("" if n == 1 else "s")
 
 
 def _ratio(value: float | None) -> str:
