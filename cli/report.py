@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import click
 
-from wavedil.audio import same_file, write_text
 from wavedil.coverage import MAX_GRAPH_CELLS, graph_cells
 from wavedil.diagram import DEFAULT_WIDTH, render_tree
 from wavedil.errors import WavedilError
 from wavedil.limits import MAX_SAMPLE_RATE
-from wavedil.plot import plot_stack
 from wavedil.probe import PROBE_SECONDS
 from wavedil.receptive import analyze
 from wavedil.report import FORMAT_NAMES, format_name, render
@@ -68,10 +66,8 @@ def report_command(
       wavedil report --spec stack.toml --sample-rate 48000 --format json
       wavedil report --spec capture.nam --speed --plot capture.png
     """
-    spec_path = stack_kw.get("spec_path")
-    for path, what in ((output, "-o"), (plot_path, "--plot")):
-        if path and path != "-" and spec_path and same_file(path, spec_path):
-            raise WavedilError(f"{path}: {what} would replace the --spec file; choose another path")
+    output = None if output == "-" else output  # '-' is standard output, as for apply
+    _check_targets(stack_kw.get("spec_path"), output=output, plot_path=plot_path)
     stack = build_stack(**stack_kw)
     if stack.is_recurrent and (diagram or plot_path):
         raise click.UsageError("a recurrent model (LSTM) has no dilation tree: --diagram and --plot need a finite receptive field")
@@ -90,8 +86,24 @@ def report_command(
             raise click.UsageError("--diagram goes with --format text")
         text += "\n" + render_tree(stack, diagram_width) + "\n"
     if plot_path:
+        from wavedil.plot import plot_stack
+
         plot_stack(stack, report, plot_path, force=force)
-    if output and output != "-":  # '-' is standard output, as for apply
+    if output:
+        from wavedil.audio import write_text
+
         write_text(output, text, force=force)
     else:
         click.echo(text, nl=False)
+
+
+def _check_targets(spec_path: str | None, *, output: str | None, plot_path: str | None) -> None:
+    """Refuse a report or plot path that is the spec file itself."""
+    if not spec_path or not (output or plot_path):
+        return
+    # Loaded only for files: a report to stdout starts without the audio modules.
+    from wavedil.audio import same_file
+
+    for path, what in ((output, "-o"), (plot_path, "--plot")):
+        if path and same_file(path, spec_path):
+            raise WavedilError(f"{path}: {what} would replace the --spec file; choose another path")
