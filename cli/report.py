@@ -9,8 +9,9 @@ from wavedil.diagram import DEFAULT_WIDTH, render_tree
 from wavedil.errors import WavedilError
 from wavedil.limits import MAX_SAMPLE_RATE
 from wavedil.probe import PROBE_SECONDS
-from wavedil.receptive import analyze
+from wavedil.receptive import FALLBACK_SAMPLE_RATE, analyze
 from wavedil.report import FORMAT_NAMES, format_name, render
+from wavedil.stack import Stack
 
 from .errors import option_for
 from .stack_options import PATH, build_stack, memory_limit_option, number_list, stack_options
@@ -76,6 +77,7 @@ def report_command(
             f"{stack_kw.get('spec_path') or 'the stack'}: its dilation tree has {graph_cells(stack):,} signal-offsets, "
             f"over the {MAX_GRAPH_CELLS:,} that --diagram and --plot draw"
         )
+    _check_frequencies(stack, sample_rate, frequencies)
     report = analyze(
         stack, sample_rate, audio=audio_path, frequencies=frequencies, speed=speed, probe_seconds=probe_seconds, memory_limit=memory_limit
     )
@@ -107,3 +109,17 @@ def _check_targets(spec_path: str | None, *, output: str | None, plot_path: str 
     for path, what in ((output, "-o"), (plot_path, "--plot")):
         if path and same_file(path, spec_path):
             raise WavedilError(f"{path}: {what} would replace the --spec file; choose another path")
+
+
+def _check_frequencies(stack: Stack, sample_rate: int | None, frequencies: list[float] | None) -> None:
+    """Refuse ``--freq`` where its table cannot appear: a nonlinear stack, or a frequency past Nyquist."""
+    if not frequencies:
+        return
+    if not stack.is_linear:
+        raise click.UsageError("--freq gives gains of a linear stack; this one is nonlinear (it has no frequency response)")
+    rate = stack.sample_rate or sample_rate or FALLBACK_SAMPLE_RATE
+    if min(frequencies) < 0:
+        raise click.BadParameter(f"{min(frequencies):g} Hz: a frequency is 0 Hz or more", param_hint="'--freq'")
+    if max(frequencies) > rate / 2:
+        assumed = "" if stack.sample_rate or sample_rate else " (assumed; --sample-rate sets it)"
+        raise click.BadParameter(f"{max(frequencies):g} Hz is beyond Nyquist, {rate / 2:g} Hz at {rate:,} Hz{assumed}", param_hint="'--freq'")

@@ -26,8 +26,9 @@ def number_list(kind: type, what: str) -> Callable[[click.Context, click.Paramet
     def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> list[Any] | None:
         if value is None:
             return None
-        items = [v for v in value.replace(" ", "").split(",") if v]
+        items = value.replace(" ", "").split(",")
         try:
+            # An empty item ("1,,2") is a typo, not nothing: refused like any other.
             numbers = [kind(v) for v in items]
         except ValueError:
             numbers = []

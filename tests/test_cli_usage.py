@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -59,3 +61,30 @@ def test_a_normalized_output_that_clips_is_told_to_use_a_float_subtype(take, tmp
     assert result.exit_code == 0
     (warning,) = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
     assert warning.endswith("beyond full scale were clipped; use --subtype FLOAT to keep them")
+
+
+@pytest.mark.parametrize("value", ["1,,2", "1,2,", ","])
+def test_an_empty_item_in_a_list_is_refused(value):
+    result = _run("report", "--kernel-size", "2", "--dilations", value)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == f"Error: Invalid value for '--dilations': expected comma-separated integers, got {value!r}"
+
+
+def test_freq_where_no_gain_table_can_appear_is_refused():
+    beyond = _run("report", "--preset", "smooth", "--freq", "1000,30000")
+    assert beyond.exit_code == 2
+    assert beyond.stderr.splitlines()[-1] == (
+        "Error: Invalid value for '--freq': 30000 Hz is beyond Nyquist, 24000 Hz at 48,000 Hz (assumed; --sample-rate sets it)"
+    )
+    negative = _run("report", "--preset", "smooth", "--freq", "-5")
+    assert negative.exit_code == 2 and negative.stderr.splitlines()[-1] == "Error: Invalid value for '--freq': -5 Hz: a frequency is 0 Hz or more"
+    nonlinear = _run("report", "--preset", "drive", "--freq", "100")
+    assert nonlinear.exit_code == 2 and nonlinear.stderr.splitlines()[-1].startswith("Error: --freq gives gains of a linear stack")
+    table = _run("report", "--preset", "smooth", "--freq", "1000,30000", "--sample-rate", "96000", "--format", "json")
+    assert table.exit_code == 0 and [g["frequency"] for g in json.loads(table.stdout)["frequency_response"]["gains"]] == [1000.0, 30000.0]
+
+
+def test_an_audio_file_given_as_a_spec_is_named_as_such(take):
+    result = _run("report", "--spec", str(take))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"Error: {take}: is not UTF-8 text, so not a spec file (a binary file such as audio?)"

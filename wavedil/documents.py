@@ -63,7 +63,8 @@ def read_text(path: Path, limit: int, kind: str, *, encoding: str = "utf-8") -> 
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError:
-        raise SpecError("is not UTF-8 text", source=str(path)) from None
+        # Binary bytes: most likely an audio file (or another binary) given where a spec or model goes.
+        raise SpecError(f"is not UTF-8 text, so not a {kind} (a binary file such as audio?)", source=str(path)) from None
 
 
 class _DuplicateKey(ValueError):
