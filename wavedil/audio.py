@@ -353,14 +353,25 @@ def atomic_output(target: str | os.PathLike[str], *, force: bool = False) -> Ite
 
 
 def check_writable(target: Path, *, force: bool) -> None:
-    """Refuse early an output that exists (without ``force``) or whose folder is missing."""
+    """Refuse early an output that exists (without ``force``), that is not a regular file, or whose folder is missing."""
     if target.is_dir():
         raise AudioError(f"{target}: is a directory")
+    _refuse_special(target)
     if target.exists() and not force:
         raise _exists(target)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise AudioError(f"{target}: the folder {parent} does not exist")
+
+
+def _refuse_special(target: Path) -> None:
+    """A device, FIFO or socket is never an output: renaming over it would replace the node itself (``/dev/null``)."""
+    try:
+        mode = target.stat().st_mode
+    except OSError:  # nothing there (or a dangling link): a new file
+        return
+    if not stat.S_ISREG(mode):
+        raise AudioError(f"{target}: is not a regular file (a FIFO, socket or device); outputs go to regular files ('-' for standard output)")
 
 
 def _exists(target: Path) -> OutputExistsError:
@@ -370,6 +381,7 @@ def _exists(target: Path) -> OutputExistsError:
 def _commit(tmp: Path, target: Path, *, force: bool) -> None:
     try:
         if force:
+            _refuse_special(target)  # again: one may have appeared while the work ran
             os.replace(tmp, target)
             return
         # link() fails if the target appeared meanwhile: no silent clobbering.
