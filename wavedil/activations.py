@@ -536,6 +536,23 @@ def activation_from_name(name: str) -> Activation:
     return Activation(name)
 
 
+def as_run(act: str | Activation, fast_tanh: bool) -> str | Activation:
+    """The activation a layer computes: ``tanh`` becomes ``fast_tanh`` when ``fast_tanh`` is asked for.
+
+    What NAM's plugin does: it swaps every ``Tanh`` for its approximation
+    (:func:`fast_tanh`); other activations, sigmoid gates included, stay exact.
+
+    Examples
+    --------
+    >>> as_run("tanh", True).name, as_run("tanh", False), as_run("relu", True)
+    ('fast_tanh', 'tanh', 'relu')
+    """
+    name = act.name if isinstance(act, Activation) else act
+    if fast_tanh and name == "tanh":
+        return Activation("fast_tanh")
+    return act
+
+
 def plain(act: str | Activation) -> str | Activation:
     """The :data:`ACTIVATIONS` name when ``act`` is exactly that function, else ``act`` unchanged.
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import activation as _activation
+from .activations import as_run
+from .engines import NUMPY, Engine
 
 #: A tap ratio is only deferred when the first tap is within this factor of the largest.
 _DEFER_RATIO = 16.0
@@ -63,6 +65,7 @@ class ConvRunner:
         gain_in: float = 1.0,
         *,
         defer_gain: bool = True,
+        engine: Engine = NUMPY,
     ) -> None:
         out_ch, in_ch, k = weights.shape
         w = np.asarray(weights, dtype=np.float64) * gain_in
@@ -85,7 +88,7 @@ class ConvRunner:
         self.stacked = np.empty((batch, k * in_ch, block), dtype=dtype) if self.stacked_w is not None else None
         self.bias = np.asarray(bias, dtype=dtype)[:, None] if has_bias else None
         self.linear = activation == "linear"
-        self.act = _activation(activation)
+        self.act = _activation(as_run(activation, engine.fast_tanh))
         self.dtype = dtype
         self.hist = np.zeros((batch, in_ch, self.history), dtype=dtype)
         self.out_channels = out_ch

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from .blas import one_blas_thread
+from .engines import Engine, resolve_engine
 from .errors import Setting, WavedilError
 from .memory import plan_and_check, signal_layout
 from .stack import Stack
@@ -88,6 +89,13 @@ class StreamingFilter:
         (:func:`wavedil.memory.plan_filter`) and a plan over the limit is
         refused before anything is allocated. Default:
         :func:`wavedil.memory.default_memory_limit`.
+    engine : str or Engine, optional
+        ``auto``, ``numpy`` or ``numba`` (see :mod:`wavedil.engines`);
+        default: the ``WAVEDIL_ENGINE`` environment variable, else ``auto``
+        (compiled kernels when Numba is installed).
+    fast_tanh : bool
+        Compute tanh with NAM's plugin approximation (within 4e-4) instead
+        of the accurate one: what the plugin's users hear.
 
     Raises
     ------
@@ -112,8 +120,11 @@ class StreamingFilter:
         dtype: DTypeLike = np.float32,
         block_size: int | None = None,
         memory_limit: int | None = None,
+        engine: str | Engine | None = None,
+        fast_tanh: bool = False,
     ) -> None:
         self.stack = stack
+        self.engine = resolve_engine(engine, fast_tanh=fast_tanh)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise WavedilError(f"dtype must be float32 or float64, got {self.dtype}")
@@ -132,7 +143,7 @@ class StreamingFilter:
             try:
                 # Weights beyond the working precision would become infinities: say so instead.
                 with np.errstate(over="raise"):
-                    runner = layer.runner(self._batch, self.dtype, self.block_size, gain)
+                    runner = layer.runner(self._batch, self.dtype, self.block_size, gain, engine=self.engine)
             except FloatingPointError:
                 raise WavedilError(
                     f"layer {index}: weights beyond the range of {self.dtype.name} (about {np.finfo(self.dtype).max:.1e})",
@@ -155,6 +166,11 @@ class StreamingFilter:
             for runner in self._runners:
                 steady = runner.prime(steady)
         self._to_skip = self.stack.lookahead
+
+    @property
+    def layer_engines(self) -> list[str]:
+        """Which engine runs each layer: ``numba`` where a compiled kernel does, else ``numpy``."""
+        return [getattr(runner, "engine", "numpy") for runner in self._runners]
 
     @property
     def latency(self) -> int:
@@ -226,6 +242,8 @@ def apply(
     *,
     dtype: DTypeLike = np.float32,
     block_size: int | None = None,
+    engine: str | Engine | None = None,
+    fast_tanh: bool = False,
 ) -> np.ndarray:
     """Filter a whole signal with a stack.
 
@@ -243,6 +261,10 @@ def apply(
     block_size : int, optional
         Frames per block; the result does not depend on it beyond rounding.
         Default: :func:`block_size_for` the stack.
+    engine : str or Engine, optional
+        ``auto``, ``numpy`` or ``numba`` (see :class:`StreamingFilter`).
+    fast_tanh : bool
+        NAM's plugin approximation of tanh (see :class:`StreamingFilter`).
 
     Returns
     -------
@@ -263,7 +285,7 @@ def apply(
     frames = x[:, None] if one_d else x
     if frames.ndim != 2:
         raise WavedilError(f"x must be 1-D or 2-D (frames, channels), got shape {x.shape}")
-    f = StreamingFilter(stack, frames.shape[1], dtype=dtype, block_size=block_size)
+    f = StreamingFilter(stack, frames.shape[1], dtype=dtype, block_size=block_size, engine=engine, fast_tanh=fast_tanh)
     y = f.process(frames)
     tail = f.flush()
     if len(tail):

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .activations import Activation, plain
+from .engines import NUMPY, Engine
 from .errors import SpecError
 from .fields import printable
 
@@ -139,11 +140,11 @@ class Conv1d:
         weights = self.weights.size * itemsize * (2 if stacked else 1)
         return weights + batch * in_ch * (self.history + (k * block if stacked else 0)) * itemsize
 
-    def runner(self, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0) -> "ConvRunner":
+    def runner(self, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0, *, engine: Engine = NUMPY) -> "ConvRunner":
         """The streaming state and forward pass of this layer (see :mod:`wavedil.conv`)."""
         from .conv import ConvRunner
 
-        return ConvRunner(self.weights, self.bias, self.dilation, self.activation, batch, dtype, block, gain_in)
+        return ConvRunner(self.weights, self.bias, self.dilation, self.activation, batch, dtype, block, gain_in, engine=engine)
 
     def graph_nodes(self, g: Any, x: int, index: int) -> int:
         """Add this layer to a coverage graph (see :mod:`wavedil.coverage`); returns its output node."""

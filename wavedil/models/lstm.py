@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +45,8 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
-from ..errors import SpecError, UsageError
+from ..engines import NUMPY, Engine, resolve_engine
+from ..errors import SpecError
 from ..fields import positive_int, refuse_unknown
 from ..limits import MAX_CHANNELS, MAX_LAYERS, MAX_PARAMETERS
 
@@ -55,7 +55,6 @@ from ..limits import MAX_CHANNELS, MAX_LAYERS, MAX_PARAMETERS
 CHUNK_BYTES = 2 * 1024 * 1024
 
 _CONFIG_KEYS = ("num_layers", "input_size", "hidden_size", "in_channels", "out_channels")
-_ENGINES = ("auto", "numpy", "numba")
 
 
 def _frozen(values: Any, shape: tuple[int, ...], field: str) -> np.ndarray:
@@ -275,9 +274,9 @@ class LSTM:
         per_sample = self.in_channels + 4 * h + h + self.out_channels
         return 8 * (2 * self.parameters + batch * (chunk * per_sample + 2 * self.num_layers * h + 4 * h + block * self.out_channels))
 
-    def runner(self, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0) -> "LSTMRunner":
+    def runner(self, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0, *, engine: Engine = NUMPY) -> "LSTMRunner":
         """The streaming forward pass (see :class:`LSTMRunner`)."""
-        return LSTMRunner(self, batch, dtype, block, gain_in)
+        return LSTMRunner(self, batch, dtype, block, gain_in, engine=engine)
 
 
 def weight_count(num_layers: int, input_size: int, hidden_size: int, out_channels: int) -> int:
@@ -445,26 +444,6 @@ def _numba_layer() -> Callable[..., None] | None:
     return numba.njit(cache=True)(_layer_loop)
 
 
-def _engine_kernel(engine: str | None) -> Callable[..., None] | None:
-    """The compiled layer loop, or None for the NumPy path.
-
-    ``engine`` (else the ``WAVEDIL_ENGINE`` environment variable, else
-    ``auto``): ``auto`` uses Numba when installed, ``numpy`` never, ``numba``
-    always (an error when it is missing).
-    """
-    name = engine if engine is not None else (os.environ.get("WAVEDIL_ENGINE", "").strip().lower() or "auto")
-    if name not in _ENGINES:
-        # A setting that cannot work, named as it was given: the argument or the environment variable.
-        given = "engine" if engine is not None else "WAVEDIL_ENGINE"
-        raise UsageError(f"{given} must be one of {', '.join(_ENGINES)}, got {name!r}")
-    if name == "numpy":
-        return None
-    kernel = _numba_layer()
-    if kernel is None and name == "numba":
-        raise UsageError("the numba engine was asked for but numba is not installed")
-    return kernel
-
-
 class LSTMRunner:
     """Streaming forward pass of an :class:`LSTM` on (batch, channels, time) arrays.
 
@@ -483,9 +462,9 @@ class LSTMRunner:
     gain_in : float
         The input arrives divided by this; it is folded into the first
         layer's input weights.
-    engine : str, optional
-        ``auto``, ``numpy`` or ``numba``; default from ``WAVEDIL_ENGINE``,
-        else ``auto``.
+    engine : str or Engine, optional
+        ``auto``, ``numpy`` or ``numba`` (see :func:`wavedil.engines.resolve_engine`);
+        default from ``WAVEDIL_ENGINE``, else ``auto``.
 
     Examples
     --------
@@ -499,13 +478,13 @@ class LSTMRunner:
     (1, 1, 3)
     """
 
-    def __init__(self, lstm: LSTM, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0, *, engine: str | None = None) -> None:
+    def __init__(self, lstm: LSTM, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0, *, engine: str | Engine | None = None) -> None:
         self.lstm = lstm
         self.dtype = np.dtype(dtype)
         self.batch = int(batch)
         self.gain_out = 1.0
         self.out_channels = lstm.out_channels
-        self._kernel = _engine_kernel(engine)
+        self._kernel = _numba_layer() if resolve_engine(engine).compiled else None
         self.engine = "numpy" if self._kernel is None else "numba"
         hidden = lstm.hidden_size
         perm = _ifog(hidden)

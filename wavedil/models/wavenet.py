@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..activations import Activation
+from ..engines import NUMPY, Engine
 
 if TYPE_CHECKING:
     from .wavenet_runner import WaveNetRunner
@@ -411,10 +412,10 @@ class WaveNet:
             total += batch * self.condition_model.out_channels * block * itemsize
         return total
 
-    def runner(self, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0) -> "WaveNetRunner":
+    def runner(self, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0, *, engine: Engine = NUMPY) -> "WaveNetRunner":
         from .wavenet_runner import WaveNetRunner
 
-        return WaveNetRunner(self, batch, dtype, block, gain_in)
+        return WaveNetRunner(self, batch, dtype, block, gain_in, engine=engine)
 
     def to_dict(self) -> dict[str, Any]:
         weights = self.nam_weights if self.nam_weights is not None else np.zeros(0)

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..activations import activation as _activation
+from ..activations import as_run
 from ..conv import ConvRunner
+from ..engines import NUMPY, Engine
 from .wavenet import FiLM, LayerArray, WaveNet, WaveNetLayer
 
 
@@ -42,14 +45,15 @@ class _FiLMRunner:
 
 
 class _LayerRunner:
-    def __init__(self, layer: WaveNetLayer, cond_size: int, batch: int, dtype: np.dtype, block: int) -> None:
+    def __init__(self, layer: WaveNetLayer, cond_size: int, batch: int, dtype: np.dtype, block: int, engine: Engine) -> None:
         c, k, b = layer.channels, layer.conv.kernel_size, layer.bottleneck
         self.layer = layer
         self.channels, self.kernel_size, self.dilation = c, k, layer.conv.dilation
         self.history = layer.history
         self.bottleneck = b
         self.gating = layer.gating
-        self.act, self.secondary = layer.activation, layer.secondary
+        self.act = _activation(as_run(layer.activation, engine.fast_tanh))
+        self.secondary = None if layer.secondary is None else _activation(as_run(layer.secondary, engine.fast_tanh))
         films = {slot: _FiLMRunner(f, batch, dtype, block) for slot, f in layer.films.items()}
         self.conv_pre = films.get("conv_pre_film")
         self.conv_post = films.get("conv_post_film")
@@ -106,10 +110,10 @@ class _LayerRunner:
 class _ArrayRunner:
     """One layer array over blocks of up to ``block`` samples."""
 
-    def __init__(self, arr: LayerArray, batch: int, dtype: np.dtype, block: int) -> None:
+    def __init__(self, arr: LayerArray, batch: int, dtype: np.dtype, block: int, engine: Engine) -> None:
         self.cond_size = arr.condition_size
         self.rechannel = np.ascontiguousarray(arr.rechannel.weight[:, :, 0], dtype=dtype)
-        self.layers = [_LayerRunner(layer, arr.condition_size, batch, dtype, block) for layer in arr.layers]
+        self.layers = [_LayerRunner(layer, arr.condition_size, batch, dtype, block, engine) for layer in arr.layers]
         rows = max(lr.rows for lr in self.layers)
         # [condition; ones; taps...]: the condition and the ones are written once per block.
         self.stacked = np.empty((batch, rows, block), dtype=dtype)
@@ -230,16 +234,16 @@ class _ArrayRunner:
 class WaveNetRunner:
     """Streaming forward pass of a NAM WaveNet (the engine's runner protocol)."""
 
-    def __init__(self, net: WaveNet, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0) -> None:
+    def __init__(self, net: WaveNet, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0, *, engine: Engine = NUMPY) -> None:
         self.net = net
         self.dtype = dtype
-        self.arrays = [_ArrayRunner(arr, batch, dtype, block) for arr in net.arrays]
+        self.arrays = [_ArrayRunner(arr, batch, dtype, block, engine) for arr in net.arrays]
         self.head_scale = dtype.type(net.head_scale)
         self.gain_in = None if gain_in == 1.0 else dtype.type(gain_in)
         self.gain_out = 1.0
         self.batch = batch
         self.scaled = np.empty((batch, net.in_channels, block), dtype=dtype) if self.gain_in is not None else None
-        self.cond_runner = net.condition_model.runner(batch, dtype, block) if net.condition_model is not None else None
+        self.cond_runner = net.condition_model.runner(batch, dtype, block, engine=engine) if net.condition_model is not None else None
         self.cond = (
             np.empty((batch, net.condition_model.out_channels, block), dtype=dtype) if self.cond_runner is not None else None
         )
@@ -247,7 +251,7 @@ class WaveNetRunner:
         self.post = None
         if net.post_head is not None:
             self.post = [ConvRunner(c.weight, c.bias, c.dilation, "linear", batch, dtype, block, defer_gain=False) for c in net.post_head.convs]
-            self.post_act = net.post_head.activation
+            self.post_act = _activation(as_run(net.post_head.activation, engine.fast_tanh))
             widest = max(max(c.in_channels, c.out_channels) for c in net.post_head.convs)
             self.post_bufs = [np.empty((batch, widest, block), dtype=dtype) for _ in range(2)]
         self.out_channels = net.out_channels
