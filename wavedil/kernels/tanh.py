@@ -12,12 +12,20 @@ scalar call.
 
 :func:`fast_tanh` is NeuralAmpModelerCore's approximation (within 4e-4), for
 ``fast_tanh=True``: the plugin always uses it.
+
+In float64 (``dtype=float64``, asked for precision) :func:`tanh` and
+:func:`sigmoid` are libm's, exact to rounding: the compiled engine then
+matches the NumPy one to 1e-12.
 """
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 # float32 constants: Numba freezes globals with their type, so float32 arithmetic stays float32
 # (8 lanes of AVX2, not 4), while float64 inputs promote them exactly.
@@ -31,9 +39,34 @@ _Q1, _Q2, _Q3, _Q4 = _F(0.46706519952151476), _F(0.025842094680170836), _F(0.000
 _A, _B, _C, _D, _E = _F(2.45550750702956), _F(0.893229853513558), _F(0.821226666969744), _F(2.44506634652299), _F(0.814642734961073)
 
 
-@numba.njit(inline="always", cache=True)
 def tanh(x):  # type: ignore[no-untyped-def]
-    """tanh(x) within 4e-7, in the precision of ``x``."""
+    """tanh(x): within 4e-7 in float32 (rational), libm's in float64; for compiled code only."""
+    raise NotImplementedError("compiled code only")
+
+
+def sigmoid(x):  # type: ignore[no-untyped-def]
+    """``1 / (1 + exp(-x))``: within 2e-7 in float32, libm's in float64; for compiled code only."""
+    raise NotImplementedError("compiled code only")
+
+
+@overload(tanh, inline="always")
+def _tanh_for(x):  # type: ignore[no-untyped-def]
+    if x == types.float64:
+        return lambda x: math.tanh(x)
+    return lambda x: _rational_tanh(x)
+
+
+@overload(sigmoid, inline="always")
+def _sigmoid_for(x):  # type: ignore[no-untyped-def]
+    if x == types.float64:
+        return lambda x: 1.0 / (1.0 + math.exp(-x))
+    # (1 + tanh(x / 2)) / 2, from the rational tanh (within 2e-7).
+    return lambda x: _HALF + _HALF * _rational_tanh(_HALF * x)
+
+
+@numba.njit(inline="always", cache=True)
+def _rational_tanh(x):  # type: ignore[no-untyped-def]
+    """tanh(x) within 4.1e-7 over all float32 (see the module docstring)."""
     x = min(max(x, -CLAMP), CLAMP)
     s = x * x
     p = x * (_P0 + s * (_P1 + s * (_P2 + s * (_P3 + s * _P4))))
@@ -47,12 +80,6 @@ def fast_tanh(x):  # type: ignore[no-untyped-def]
     ax = abs(x)
     x2 = x * x
     return (x * (_A + _A * ax + (_B + _C * ax) * x2)) / (_D + (_D + x2) * abs(x + _E * x * ax))
-
-
-@numba.njit(inline="always", cache=True)
-def sigmoid(x):  # type: ignore[no-untyped-def]
-    """``1 / (1 + exp(-x)) = (1 + tanh(x / 2)) / 2``, from the accurate :func:`tanh` (within 2e-7)."""
-    return _HALF + _HALF * tanh(_HALF * x)
 
 
 @numba.njit(inline="always", cache=True)

@@ -231,13 +231,25 @@ class _ArrayRunner:
         p += top
 
 
+def _array_runner(arr: LayerArray, batch: int, dtype: np.dtype, block: int, engine: Engine) -> "_ArrayRunner":
+    """The compiled array runner when the engine has one for this array, else the NumPy one."""
+    if engine.compiled:
+        from ..kernels import wavenet as kernels
+
+        if kernels.supports(arr):
+            return kernels.CompiledArrayRunner(arr, batch, dtype, block, engine.fast_tanh)  # type: ignore[return-value]
+    return _ArrayRunner(arr, batch, dtype, block, engine)
+
+
 class WaveNetRunner:
     """Streaming forward pass of a NAM WaveNet (the engine's runner protocol)."""
 
     def __init__(self, net: WaveNet, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0, *, engine: Engine = NUMPY) -> None:
         self.net = net
         self.dtype = dtype
-        self.arrays = [_ArrayRunner(arr, batch, dtype, block, engine) for arr in net.arrays]
+        self.arrays = [_array_runner(arr, batch, dtype, block, engine) for arr in net.arrays]
+        compiled = [not isinstance(a, _ArrayRunner) for a in self.arrays]
+        self.engine = "numba" if all(compiled) else "numpy"
         self.head_scale = dtype.type(net.head_scale)
         self.gain_in = None if gain_in == 1.0 else dtype.type(gain_in)
         self.gain_out = 1.0
