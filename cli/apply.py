@@ -37,13 +37,13 @@ from wavedil.batch import (
 )
 from wavedil.errors import AudioError, WavedilError
 from wavedil.process import is_stream
-from wavedil.report import FORMAT_NAMES, extension_for
+from wavedil.report import FORMAT_NAMES, engine_words, extension_for
 from wavedil.workers import WORKERS_PER_CORE, default_workers, max_workers
 
 from .errors import describe
 from .output import silence_stdout
 from .progress import ProgressLine, format_speed
-from .stack_options import PATH, build_stack, check_stack_memory, memory_limit_option, stack_options
+from .stack_options import PATH, build_stack, check_stack_memory, engine_options, memory_limit_option, stack_options
 
 #: The options that say where outputs and reports go (see :func:`wavedil.batch.collect_jobs`).
 _LAYOUT = ("output", "outdir", "recursive", "suffix", "ext", "report", "report_dir", "report_format")
@@ -107,6 +107,7 @@ def _subtype(ctx: click.Context, param: click.Parameter, value: str | None) -> s
     help=f"Frames per block, at most {MAX_BLOCK_SIZE} (bounds memory; default: chosen for the stack, 1024 to 524288).",
 )
 @memory_limit_option
+@engine_options
 @click.option(
     "--scheduler",
     metavar="ADDRESS",
@@ -300,7 +301,8 @@ def _file_line(r: JobResult) -> str:
     if r.status == "skipped" or r.audio is None:
         return f"{r.output}: exists, skipped" + (f"; report {r.report}" if r.report else "")
     a = r.audio
-    text = f"{r.output}: {a.seconds_audio:.2f} s, {a.sample_rate} Hz, {a.out_channels} ch, {a.format}/{a.subtype}, {format_speed(r.realtime_factor or 0.0)} real time"
+    engine = engine_words(a.engine, a.fast_tanh, a.layer_engines)
+    text = f"{r.output}: {a.seconds_audio:.2f} s, {a.sample_rate} Hz, {a.out_channels} ch, {a.format}/{a.subtype}, engine {engine}, {format_speed(r.realtime_factor or 0.0)} real time"
     return text + (f"; report {r.report}" if r.report else "")
 
 

@@ -6,6 +6,7 @@ import click
 
 from wavedil.coverage import MAX_GRAPH_CELLS, graph_cells
 from wavedil.diagram import DEFAULT_WIDTH, render_tree
+from wavedil.engines import resolve_engine
 from wavedil.errors import WavedilError
 from wavedil.limits import MAX_SAMPLE_RATE
 from wavedil.probe import PROBE_SECONDS
@@ -14,7 +15,7 @@ from wavedil.report import FORMAT_NAMES, format_name, render
 from wavedil.stack import Stack
 
 from .errors import option_for
-from .stack_options import PATH, build_stack, memory_limit_option, number_list, stack_options
+from .stack_options import PATH, build_stack, engine_options, memory_limit_option, number_list, stack_options
 
 #: Widest dilation tree: more columns than any screen or page shows, and each costs time per layer.
 MAX_DIAGRAM_WIDTH = 10_000
@@ -41,6 +42,7 @@ MAX_DIAGRAM_WIDTH = 10_000
     "longer probes are shortened or skipped, as the report says.",
 )
 @memory_limit_option
+@engine_options
 @click.option("--plot", "plot_path", type=PATH, help="Draw the tree, the effective field and the frequency response to a .png or .svg (needs wavedil[plot]).")
 def report_command(
     sample_rate: int | None,
@@ -55,6 +57,8 @@ def report_command(
     plot_path: str | None,
     probe_seconds: float,
     memory_limit: int | None,
+    engine: str | None,
+    fast_tanh: bool,
     **stack_kw,
 ) -> None:
     """Print the receptive-field report of a stack.
@@ -68,6 +72,8 @@ def report_command(
       wavedil report --spec capture.nam --speed --plot capture.png
     """
     output = None if output == "-" else output  # '-' is standard output, as for apply
+    # Resolved first: an engine that cannot run is a usage mistake, found before any work.
+    chosen = resolve_engine(engine, fast_tanh=fast_tanh)
     _check_targets(stack_kw.get("spec_path"), output=output, plot_path=plot_path)
     stack = build_stack(**stack_kw)
     if stack.is_recurrent and (diagram or plot_path):
@@ -79,7 +85,14 @@ def report_command(
         )
     _check_frequencies(stack, sample_rate, frequencies)
     report = analyze(
-        stack, sample_rate, audio=audio_path, frequencies=frequencies, speed=speed, probe_seconds=probe_seconds, memory_limit=memory_limit
+        stack,
+        sample_rate,
+        audio=audio_path,
+        frequencies=frequencies,
+        speed=speed,
+        probe_seconds=probe_seconds,
+        memory_limit=memory_limit,
+        engine=chosen,
     )
     fmt = format_name(fmt)
     text = render(report, fmt, option=option_for)

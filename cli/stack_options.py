@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from wavedil.engine import block_size_for
+from wavedil.engines import ENGINE_NAMES
 from wavedil.errors import MemoryLimitError, SpecError, WavedilError
 from wavedil.memory import parse_size, plan_and_check
 from wavedil.presets import DEFAULT_PRESET, PRESETS, preset
@@ -61,6 +62,30 @@ memory_limit_option = click.option(
     help="Most memory a run may plan to use, e.g. 4G or 512M (env WAVEDIL_MEMORY_LIMIT) "
     "[default: half the physical memory, at most 8 GiB].",
 )
+
+
+def engine_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --engine and --fast-tanh (the keywords ``engine`` and ``fast_tanh``); the library resolves them.
+
+    Without --engine the library reads WAVEDIL_ENGINE (a bad value there is a
+    usage error naming the variable), else takes ``auto``.
+    """
+    options = [
+        click.option(
+            "--engine",
+            type=click.Choice(ENGINE_NAMES, case_sensitive=False),
+            help="What computes the layers: numba (compiled kernels, the 'fast' extra: pip install \"wavedil[fast]\"), "
+            "numpy, or auto (numba when installed) [default: env WAVEDIL_ENGINE, else auto].",
+        ),
+        click.option(
+            "--fast-tanh",
+            is_flag=True,
+            help="NAM's plugin tanh approximation (within 4e-4 of tanh): what the plugin's users hear [default: accurate tanh].",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 def check_stack_memory(stack: Stack, source: str | None, *, dtype: str, block_size: int | None, limit: int | None) -> None:

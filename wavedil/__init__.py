@@ -1,4 +1,4 @@
-"""wavedil: causal dilated 1-D convolution stacks for audio, with a NumPy engine.
+"""wavedil: causal dilated 1-D convolution stacks for audio, on NumPy or compiled (Numba) kernels.
 
 The public API::
 
@@ -23,6 +23,8 @@ _HOMES = {
     "StreamingFilter": "engine",
     "apply": "engine",
     "block_size_for": "engine",
+    "Engine": "engines",
+    "resolve_engine": "engines",
     "AudioError": "errors",
     "MemoryLimitError": "errors",
     "OutputExistsError": "errors",
@@ -51,6 +53,7 @@ __all__ = [
     "PRESETS",
     "AudioError",
     "Conv1d",
+    "Engine",
     "FileResult",
     "MemoryLimitError",
     "Options",
@@ -70,11 +73,13 @@ __all__ = [
     "preset",
     "process_file",
     "render",
+    "resolve_engine",
     "stack_from_dilations",
 ]
 
 if TYPE_CHECKING:
     from .engine import StreamingFilter, apply, block_size_for
+    from .engines import Engine, resolve_engine
     from .errors import AudioError, MemoryLimitError, OutputExistsError, SampleRateError, SpecError, UsageError, WavedilError
     from .process import FileResult, Options, process_file
     from .receptive import analyze

@@ -121,7 +121,18 @@ class JobResult:
             "clipped_samples": self.clipped_samples,
             "sanitized_samples": self.sanitized_samples,
             "report": self.report,
+            **self._engines(),
         }
+
+    def _engines(self) -> dict[str, Any]:
+        """``engine`` and ``fast_tanh`` (null when nothing ran); ``layer_engines`` only when a layer ran on another engine."""
+        a = self.audio
+        if a is None:
+            return {"engine": None, "fast_tanh": None}
+        keys: dict[str, Any] = {"engine": a.engine, "fast_tanh": a.fast_tanh}
+        if any(name != a.engine for name in a.layer_engines):
+            keys["layer_engines"] = list(a.layer_engines)
+        return keys
 
 
 def _failure(input: Target, output: Target | None, error: WavedilError | str, seconds_wall: float = 0.0) -> JobResult:
@@ -445,7 +456,7 @@ def report_cache(stack: Stack, options: Options) -> ReportCache:
     # Imported here: the analysis loads scipy.optimize, which a batch without reports never needs.
     from .receptive import ReportCache
 
-    return ReportCache(stack, memory_limit=options.memory_limit)
+    return ReportCache(stack, memory_limit=options.memory_limit, engine=options.chosen_engine)
 
 
 def write_report(path: str, reports: ReportCache, job: Job, result: FileResult, *, overwrite: bool) -> None:

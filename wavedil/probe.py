@@ -10,6 +10,10 @@ itself which past samples change the output, and by how much:
   spreads over the offsets ``i``: the impulse response for linear stacks, the
   root-mean-square of central differences over several positions of real or
   seeded-noise audio for nonlinear ones.
+
+Each takes the ``engine`` to probe (see :mod:`wavedil.engines`; default: the
+``WAVEDIL_ENGINE`` environment variable, else ``auto``), as
+:func:`wavedil.apply` does; :func:`measure_speed` says which one it timed.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import time
 import numpy as np
 
 from .engine import MIN_BLOCK_SIZE, StreamingFilter, block_size_for
+from .engines import Engine, resolve_engine
 from .errors import UsageError, WavedilError
 from .memory import plan_filter
 from .report import EffectiveField, Memory, Speed
@@ -100,7 +105,7 @@ class ProbeOverflow(WavedilError):
     """A probe's output overflowed float64: its figures would be meaningless."""
 
 
-def _outputs(stack: Stack, xs: np.ndarray) -> np.ndarray:
+def _outputs(stack: Stack, xs: np.ndarray, engine: Engine | None) -> np.ndarray:
     """Run signals ``xs`` shaped (P, n, C) through the causal stack in float64: (P, n, out).
 
     Raises
@@ -108,7 +113,7 @@ def _outputs(stack: Stack, xs: np.ndarray) -> np.ndarray:
     ProbeOverflow
         When an output is infinite or NaN.
     """
-    return _check(_run_probe(stack, xs))
+    return _check(_run_probe(stack, xs, engine))
 
 
 def _causal(stack: Stack) -> Stack:
@@ -116,7 +121,7 @@ def _causal(stack: Stack) -> Stack:
     return stack if stack.padding == "causal" else stack.replace(padding="causal")
 
 
-def _filters(stack: Stack, signals: int, length: int) -> list[StreamingFilter]:
+def _filters(stack: Stack, signals: int, length: int, engine: Engine | None) -> list[StreamingFilter]:
     """Float64 filters for ``signals`` probe signals: one for all of them side by side (a mono stack), else one each.
 
     Their block is the one the engine picks for that many channels, at most
@@ -128,8 +133,8 @@ def _filters(stack: Stack, signals: int, length: int) -> list[StreamingFilter]:
     causal = _causal(stack)
     if stack.is_mono:
         block = min(block_size_for(causal, signals * c), MIN_BLOCK_SIZE, length)
-        return [StreamingFilter(causal, signals * c, dtype=np.float64, block_size=max(1, block))]
-    return [StreamingFilter(causal, c, dtype=np.float64, block_size=probe_block(causal, length)) for _ in range(signals)]
+        return [StreamingFilter(causal, signals * c, dtype=np.float64, block_size=max(1, block), engine=engine)]
+    return [StreamingFilter(causal, c, dtype=np.float64, block_size=probe_block(causal, length), engine=engine) for _ in range(signals)]
 
 
 def _feed(stack: Stack, filters: list[StreamingFilter], xs: np.ndarray) -> np.ndarray:
@@ -142,11 +147,11 @@ def _feed(stack: Stack, filters: list[StreamingFilter], xs: np.ndarray) -> np.nd
     return np.stack([f.process(x) for f, x in zip(filters, xs)])
 
 
-def _run_probe(stack: Stack, xs: np.ndarray) -> np.ndarray:
-    return _feed(stack, _filters(stack, xs.shape[0], xs.shape[1]), xs)
+def _run_probe(stack: Stack, xs: np.ndarray, engine: Engine | None) -> np.ndarray:
+    return _feed(stack, _filters(stack, xs.shape[0], xs.shape[1], engine), xs)
 
 
-def _continued(stack: Stack, prefix: np.ndarray, tails: list[np.ndarray]) -> list[np.ndarray]:
+def _continued(stack: Stack, prefix: np.ndarray, tails: list[np.ndarray], engine: Engine | None) -> list[np.ndarray]:
     """The outputs over each of ``tails`` (P, m, C), each run after the same ``prefix`` (P, n, C).
 
     The prefix runs once; each tail continues from a copy of the state it
@@ -158,7 +163,7 @@ def _continued(stack: Stack, prefix: np.ndarray, tails: list[np.ndarray]) -> lis
     ProbeOverflow
         When an output is infinite or NaN.
     """
-    filters = _filters(stack, prefix.shape[0], prefix.shape[1] + max(t.shape[1] for t in tails))
+    filters = _filters(stack, prefix.shape[0], prefix.shape[1] + max(t.shape[1] for t in tails), engine)
     if prefix.shape[1]:
         _check(_feed(stack, filters, prefix))
     # Every tail but the last runs on a copy of the state (the stack, the weights, shared); the last on the filters themselves.
@@ -178,7 +183,7 @@ def probe_channels(stack: Stack) -> int:
     return 1 if stack.is_mono else stack.in_channels
 
 
-def impulse_response(stack: Stack, length: int | None = None) -> np.ndarray:
+def impulse_response(stack: Stack, length: int | None = None, *, engine: Engine | None = None) -> np.ndarray:
     """Response to a unit impulse, less the response to silence: (length, in, out).
 
     For a linear stack this is its equivalent FIR kernel, ``h[i] = dy[t]/dx[t-i]``.
@@ -188,7 +193,7 @@ def impulse_response(stack: Stack, length: int | None = None) -> np.ndarray:
     xs = np.zeros((c + 1, n, c))
     for ch in range(c):
         xs[ch, 0, ch] = 1.0
-    ys = _outputs(stack, xs)
+    ys = _outputs(stack, xs, engine)
     return (ys[:c] - ys[c]).transpose(1, 0, 2)
 
 
@@ -208,7 +213,7 @@ def kick_positions(stack: Stack) -> int:
     return 32 if _activations(stack) & _DEAD_ZONES else 4
 
 
-def measured_receptive_field(stack: Stack, *, seed: int = 0, positions: int | None = None) -> int:
+def measured_receptive_field(stack: Stack, *, seed: int = 0, positions: int | None = None, engine: Engine | None = None) -> int:
     """``1 +`` the oldest offset whose perturbation changes the output; 0 if none does.
 
     Linear stacks are read from their impulse response. Nonlinear ones are
@@ -228,7 +233,7 @@ def measured_receptive_field(stack: Stack, *, seed: int = 0, positions: int | No
     rf = stack.receptive_field
     reach = rf + max(16, rf // 8)
     if stack.is_linear:
-        h = impulse_response(stack, reach)
+        h = impulse_response(stack, reach, engine=engine)
         hit = np.flatnonzero(np.any(h != 0, axis=(1, 2)))
         return int(hit[-1]) + 1 if hit.size else 0
     if positions is None:
@@ -239,7 +244,7 @@ def measured_receptive_field(stack: Stack, *, seed: int = 0, positions: int | No
     kicked = base[:, s:].copy()
     kicked[:, 0, :] += rng.normal(0.0, 0.5, (positions, base.shape[2]))
     # The context before the kick is the same for both: it runs once.
-    after_kick, unkicked = _continued(stack, base[:, :s], [kicked, base[:, s:]])
+    after_kick, unkicked = _continued(stack, base[:, :s], [kicked, base[:, s:]], engine)
     moved = after_kick != unkicked
     hit = np.flatnonzero(np.any(moved, axis=(0, 2)))
     return int(hit[-1]) + 1 if hit.size else 0
@@ -251,6 +256,7 @@ def effective_receptive_field(
     *,
     positions: int = DEFAULT_POSITIONS,
     seed: int = 0,
+    engine: Engine | None = None,
 ) -> EffectiveField:
     """How the sensitivity ``|dy[t]/dx[t-i]|`` is spread over offsets ``i``.
 
@@ -279,7 +285,7 @@ def effective_receptive_field(
     """
     rf = stack.receptive_field
     if stack.is_linear:
-        return impulse_measures(impulse_response(stack, rf), rf)[1]
+        return impulse_measures(impulse_response(stack, rf, engine=engine), rf)[1]
     else:
         c = probe_channels(stack)
         n = 2 * rf
@@ -300,7 +306,7 @@ def effective_receptive_field(
                 tail = xs[:, s : s + rf].copy()
                 tail[:, 0, ch] += sign * _EPS
                 tails.append(tail)
-        outs = _continued(stack, xs[:, :s], tails)
+        outs = _continued(stack, xs[:, :s], tails, engine)
         energy = np.zeros(rf)
         for plus, minus in zip(outs[::2], outs[1::2]):
             sens = (plus - minus) / (2 * _EPS)
@@ -344,6 +350,7 @@ def measured_memory(
     threshold_db: float = -60.0,
     amplitude: float = 0.1,
     probe_seconds: float = 2.0,
+    engine: Engine | None = None,
 ) -> Memory:
     """How long an impulse's effect lasts: the memory of a stack whose receptive field has no bound.
 
@@ -367,7 +374,7 @@ def measured_memory(
     c = probe_channels(stack)
     xs = np.zeros((2, n, c))
     xs[0, 0, :] = amplitude
-    ys = _outputs(stack, xs)
+    ys = _outputs(stack, xs, engine)
     diff = np.max(np.abs(ys[0] - ys[1]), axis=1)
     peak = float(diff.max())
     samples: int | None = 0
@@ -390,20 +397,35 @@ def measure_speed(
     channels: int | None = None,
     block_size: int | None = None,
     repeats: int = 3,
+    engine: str | Engine | None = None,
+    fast_tanh: bool = False,
 ) -> Speed:
     """Time the engine (float32) on seeded noise; the best of ``repeats`` runs.
 
     Returns ``seconds_audio``, ``seconds_wall``, ``samples_per_second``,
-    ``realtime_factor`` (audio seconds per wall second) and
-    ``realtime_cpu_share`` (the share of one core real time needs).
+    ``realtime_factor`` (audio seconds per wall second),
+    ``realtime_cpu_share`` (the share of one core real time needs), and what
+    was timed: ``engine`` (``numpy`` or ``numba``, resolved once from
+    ``engine``), ``fast_tanh``, and ``layer_engines`` (the engine of each
+    layer: one without a compiled kernel runs on ``numpy``). The filters are
+    built before the clock starts, so a compiled kernel's first-use
+    compilation is not timed.
+
+    Examples
+    --------
+    >>> from wavedil.spec import stack_from_dilations
+    >>> speed = measure_speed(stack_from_dilations([1, 2], kernel_size=2), 48000, seconds=0.1, engine="numpy")
+    >>> speed.engine, speed.fast_tanh, speed.layer_engines
+    ('numpy', False, ('numpy', 'numpy'))
     """
+    chosen = resolve_engine(engine, fast_tanh=fast_tanh)
     ch = channels or (1 if stack.is_mono else stack.in_channels)
     block_size = block_size or block_size_for(stack)
     n = max(1, int(seconds * sample_rate))
     x = np.random.default_rng(0).normal(0.0, 0.25, (n, ch)).astype(np.float32)
     best = float("inf")
     for _ in range(repeats):
-        f = StreamingFilter(stack, ch, block_size=block_size)
+        f = StreamingFilter(stack, ch, block_size=block_size, engine=chosen)
         start = time.perf_counter()
         for i in range(0, n, block_size):
             f.process(x[i : i + block_size])
@@ -416,4 +438,7 @@ def measure_speed(
         samples_per_second=n / best,
         realtime_factor=rtf,
         realtime_cpu_share=1.0 / rtf,
+        engine=chosen.name,
+        fast_tanh=chosen.fast_tanh,
+        layer_engines=tuple(f.layer_engines),
     )

@@ -43,6 +43,7 @@ from .audio import (
     sndfile_reason,
 )
 from .engine import StreamingFilter, block_size_for
+from .engines import Engine, resolve_engine
 from .errors import AudioError, MemoryLimitError, SampleRateError, Setting, UsageError, WavedilError
 from .memory import plan_and_check, plan_whole_file, signal_layout
 from .segments import Segment, choose_segment_frames, ordered_results, plan_segments, run_segment
@@ -120,17 +121,29 @@ class Options:
     skip_existing : bool
         For batches (:func:`wavedil.batch.run_jobs`): keep an existing output
         and report the job as skipped.
+    engine : str, optional
+        ``auto``, ``numpy`` or ``numba`` (see :mod:`wavedil.engines`);
+        default: the ``WAVEDIL_ENGINE`` environment variable, else ``auto``.
+        Resolved when the options are made, to ``numpy`` or ``numba``: every
+        worker process, segment and cluster task of a run then computes on
+        the same engine, whatever its own environment.
+    fast_tanh : bool
+        NAM's plugin approximation of tanh (within 4e-4) instead of the
+        accurate one: what the plugin's users hear.
 
     Raises
     ------
     UsageError
         For a value that cannot work: a block size out of range, a peak that
-        is not a finite number, an unknown ``dtype``.
+        is not a finite number, an unknown ``dtype`` or ``engine``, the
+        ``numba`` engine without Numba installed.
 
     Examples
     --------
     >>> Options(dtype="float64").dtype
     'float64'
+    >>> Options(engine="numpy", fast_tanh=True).chosen_engine
+    Engine(name='numpy', fast_tanh=True)
     >>> Options(block_size=0)
     Traceback (most recent call last):
     ...
@@ -147,6 +160,8 @@ class Options:
     sanitize: bool = False
     memory_limit: int | None = None
     skip_existing: bool = False
+    engine: str | None = None
+    fast_tanh: bool = False
 
     def __post_init__(self) -> None:
         if self.block_size is not None and not 1 <= self.block_size <= MAX_BLOCK_SIZE:
@@ -160,6 +175,13 @@ class Options:
         if dtype not in ("float32", "float64"):
             raise UsageError(f"the arithmetic is float32 or float64, not {self.dtype!r}")
         object.__setattr__(self, "dtype", dtype)  # np.float64 and "float64" alike
+        # Resolved here, in the process that hands the work out: options travel to workers as "numpy" or "numba".
+        object.__setattr__(self, "engine", resolve_engine(self.engine).name)
+
+    @property
+    def chosen_engine(self) -> Engine:
+        """The resolved engine with its tanh: what every filter of the run is built with."""
+        return Engine(str(self.engine), bool(self.fast_tanh))
 
 
 @dataclass(frozen=True)
@@ -182,6 +204,12 @@ class FileResult:
     gain: float
     #: NaN or infinite input samples replaced by zero (with ``sanitize``).
     sanitized_samples: int = 0
+    #: The engine the run was built with: ``numpy`` or ``numba`` (see :mod:`wavedil.engines`).
+    engine: str = "numpy"
+    #: Whether tanh was NAM's plugin approximation.
+    fast_tanh: bool = False
+    #: The engine that ran each layer of the stack (a layer without a compiled kernel runs on ``numpy``).
+    layer_engines: tuple[str, ...] = ()
 
     @property
     def seconds_audio(self) -> float:
@@ -299,6 +327,9 @@ def process_file(
         peak=level.peak,
         gain=gain,
         sanitized_samples=chain.reader.sanitized,
+        engine=chain.filt.engine.name,
+        fast_tanh=chain.filt.engine.fast_tanh,
+        layer_engines=tuple(chain.filt.layer_engines),
     )
 
 
@@ -349,7 +380,9 @@ class _Chain:
                     executor = None  # segments side by side need more than one run: this process runs it alone
             if executor is None:
                 _plan_memory(stack, src, opts, block_size, resampled=resampled, split_workers=0)
-            filt = StreamingFilter(stack, src.channels, dtype=opts.dtype, block_size=block_size, memory_limit=opts.memory_limit)
+            filt = StreamingFilter(
+                stack, src.channels, dtype=opts.dtype, block_size=block_size, memory_limit=opts.memory_limit, engine=opts.chosen_engine
+            )
         except WavedilError as exc:
             raise exc.prefixed(name) from None
         return cls(src, name, stack, opts, block_size, filt, executor, workers, resampled)
@@ -683,7 +716,8 @@ def _segmented(reader: _Reader, stack: Stack, executor: Executor, workers: int, 
     seg_len = choose_segment_frames(frames, stack, workers, block_size)
     segments = plan_segments(frames, stack, segment_frames=seg_len, block_size=block_size)
     submitted = (
-        executor.submit(file_segment, reader.name, s, stack, opts.dtype, block_size, opts.sanitize, opts.memory_limit) for s in segments
+        executor.submit(file_segment, reader.name, s, stack, opts.dtype, block_size, opts.sanitize, opts.memory_limit, opts.chosen_engine)
+        for s in segments
     )
     for seg, (y, sanitized) in zip(segments, ordered_results(submitted, 2 * workers)):
         reader.sanitized += sanitized
@@ -692,9 +726,16 @@ def _segmented(reader: _Reader, stack: Stack, executor: Executor, workers: int, 
 
 
 def file_segment(
-    path: str, segment: Segment, stack: Stack, dtype: str, block_size: int, sanitize: bool, memory_limit: int | None = None
+    path: str,
+    segment: Segment,
+    stack: Stack,
+    dtype: str,
+    block_size: int,
+    sanitize: bool,
+    memory_limit: int | None = None,
+    engine: Engine | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Read the input ``segment`` needs from ``path`` and compute its output.
+    """Read the input ``segment`` needs from ``path`` and compute its output on ``engine`` (resolved by the caller).
 
     Returns the output frames and the count of NaN or infinite samples replaced
     by zero in the segment's own frames (with ``sanitize``; without it such
@@ -716,7 +757,7 @@ def file_segment(
     sanitized = _checked(x, sanitize, path, segment.read_start, src_subtype, own)
     # An overflow is reported by the process that writes the output (see process_file).
     with np.errstate(over="ignore", invalid="ignore"):
-        return run_segment(stack, x, segment, dtype=dtype, block_size=block_size, memory_limit=memory_limit), sanitized
+        return run_segment(stack, x, segment, dtype=dtype, block_size=block_size, memory_limit=memory_limit, engine=engine), sanitized
 
 
 def _resampled(reader: _Reader, filt: StreamingFilter, rate: int, early: Progress | None = None) -> Iterator[np.ndarray]:

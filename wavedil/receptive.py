@@ -29,6 +29,7 @@ import numpy as np
 
 from .coverage import MAX_GRAPH_CELLS, coverage, graph_cells, gridding_fixes
 from .engine import block_size_for
+from .engines import NUMPY, Engine, resolve_engine
 from .errors import Setting
 from .frequency import frequency_response
 from .memory import default_memory_limit, format_bytes, plan_filter
@@ -81,15 +82,16 @@ AudioSource = np.ndarray | str | os.PathLike[str] | None
 
 @dataclass(frozen=True)
 class _Bounds:
-    """What one probe of the engine may cost: estimated seconds and bytes."""
+    """What one probe of the engine may cost (estimated seconds and bytes), and the engine it runs on."""
 
     seconds: float
     memory_limit: int
+    engine: Engine = NUMPY
 
     @classmethod
-    def of(cls, probe_seconds: float, memory_limit: int | None) -> "_Bounds":
+    def of(cls, probe_seconds: float, memory_limit: int | None, engine: Engine = NUMPY) -> "_Bounds":
         """The bounds :func:`analyze` takes (``memory_limit`` None: the default limit)."""
-        return cls(float(probe_seconds), default_memory_limit() if memory_limit is None else int(memory_limit))
+        return cls(float(probe_seconds), default_memory_limit() if memory_limit is None else int(memory_limit), engine)
 
     def refuse(self, stack: Stack, signals: int, length: int) -> Reason | None:
         """Why a probe of ``signals`` signals of ``length`` samples may not run, or None."""
@@ -244,7 +246,7 @@ def _linear_probes(
     # A gain near float64's range overflows the energies: those figures are left out, not inf.
     with np.errstate(all="ignore"):
         try:
-            h = impulse_response(stack, reach)
+            h = impulse_response(stack, reach, engine=bounds.engine)
         except ProbeOverflow:
             skipped["measured_receptive_field"] = _OVERFLOW
             return _overflowed(stack, _Probed(), skipped)
@@ -276,17 +278,17 @@ def _nonlinear_measured(stack: Stack, bounds: _Bounds, skipped: dict[str, Reason
         skipped["measured_receptive_field"] = why
         return None
     try:
-        return measured_receptive_field(stack)
+        return measured_receptive_field(stack, engine=bounds.engine)
     except ProbeOverflow:
         skipped["measured_receptive_field"] = _OVERFLOW
         return None
 
 
-def _nonlinear_effective(stack: Stack, audio: AudioSource, positions: int, skipped: dict[str, Reason]) -> EffectiveField | None:
+def _nonlinear_effective(stack: Stack, audio: AudioSource, positions: int, skipped: dict[str, Reason], engine: Engine) -> EffectiveField | None:
     """The effective field of a nonlinear stack over ``positions`` excerpts of ``audio`` (seeded noise without it)."""
     try:
         with np.errstate(all="ignore"):
-            erf = effective_receptive_field(stack, _excerpts(stack, audio, positions), positions=positions)
+            erf = effective_receptive_field(stack, _excerpts(stack, audio, positions), positions=positions, engine=engine)
         if not np.all(np.isfinite(erf.profile)):
             raise ProbeOverflow(_OVERFLOW)
     except ProbeOverflow:
@@ -310,7 +312,7 @@ def _speed(stack: Stack, sample_rate: int, bounds: _Bounds, skipped: dict[str, R
     if why:
         skipped["speed"] = why
         return None
-    return measure_speed(stack, sample_rate, seconds=samples / sample_rate)
+    return measure_speed(stack, sample_rate, seconds=samples / sample_rate, engine=bounds.engine)
 
 
 def _memory(stack: Stack, sample_rate: int | None, bounds: _Bounds, skipped: dict[str, Reason]) -> Memory | None:
@@ -322,7 +324,7 @@ def _memory(stack: Stack, sample_rate: int | None, bounds: _Bounds, skipped: dic
         skipped["memory"] = why
         return None
     try:
-        return measured_memory(stack, rate, probe_seconds=samples / rate)
+        return measured_memory(stack, rate, probe_seconds=samples / rate, engine=bounds.engine)
     except ProbeOverflow:
         skipped["memory"] = _OVERFLOW
         return None
@@ -389,11 +391,14 @@ class StackAnalysis:
     positions : int
         Positions the effective field of a nonlinear stack averages within
         the bounds (0 for a linear stack, or when the bound skips it).
+    engine : Engine
+        The engine the probes run on.
     """
 
     stack: Stack
     report: Report
     positions: int = 0
+    engine: Engine = NUMPY
 
     def for_file(self, audio: AudioSource = None, facts: AudioFacts | Mapping[str, Any] | None = None) -> Report:
         """The report of one file: the effective field over ``audio`` (nonlinear stacks only), and ``facts`` as ``audio``.
@@ -412,7 +417,7 @@ class StackAnalysis:
         report = self.report
         if audio is not None and self.positions:
             skipped = dict(report.skipped)
-            erf = _nonlinear_effective(self.stack, audio, self.positions, skipped)
+            erf = _nonlinear_effective(self.stack, audio, self.positions, skipped, self.engine)
             report = replace(report, effective_receptive_field=erf, skipped=skipped)
         return report if facts is None else report.with_audio(facts)
 
@@ -434,7 +439,7 @@ def _analysis(stack: Stack, sample_rate: int | None, audio: AudioSource, frequen
         positions, why = bounds.positions(stack)
         if why:
             skipped["effective_receptive_field"] = why
-        probed = _Probed(measured, _nonlinear_effective(stack, audio, positions, skipped) if positions else None)
+        probed = _Probed(measured, _nonlinear_effective(stack, audio, positions, skipped, bounds.engine) if positions else None)
     report = Report(
         **_totals(stack, sample_rate, timed),
         receptive_field=rf,
@@ -452,7 +457,7 @@ def _analysis(stack: Stack, sample_rate: int | None, audio: AudioSource, frequen
         memory=None,
         skipped=skipped,
     )
-    return StackAnalysis(stack, report, positions)
+    return StackAnalysis(stack, report, positions, bounds.engine)
 
 
 def analyze(
@@ -464,6 +469,8 @@ def analyze(
     speed: bool = False,
     probe_seconds: float = PROBE_SECONDS,
     memory_limit: int | None = None,
+    engine: str | Engine | None = None,
+    fast_tanh: bool = False,
 ) -> Report:
     """The receptive-field report of ``stack``.
 
@@ -494,6 +501,11 @@ def analyze(
         Estimated seconds each probe may take (default :data:`~wavedil.probe.PROBE_SECONDS`).
     memory_limit : int, optional
         Bytes each probe may allocate (default :func:`~wavedil.memory.default_memory_limit`).
+    engine : str or Engine, optional
+        The engine every probe runs on, as for :func:`wavedil.apply`
+        (``speed`` names it); resolved once, here.
+    fast_tanh : bool
+        Probe with NAM's plugin approximation of tanh (see :mod:`wavedil.engines`).
 
     Returns
     -------
@@ -508,7 +520,8 @@ def analyze(
     >>> [layer.receptive_field for layer in r.layers], round(r.receptive_field_ms, 4)
     ([3, 7, 15], 0.3125)
     """
-    return _analysis(stack, sample_rate, audio, frequencies, speed, _Bounds.of(probe_seconds, memory_limit)).report
+    bounds = _Bounds.of(probe_seconds, memory_limit, resolve_engine(engine, fast_tanh=fast_tanh))
+    return _analysis(stack, sample_rate, audio, frequencies, speed, bounds).report
 
 
 class ReportCache:
@@ -518,7 +531,8 @@ class ReportCache:
     (:meth:`report`); only the effective field of a nonlinear stack is
     recomputed per file (over the file's excerpts), and the file's ``audio``
     facts are added. The cache pickles with what it holds, so a batch may fill
-    it before handing it to worker processes.
+    it before handing it to worker processes. The probes run on ``engine``
+    (as for :func:`analyze`), resolved once, here.
 
     Examples
     --------
@@ -528,17 +542,19 @@ class ReportCache:
     (True, 48000)
     """
 
-    def __init__(self, stack: Stack, *, probe_seconds: float = PROBE_SECONDS, memory_limit: int | None = None) -> None:
+    def __init__(self, stack: Stack, *, probe_seconds: float = PROBE_SECONDS, memory_limit: int | None = None, engine: str | Engine | None = None) -> None:
         self.stack = stack
         self.probe_seconds = probe_seconds
         self.memory_limit = memory_limit
+        # Resolved once: a cache that travels to worker processes probes on the engine chosen here.
+        self.engine = resolve_engine(engine)
         self._analyses: dict[int | None, StackAnalysis] = {}
 
     def analysis(self, sample_rate: int | None) -> StackAnalysis:
         """The stack's analysis at a model's own rate, else at ``sample_rate`` (a file's); made on first use."""
         rate = self.stack.sample_rate or sample_rate
         if rate not in self._analyses:
-            self._analyses[rate] = _analysis(self.stack, rate, None, None, False, _Bounds.of(self.probe_seconds, self.memory_limit))
+            self._analyses[rate] = _analysis(self.stack, rate, None, None, False, _Bounds.of(self.probe_seconds, self.memory_limit, self.engine))
         return self._analyses[rate]
 
     def report(self, sample_rate: int | None, audio: AudioSource = None, facts: AudioFacts | Mapping[str, Any] | None = None) -> Report:

@@ -252,13 +252,50 @@ class FrequencyResponse(_Record):
 
 @dataclass(frozen=True)
 class Speed(_Record):
-    """The engine's measured throughput (see :func:`wavedil.probe.measure_speed`)."""
+    """The engine's measured throughput, and which engine it was (see :func:`wavedil.probe.measure_speed`)."""
 
     seconds_audio: float
     seconds_wall: float
     samples_per_second: float
     realtime_factor: float
     realtime_cpu_share: float
+    #: ``numpy`` or ``numba``: the engine the run was built with.
+    engine: str
+    #: Whether tanh was NAM's plugin approximation.
+    fast_tanh: bool
+    #: The engine that ran each layer (a layer without a compiled kernel runs on ``numpy``).
+    layer_engines: tuple[str, ...]
+
+    def engine_text(self) -> str:
+        """The engine in words: ``numba``, ``numba, fast tanh``, and the layers that ran on another engine.
+
+        >>> Speed(1.0, 0.1, 480000.0, 10.0, 0.1, "numba", False, ("numba", "numpy")).engine_text()
+        'numba (layer 2 on numpy)'
+        """
+        return engine_words(self.engine, self.fast_tanh, self.layer_engines)
+
+
+def engine_words(engine: str, fast_tanh: bool, layer_engines: Sequence[str]) -> str:
+    """An engine as reports and result lines say it: its name, ``fast tanh``, and the layers that ran on another engine.
+
+    >>> engine_words("numba", True, ["numba"])
+    'numba, fast tanh'
+    >>> engine_words("numba", False, ["numpy", "numba", "numpy"])
+    'numba (layers 1, 3 on numpy)'
+    >>> engine_words("numba", False, ["numpy"])
+    'numba (every layer on numpy)'
+    """
+    text = engine + (", fast tanh" if fast_tanh else "")
+    others = [(i, name) for i, name in enumerate(layer_engines, start=1) if name != engine]
+    if not others:
+        return text
+    if len(others) == len(layer_engines) and len(set(layer_engines)) == 1:
+        return f"{text} (every layer on {layer_engines[0]})"
+    by_engine: dict[str, list[str]] = {}
+    for i, name in others:
+        by_engine.setdefault(name, []).append(str(i))
+    parts = [f"layer{'s' if len(ids) > 1 else ''} {', '.join(ids)} on {name}" for name, ids in by_engine.items()]
+    return f"{text} ({'; '.join(parts)})"
 
 
 @dataclass(frozen=True)
@@ -508,7 +545,7 @@ def _spectrum(report: Report) -> list[tuple[str, str]]:
         lines.append(
             (
                 "speed",
-                f"{speed.realtime_factor:,.1f}x real time ({speed.samples_per_second:,.0f} samples/s); "
+                f"{speed.realtime_factor:,.1f}x real time ({speed.samples_per_second:,.0f} samples/s) on {speed.engine_text()}; "
                 f"real time needs {100 * speed.realtime_cpu_share:.2f}% of one core",
             )
         )

@@ -15,7 +15,10 @@ engine runs one BLAS thread wherever it runs (:mod:`wavedil.blas`).
 of the input followed by ``lookahead`` frames of silence: a segment computes
 causal frames ``[start + L, stop + L)`` and the last one feeds the silence.
 
-The same split lets worker processes or a cluster share one long file.
+The same split lets worker processes or a cluster share one long file. The
+engine is resolved once, by the process that hands the segments out, and
+every segment runs on it: a worker whose environment says otherwise
+(``WAVEDIL_ENGINE``) still computes what the others do.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from .engine import StreamingFilter, block_size_for
+from .engines import Engine, resolve_engine
 from .errors import WavedilError
+from .memory import signal_layout
 from .stack import Stack
 
 #: Longest segment :func:`plan_segments` chooses on its own, in frames.
@@ -131,16 +136,21 @@ def run_segment(
     dtype: DTypeLike = np.float32,
     block_size: int | None = None,
     memory_limit: int | None = None,
+    engine: str | Engine | None = None,
+    fast_tanh: bool = False,
 ) -> np.ndarray:
     """Output frames ``[segment.start, segment.stop)`` of ``stack`` over a signal.
 
     ``x`` holds the input frames ``[segment.read_start, segment.read_stop)``,
     shaped ``(n, channels)``. Returns ``(segment.frames, out_channels)``.
-    ``memory_limit`` is the filter's (see :class:`~wavedil.engine.StreamingFilter`).
+    ``memory_limit``, ``engine`` and ``fast_tanh`` are the filter's (see
+    :class:`~wavedil.engine.StreamingFilter`).
     """
     if len(x) != segment.read_stop - segment.read_start:
         raise WavedilError(f"segment {segment.index} needs {segment.read_stop - segment.read_start} input frames, got {len(x)}")
-    filt = StreamingFilter(stack.replace(padding="causal"), x.shape[1], dtype=dtype, block_size=block_size, memory_limit=memory_limit)
+    filt = StreamingFilter(
+        stack.replace(padding="causal"), x.shape[1], dtype=dtype, block_size=block_size, memory_limit=memory_limit, engine=engine, fast_tanh=fast_tanh
+    )
     parts = [filt.process(x)]
     if segment.tail:
         # A separate call, as the serial run's flush, so its blocks start where the input ends.
@@ -149,8 +159,8 @@ def run_segment(
     return y[segment.skip : segment.skip + segment.frames]
 
 
-def _run_array_segment(stack: Stack, x: np.ndarray, segment: Segment, dtype: str, block_size: int | None) -> np.ndarray:
-    return run_segment(stack, x, segment, dtype=dtype, block_size=block_size)
+def _run_array_segment(stack: Stack, x: np.ndarray, segment: Segment, dtype: str, block_size: int | None, engine: Engine) -> np.ndarray:
+    return run_segment(stack, x, segment, dtype=dtype, block_size=block_size, engine=engine)
 
 
 def ordered_results(futures: Iterable[Future[Any]], window: int) -> Iterator[Any]:
@@ -183,6 +193,8 @@ def parallel_apply(
     segment_frames: int | None = None,
     dtype: DTypeLike = np.float32,
     block_size: int | None = None,
+    engine: str | Engine | None = None,
+    fast_tanh: bool = False,
 ) -> np.ndarray:
     """:func:`wavedil.apply` with segments run on ``executor``; the same output, bit for bit.
 
@@ -197,6 +209,11 @@ def parallel_apply(
         How many segments run at once; sets the default segment length.
     segment_frames : int, optional
         Output frames per segment, a multiple of ``block_size``.
+    engine : str or Engine, optional
+        ``auto``, ``numpy`` or ``numba``, as for :func:`wavedil.apply`;
+        resolved here, once, so that every segment runs on the same engine.
+    fast_tanh : bool
+        NAM's plugin approximation of tanh (see :mod:`wavedil.engines`).
 
     Examples
     --------
@@ -213,6 +230,7 @@ def parallel_apply(
     frames = x[:, None] if one_d else x
     if frames.ndim != 2:
         raise WavedilError(f"x must be 1-D or 2-D (frames, channels), got shape {x.shape}")
+    chosen = resolve_engine(engine, fast_tanh=fast_tanh)
     block_size = block_size or block_size_for(stack, frames.shape[1])
     # Convert once here, as the serial run converts each block: the same values reach the layers.
     frames = frames.astype(np.dtype(dtype), copy=False)
@@ -220,11 +238,11 @@ def parallel_apply(
     segments = plan_segments(len(frames), stack, segment_frames=seg_len, block_size=block_size)
     name = np.dtype(dtype).name
     submitted = (
-        executor.submit(_run_array_segment, stack, frames[s.read_start : s.read_stop], s, name, block_size)
+        executor.submit(_run_array_segment, stack, frames[s.read_start : s.read_stop], s, name, block_size, chosen)
         for s in segments
     )
     parts = list(ordered_results(submitted, 2 * workers))
-    out_channels = StreamingFilter(stack, frames.shape[1], dtype=dtype, block_size=block_size).out_channels
-    y = np.concatenate(parts) if parts else np.empty((0, out_channels), dtype=dtype)
+    # An empty input has no segments: its output shape comes from the layout, without building a filter here.
+    y = np.concatenate(parts) if parts else np.empty((0, signal_layout(stack, frames.shape[1])[1]), dtype=dtype)
     return y[:, 0] if one_d and y.shape[1] == 1 else y
 
