@@ -130,7 +130,7 @@ def _activate_row(z, code, slope, bounds, n):  # type: ignore[no-untyped-def]
             z[t] = z[t] * (min(max(z[t] + three, zero), six) / six)
 
 
-@numba.njit(inline="always", **_OPTIONS)
+@numba.njit(**_OPTIONS)
 def _mac(z, w, src, rows, offsets, n):  # type: ignore[no-untyped-def]
     """``z[t] += sum_r w[r] * src[rows[r], offsets[r] + t]`` for t < n, four input rows per pass."""
     # Rows are sliced, not indexed with an offset: Numba wraps negative indices, and the
@@ -153,6 +153,41 @@ def _mac(z, w, src, rows, offsets, n):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(**_OPTIONS)
+def _mac2(za, zb, wa, wb, src, rows, offsets, n):  # type: ignore[no-untyped-def]
+    """:func:`_mac` for two output rows at once: each input load serves both (measured 30-45% faster)."""
+    count = wa.shape[0]
+    full = count - count % 4
+    for r in range(0, full, 4):
+        a0, a1, a2, a3 = wa[r], wa[r + 1], wa[r + 2], wa[r + 3]
+        b0, b1, b2, b3 = wb[r], wb[r + 1], wb[r + 2], wb[r + 3]
+        x0 = src[rows[r], offsets[r] : offsets[r] + n]
+        x1 = src[rows[r + 1], offsets[r + 1] : offsets[r + 1] + n]
+        x2 = src[rows[r + 2], offsets[r + 2] : offsets[r + 2] + n]
+        x3 = src[rows[r + 3], offsets[r + 3] : offsets[r + 3] + n]
+        for t in range(n):
+            v0, v1, v2, v3 = x0[t], x1[t], x2[t], x3[t]
+            za[t] += (a0 * v0 + a1 * v1) + (a2 * v2 + a3 * v3)
+            zb[t] += (b0 * v0 + b1 * v1) + (b2 * v2 + b3 * v3)
+    for r in range(full, count):
+        a0, b0 = wa[r], wb[r]
+        x0 = src[rows[r], offsets[r] : offsets[r] + n]
+        for t in range(n):
+            za[t] += a0 * x0[t]
+            zb[t] += b0 * x0[t]
+
+
+@numba.njit(**_OPTIONS)
+def _mac_rows(z, at, w, src, rows, offsets, n):  # type: ignore[no-untyped-def]
+    """``z[o, at:at + n] += w[o] @ src rows`` for every output row ``o`` (see :func:`_mac`), two rows at a time."""
+    # Rows are sliced one by one: a 2-D slice of z would lose its layout (see _mac).
+    count = w.shape[0]
+    for o in range(0, count - 1, 2):
+        _mac2(z[o, at : at + n], z[o + 1, at : at + n], w[o], w[o + 1], src, rows, offsets, n)
+    if count % 2:
+        _mac(z[count - 1, at : at + n], w[count - 1], src, rows, offsets, n)
+
+
+@numba.njit(**_OPTIONS)
 def dense_block(w, bias, src, rows, offsets, n, dst, dst_offset, add_dst):  # type: ignore[no-untyped-def]
     """``dst[o, off + t] (+)= bias[o] + sum_r w[o, r] * src[rows[r], offsets[r] + t]`` for one signal."""
     for o in range(w.shape[0]):
@@ -164,7 +199,7 @@ def dense_block(w, bias, src, rows, offsets, n, dst, dst_offset, add_dst):  # ty
         else:
             for t in range(n):
                 z[t] = b
-        _mac(z, w[o], src, rows, offsets, n)
+    _mac_rows(dst, dst_offset, w, src, rows, offsets, n)
 
 
 @numba.njit(**_OPTIONS)
@@ -197,8 +232,8 @@ def layer_block(  # type: ignore[no-untyped-def]
             b = conv_b[o]
             for t in range(n):
                 row[t] = b
-            _mac(row, conv_w[o], u, conv_rows, conv_offsets, n)
-            _mac(row, mix_w[o], cond[s], cond_rows, cond_offsets, n)
+        _mac_rows(z, 0, conv_w, u, conv_rows, conv_offsets, n)
+        _mac_rows(z, 0, mix_w, cond[s], cond_rows, cond_offsets, n)
         for o in range(bottleneck):
             row = z[o]
             if gating == 0:
@@ -241,6 +276,35 @@ def layer_block(  # type: ignore[no-untyped-def]
                     row[t] = src[t]
 
 
+@numba.njit(**_OPTIONS)
+def array_block(  # type: ignore[no-untyped-def]
+    n, prime, y, cond, rechannel_w, rechannel_b, in_rows, in_offsets, settings, bufs, conv_w, conv_rows, conv_offsets,
+    conv_b, mix_w, cond_rows, cond_offsets, act_slopes, act_bounds, sec_slopes, sec_bounds, zs, l1_w, l1_b, h1_w, h1_b,
+    p_rows, p_offsets, skip, out, out_offset,
+):
+    """A layer array over ``n`` samples: the rechannel, then :func:`layer_block` for each layer.
+
+    One call per array and chunk: a call from Python costs about a microsecond
+    per argument, more than a layer's work on a short chunk. Per-layer arrays
+    come in typed lists; ``settings[i]`` holds layer i's history, gating,
+    activation code, secondary code, and whether its layer1x1 and head1x1 exist.
+    """
+    first = bufs[0]
+    for s in range(y.shape[0]):
+        dense_block(rechannel_w, rechannel_b, y[s], in_rows, in_offsets, n, first[s], settings[0, 0], False)
+    layers = settings.shape[0]
+    for i in range(layers):
+        st = settings[i]
+        last = i + 1 == layers
+        dst = out if last else bufs[i + 1]
+        offset = out_offset if last else settings[i + 1, 0]
+        layer_block(
+            bufs[i], st[0], n, prime, cond, conv_w[i], conv_rows[i], conv_offsets[i], conv_b[i], mix_w[i],
+            cond_rows, cond_offsets, st[1], st[2], act_slopes[i], act_bounds[i], st[3], sec_slopes[i], sec_bounds[i],
+            zs[i], l1_w[i], l1_b[i], st[4] != 0, h1_w[i], h1_b[i], st[5] != 0, p_rows[i], p_offsets[i], skip, dst, offset,
+        )
+
+
 class _Layer:
     """A layer's weights in the kernel's layout, and its input buffer."""
 
@@ -266,7 +330,7 @@ class _Layer:
         self.act = activation_args(as_run(layer.activation, fast), b, dtype)  # type: ignore[attr-defined]
         secondary = layer.secondary  # type: ignore[attr-defined]
         self.sec = activation_args(as_run(secondary, fast), b, dtype) if secondary is not None else activation_args("linear", b, dtype)
-        self.z = np.empty((mid + (b if layer.gating == "blended" else 0), block), dtype=dtype)  # type: ignore[attr-defined]
+        self.z_rows = mid + (b if layer.gating == "blended" else 0)  # type: ignore[attr-defined]
         self.l1 = _dense(layer.layer1x1, c, b, dtype)  # type: ignore[attr-defined]
         self.h1 = _dense(layer.head1x1, 1, b, dtype)  # type: ignore[attr-defined]
         self.p_rows = np.arange(b, dtype=np.int64)
@@ -311,6 +375,48 @@ class CompiledArrayRunner:
         # (one compiled signature) whatever views the caller hands over.
         self.y_stage = np.empty((batch, rechannel.in_channels, chunk), dtype=dtype)
         self.cond_stage = np.empty((batch, self.cond_size, chunk), dtype=dtype)
+        self.z = np.empty((max(lr.z_rows for lr in self.layers), chunk), dtype=dtype)
+        self._lists = self._pack()
+
+    def _pack(self) -> tuple[object, ...]:
+        """The layers' arrays as :func:`array_block` takes them: a settings table and typed lists."""
+        from numba.typed import List
+
+        layers = self.layers
+        settings = np.array(
+            [[lr.history, lr.gating, lr.act[0], lr.sec[0], lr.l1[2], lr.h1[2]] for lr in layers], dtype=np.int64
+        )
+
+        def listed(values: list[np.ndarray]) -> object:
+            out = List()
+            for v in values:
+                out.append(v)
+            return out
+
+        first = layers[0]
+        return (
+            settings,
+            listed([lr.buf for lr in layers]),
+            listed([lr.conv_w for lr in layers]),
+            listed([lr.conv_rows for lr in layers]),
+            listed([lr.conv_offsets for lr in layers]),
+            listed([lr.conv_b for lr in layers]),
+            listed([lr.mix_w for lr in layers]),
+            first.cond_rows,
+            first.cond_offsets,
+            listed([lr.act[1] for lr in layers]),
+            listed([lr.act[2] for lr in layers]),
+            listed([lr.sec[1] for lr in layers]),
+            listed([lr.sec[2] for lr in layers]),
+            # One scratch for every layer's z: it stays in the cache from layer to layer.
+            listed([self.z] * len(layers)),
+            listed([lr.l1[0] for lr in layers]),
+            listed([lr.l1[1] for lr in layers]),
+            listed([lr.h1[0] for lr in layers]),
+            listed([lr.h1[1] for lr in layers]),
+            listed([lr.p_rows for lr in layers]),
+            listed([lr.p_offsets for lr in layers]),
+        )
 
     def __call__(self, y: np.ndarray, cond: np.ndarray, skip_in: np.ndarray | None, prime: bool) -> tuple[np.ndarray, np.ndarray]:
         n = y.shape[-1]
@@ -328,17 +434,10 @@ class CompiledArrayRunner:
             np.copyto(skip, skip_in)
         np.copyto(self.cond_stage[..., :n], cond)
         np.copyto(self.y_stage[..., :n], y)
-        first = self.layers[0]
-        for s in range(y.shape[0]):
-            dense_block(self.rechannel_w, self.rechannel_b, self.y_stage[s], self.in_rows, self.in_offsets, n, first.buf[s], first.history, False)
-        for i, lr in enumerate(self.layers):
-            nxt = self.layers[i + 1] if i + 1 < len(self.layers) else None
-            dst, offset = (nxt.buf, nxt.history) if nxt is not None else (self.out, start)
-            layer_block(
-                lr.buf, lr.history, n, prime, self.cond_stage, lr.conv_w, lr.conv_rows, lr.conv_offsets, lr.conv_b, lr.mix_w,
-                lr.cond_rows, lr.cond_offsets, lr.gating, *lr.act, *lr.sec, lr.z, *lr.l1, *lr.h1,
-                lr.p_rows, lr.p_offsets, self.skip, dst, offset,
-            )
+        array_block(
+            n, prime, self.y_stage, self.cond_stage, self.rechannel_w, self.rechannel_b, self.in_rows, self.in_offsets,
+            *self._lists, self.skip, self.out, start,
+        )
         if prime:
             self.head.hist[...] = skip[..., :1]
         self.head.run(skip, self.head_out[..., start : start + n])
