@@ -1,14 +1,16 @@
 """The workloads, each timed beside its peers.
 
-Every time is the median of at least ``repeat`` warm runs (quick jobs run
-more often, see :func:`measure`): each job runs once untimed first (a peer
-whose full run is slow warms up on one second of the input).
-Inputs are seeded white noise scaled by 0.1, float32, and everything goes
-through wavedil's public API.
+Each measurement times both of wavedil's engines (numba when installed, and
+NumPy, both with the accurate tanh) and the peers in turns, one run of each
+per round, as medians of warm runs (see :mod:`benchmarks.timing`; a peer
+whose full run is slow warms up on one second of the input). Inputs are
+seeded white noise scaled by 0.1, float32, and everything goes through
+wavedil's public API.
 
-A workload is a function ``(repeat, earlier) -> Result``, ``earlier`` holding
-the results of the workloads already run (W4 takes W2's single-worker time
-from it).
+A workload is a function ``(settings, earlier) -> Result``, ``earlier``
+holding the results of the workloads already run (W4 takes W2's
+single-worker time from it). A workload that cannot run here raises
+:class:`Skipped`.
 """
 
 from __future__ import annotations
@@ -22,20 +24,20 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import numpy as np
 import soundfile as sf
 
 import wavedil
+from wavedil.engines import Engine, numba_installed, resolve_engine
 from wavedil.segments import parallel_apply
 from wavedil.workers import worker_pool
 
-from . import peers
-
-T = TypeVar("T")
+from . import nam_core, peers
+from .timing import Job, Measured, Result, Skipped, interleave, measure, round_seconds, timed, unavailable
 
 #: W1's and W5's schedule: kernel 2, dilations 1, 2, 4, ..., 4096 (13 layers, receptive field 8192).
 W1_DILATIONS = [2**i for i in range(13)]
@@ -125,98 +127,28 @@ def lstm_document(hidden_size: int = 3, num_layers: int = 1, seed: int = 0) -> d
 W5_SCRATCH_BYTES = 1_500_000_000
 
 
-# ---------------------------------------------------------------------------
-# Results and timing
+def engines_to_time() -> list[Engine]:
+    """wavedil's engines, accurate tanh: numba (when installed) first, the headline figure, then NumPy."""
+    return [Engine("numba"), Engine("numpy")] if numba_installed() else [Engine("numpy")]
 
 
-@dataclass
-class Result:
-    """One workload's figures.
-
-    ``seconds`` is wavedil's median time; ``peers`` maps a peer's name to its
-    median time, ``None`` when the peer is absent; ``met`` says whether the
-    target holds.
-    """
-
-    name: str
-    label: str
-    audio_seconds: float
-    seconds: float
-    runs: tuple[float, ...]
-    target: str
-    met: bool
-    peers: dict[str, float | None] = field(default_factory=dict)
-    peak_rss_mb: float | None = None
-    notes: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def realtime_factor(self) -> float | None:
-        """Seconds of audio processed per second of wall time (``None`` for a workload without audio)."""
-        return self.audio_seconds / self.seconds if self.audio_seconds else None
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form: ``name``, ``seconds``, ``realtime_factor``, ``peak_rss_mb``, ``peers``, and details."""
-        return {
-            "name": self.name,
-            "seconds": _round(self.seconds),
-            "realtime_factor": None if self.realtime_factor is None else round(self.realtime_factor, 2),
-            "peak_rss_mb": None if self.peak_rss_mb is None else round(self.peak_rss_mb, 1),
-            "peers": {k: None if v is None else _round(v) for k, v in self.peers.items()},
-            "title": self.label,
-            "target": self.target,
-            "met": self.met,
-            "runs": [_round(t) for t in self.runs],
-            "notes": self.notes,
-            **self.extra,
-        }
+def engine_jobs(stack: wavedil.Stack, x: np.ndarray, engines: list[Engine]) -> dict[str, Job]:
+    """``wavedil.apply`` of ``stack`` on ``x`` on each engine, named by :meth:`Engine.describe`."""
+    return {e.describe(): timed(lambda e=e: wavedil.apply(stack, x, engine=e)) for e in engines}
 
 
-def _round(seconds: float) -> float:
-    return float(f"{seconds:.4g}")
+def compiled_layers_note(stack: wavedil.Stack) -> str | None:
+    """Which of the stack's layers the numba engine runs with a compiled kernel (None without numba)."""
+    if not numba_installed():
+        return None
+    used = wavedil.StreamingFilter(stack, stack.in_channels, engine="numba").layer_engines
+    return f"numba engine: {used.count('numba')} of {len(used)} layers run compiled kernels, the others NumPy"
 
 
-@dataclass(frozen=True)
-class Timing:
-    """The untimed warm-up call's duration, and the timed runs that follow it."""
-
-    first: float
-    runs: tuple[float, ...]
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.runs)
-
-
-#: Quick jobs run more than ``repeat`` times, until their timed runs add up to this many seconds...
-MIN_TIMED_SECONDS = 1.0
-#: ... but never more than this many runs.
-MAX_RUNS = 25
-
-
-def measure(run: Callable[[], T], repeat: int, *, warmup: Callable[[], object] | None = None) -> tuple[Timing, T]:
-    """Call ``warmup`` (default: ``run``) once, then time calls of ``run``; return the last output.
-
-    ``run`` is timed ``repeat`` times, and more when those runs are quick: until
-    the timed runs add up to :data:`MIN_TIMED_SECONDS` (at most
-    :data:`MAX_RUNS` runs), so the median of a job of a few tens of
-    milliseconds is less at the mercy of one busy moment on the machine.
-    """
-    if repeat < 1:
-        raise ValueError("repeat must be at least 1")
-    start = time.perf_counter()
-    (warmup or run)()
-    first = time.perf_counter() - start
-    times: list[float] = []
-    result: T | None = None
-    while len(times) < repeat or (len(times) < MAX_RUNS and sum(times) < MIN_TIMED_SECONDS):
-        # Drop the previous output before the next run: outputs kept alive would make each run
-        # take fresh memory from the system, slower than the steady state being measured.
-        result = None
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-    return Timing(first, tuple(times)), cast(T, result)
+def engine_notes(measured: Mapping[str, Measured], headline: str) -> list[str]:
+    """How each other engine's output agrees with the headline engine's."""
+    y = measured[headline].output
+    return [f"{name} engine output vs {headline}: {agreement(y, m.output)}" for name, m in measured.items() if name != headline]
 
 
 def noise(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
@@ -232,150 +164,265 @@ def agreement(ours: np.ndarray, theirs: np.ndarray) -> str:
     return f"max |difference| {diff:.1e} at output peak {float(np.max(np.abs(ours))):.3f}"
 
 
-def _peer_timing(
-    name: str,
-    runner: peers.Runner | None,
-    x: np.ndarray,
-    y: np.ndarray,
-    repeat: int,
-    notes: list[str],
-    *,
-    warmup_frames: int | None = None,
-) -> float | None:
-    """Time a peer on ``x`` (None when absent) and note how its output agrees with wavedil's ``y``."""
-    if runner is None:
-        notes.append(f"{name} absent (install torch and neural-amp-modeler to run it)")
-        return None
-    warm = (lambda: runner(x[:warmup_frames])) if warmup_frames else None
-    timing, out = measure(lambda: runner(x), repeat, warmup=warm)
-    warmed = f", warmed up on {warmup_frames:,} samples" if warmup_frames else ""
-    notes.append(f"{name} output: {agreement(y, out)}{warmed}")
-    return timing.median
-
-
 def _wavenet_note(stack: wavedil.Stack, rate: int) -> str:
     rf = stack.receptive_field
     return f"receptive field {rf:,} samples ({1000 * rf / rate:.0f} ms at {rate // 1000} kHz), {stack.parameters:,} parameters"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every workload is given: timed runs per measurement, and the builds of NAM's Core to compare with."""
+
+    repeat: int = 3
+    nam_core: tuple[nam_core.CoreBuild, ...] = ()
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A model workload's medians, in seconds, for its target.
+
+    ``main`` is wavedil on its headline engine (accurate tanh), ``fast_tanh``
+    the same engine with NAM's plugin tanh (None when not timed); ``engines``
+    and ``peers`` as in :class:`Result`.
+    """
+
+    audio_seconds: float
+    main: float
+    fast_tanh: float | None
+    engines: Mapping[str, float]
+    peers: Mapping[str, float | None]
+
+    def core(self, *, fast_tanh: bool) -> float | None:
+        """The fastest build of NAM's Core with that tanh; None when no build ran the model."""
+        label = nam_core.tanh_label(fast_tanh=fast_tanh)
+        times = [t for name, t in self.peers.items() if name.startswith(nam_core.PEER_PREFIX) and name.endswith(label) and t is not None]
+        return min(times, default=None)
+
+    def realtime(self, factor: float) -> tuple[str, bool]:
+        """The fallback target: ``factor`` x real time."""
+        return f"≥{factor:g}x real time", self.audio_seconds / self.main >= factor
+
+
+#: A model workload's target: its text and whether it holds.
+Target = Callable[[Figures], tuple[str, bool]]
+
+
+def core_jobs(doc: dict[str, Any], frames: int, builds: tuple[nam_core.CoreBuild, ...], folder: Path) -> dict[str, Job]:
+    """Each Core build's ``benchmodel`` on ``doc`` (written to ``folder``), exact and fast tanh.
+
+    Each job's time is the Core's own clock for its :data:`nam_core.SAMPLES`
+    samples, scaled to ``frames``.
+    """
+    model = folder / "model.nam"
+    model.write_text(json.dumps(doc), encoding="utf-8")
+    scale = frames / nam_core.SAMPLES
+    jobs = {}
+    for build in builds:
+        for fast in (False, True):
+
+            def run(build: nam_core.CoreBuild = build, fast: bool = fast) -> tuple[float, None]:
+                return nam_core.run_benchmodel(build, model, fast_tanh=fast) * scale, None
+
+            jobs[nam_core.peer_name(build, fast_tanh=fast)] = Job(run)
+    return jobs
+
+
+def nam_jobs(doc: dict[str, Any], x: np.ndarray, rate: int, builds: tuple[nam_core.CoreBuild, ...], folder: Path) -> dict[str, Job]:
+    """NAM's PyTorch model of ``doc`` on ``x`` and each Core build's (:func:`core_jobs`); absent ones say why."""
+    jobs: dict[str, Job] = {}
+    pytorch = peers.nam_pytorch_document(doc)
+    if pytorch is None:
+        jobs[peers.NAM_PYTORCH] = unavailable("not installed (pip install torch neural-amp-modeler)")
+    else:
+        jobs[peers.NAM_PYTORCH] = timed(lambda: pytorch(x), warmup=lambda: pytorch(x[:rate]))
+    if not builds:
+        jobs[nam_core.PEER_PREFIX.strip()] = unavailable("pass --nam-core DIR, a build folder of your NeuralAmpModelerCore checkout's tools")
+    return {**jobs, **core_jobs(doc, len(x), builds, folder)}
+
+
+def _core_note(builds: tuple[nam_core.CoreBuild, ...], frames: int) -> str:
+    names = ", ".join(f"{b.name} ({b.tool})" for b in builds)
+    return (
+        f"NAM Core {names}: its benchmodel times {nam_core.SAMPLES:,} samples of silence in "
+        f"{nam_core.BUFFER}-sample buffers after Reset and prewarm (the plugin's way), by its own clock, "
+        f"scaled here to {frames:,} samples; it prints no output, so none is compared"
+    )
+
+
+def _model_workload(
+    name: str,
+    label: str,
+    description: str,
+    stack: wavedil.Stack,
+    target: Target,
+    settings: Settings,
+    *,
+    rate: int,
+    seconds: float,
+    doc: dict[str, Any] | None = None,
+    fast_tanh: bool = False,
+) -> Result:
+    """A model on ``seconds`` of noise at ``rate``: wavedil's engines, NAM's PyTorch model and NAM's Core, interleaved.
+
+    ``doc`` is the model's ``.nam`` document for the NAM peers (default: the
+    stack's one WaveNet, written as one); ``fast_tanh`` adds the headline
+    engine with NAM's plugin tanh.
+    """
+    from wavedil.formats.nam import to_nam
+
+    x = noise(seconds, rate)
+    doc = doc if doc is not None else to_nam(stack.layers[0])
+    engines = engines_to_time()
+    if fast_tanh:
+        engines.append(replace(engines[0], fast_tanh=True))
+    headline = engines[0].describe()
+    notes = [description]
+    if stack.receptive_field is not None:
+        notes.append(_wavenet_note(stack, rate))
+    with tempfile.TemporaryDirectory(prefix="wavedil-bench-") as tmp:
+        jobs = {**engine_jobs(stack, x, engines), **nam_jobs(doc, x, rate, settings.nam_core, Path(tmp))}
+        measured, absent = interleave(jobs, settings.repeat)
+    names = [e.describe() for e in engines]
+    notes += engine_notes({n: measured[n] for n in names}, headline)
+    notes.append(compiled_layers_note(stack) or "numba not installed: the NumPy engine only (pip install wavedil[fast])")
+    if peers.NAM_PYTORCH in measured:
+        notes.append(f"{peers.NAM_PYTORCH} output: {agreement(measured[headline].output, measured[peers.NAM_PYTORCH].output)}, warmed up on {rate:,} samples")
+    if settings.nam_core:
+        notes.append(_core_note(settings.nam_core, len(x)))
+    notes += [f"{peer} absent: {why}" for peer, why in absent.items()]
+    peer_times = {n: (measured[n].timing.median if n in measured else None) for n in jobs if n not in names}
+    figures = Figures(
+        seconds,
+        measured[headline].timing.median,
+        measured[engines[-1].describe()].timing.median if fast_tanh else None,
+        {n: measured[n].timing.median for n in names},
+        peer_times,
+    )
+    text, met = target(figures)
+    return Result(
+        name,
+        label,
+        seconds,
+        figures.main,
+        measured[headline].timing.runs,
+        text,
+        met,
+        peers=peer_times,
+        engine=engines[0].name,
+        engines=dict(figures.engines),
+        notes=notes,
+    )
 
 
 # ---------------------------------------------------------------------------
 # The workloads
 
 
-def w1(repeat: int, earlier: Mapping[str, Result]) -> Result:
+def w1(settings: Settings, earlier: Mapping[str, Result]) -> Result:
     """Linear mono stack, kernel 2, dilations 1..4096, 10 min at 48 kHz; peer: oaconvolve with the dense kernel."""
     rate, seconds = 48_000, 600.0
     stack = wavedil.stack_from_dilations(W1_DILATIONS, kernel_size=2)
     x = noise(seconds, rate)
-    timing, y = measure(lambda: wavedil.apply(stack, x), repeat)
+    engines = engines_to_time()
+    headline = engines[0].describe()
     oaconvolve = peers.oaconvolve_dense(stack)
-    oa_timing, oa_out = measure(lambda: oaconvolve(x), repeat)
-    ratio = oa_timing.median / timing.median
+    jobs = {**engine_jobs(stack, x, engines), peers.OACONVOLVE: timed(lambda: oaconvolve(x))}
+    measured = interleave(jobs, settings.repeat)[0]
+    main, oa = measured[headline], measured[peers.OACONVOLVE]
+    ratio = oa.timing.median / main.timing.median
+    names = [e.describe() for e in engines]
     return Result(
         "W1",
         "linear mono, k=2, d=1..4096, 10 min 48 kHz",
         seconds,
-        timing.median,
-        timing.runs,
-        "≥4x oaconvolve",
-        ratio >= 4.0,
-        peers={peers.OACONVOLVE: oa_timing.median},
+        main.timing.median,
+        main.timing.runs,
+        "≥5x oaconvolve",
+        ratio >= 5.0,
+        peers={peers.OACONVOLVE: oa.timing.median},
+        engine=engines[0].name,
+        engines={n: measured[n].timing.median for n in names},
         notes=[
             (
                 f"13 layers, receptive field {stack.receptive_field:,}; oaconvolve gets the equivalent dense "
                 f"{stack.receptive_field:,}-tap kernel, output cut to the input's length"
             ),
-            f"oaconvolve's first (cold) call took {oa_timing.first:.3f} s; that is not what is compared (warm calls are)",
-            f"oaconvolve output: {agreement(y, oa_out)}",
+            f"oaconvolve's first (cold) call took {oa.timing.first:.3f} s; that is not what is compared (warm calls are)",
+            f"oaconvolve output: {agreement(main.output, oa.output)}",
+            *engine_notes({n: measured[n] for n in names}, headline),
+            compiled_layers_note(stack) or "numba not installed: the NumPy engine only",
         ],
-        extra={"peer_first_call_seconds": {peers.OACONVOLVE: _round(oa_timing.first)}},
+        extra={"peer_first_call_seconds": {peers.OACONVOLVE: round_seconds(oa.timing.first)}},
     )
 
 
-def _wavenet_workload(
-    name: str,
-    label: str,
-    description: str,
-    stack: wavedil.Stack,
-    *,
-    rate: int,
-    seconds: float,
-    target_x: float,
-    repeat: int,
-    peer: peers.Runner | None = None,
-) -> Result:
-    """A model on ``seconds`` of noise at ``rate`` beside NAM's PyTorch reference; the target in x real time.
-
-    ``peer`` is NAM's model of the same weights (default: the stack's WaveNet written as a ``.nam`` document).
-    """
-    x = noise(seconds, rate)
-    timing, y = measure(lambda: wavedil.apply(stack, x), repeat)
-    notes = [description]
-    if stack.receptive_field is not None:
-        notes.append(_wavenet_note(stack, rate))
-    nam_runner = peer if peer is not None else peers.nam_pytorch(stack)
-    nam = _peer_timing(peers.NAM_PYTORCH, nam_runner, x, y, repeat, notes, warmup_frames=rate)
-    return Result(
-        name,
-        label,
-        seconds,
-        timing.median,
-        timing.runs,
-        f"≥{target_x:g}x real time",
-        seconds / timing.median >= target_x,
-        peers={peers.NAM_PYTORCH: nam},
-        notes=notes,
-    )
+def _w2_target(f: Figures) -> tuple[str, bool]:
+    fast, exact = f.core(fast_tanh=True), f.core(fast_tanh=False)
+    if fast is None or exact is None:
+        return f.realtime(45.0)
+    text = "accurate tanh ≥ NAM Core fast tanh and ≥2.5x Core exact tanh (its fastest build)"
+    return text, fast >= f.main and exact >= 2.5 * f.main
 
 
-def w2(repeat: int, earlier: Mapping[str, Result]) -> Result:
-    """The standard NAM capture shape, 60 s at 48 kHz; peer: NAM's PyTorch reference."""
-    return _wavenet_workload(
+def w2(settings: Settings, earlier: Mapping[str, Result]) -> Result:
+    """The standard NAM capture shape, 60 s at 48 kHz; peers: NAM's PyTorch reference and NAM's Core."""
+    return _model_workload(
         "W2",
         "NAM standard WaveNet, 60 s 48 kHz",
         "2 layer arrays x 10 layers, 16 then 8 channels, kernel 3, dilations 1..512, head_size 8 then 1, "
         "head_bias false then true, tanh, not gated, seeded weights",
         wavedil.parse_spec(STANDARD_CAPTURE),
+        _w2_target,
+        settings,
         rate=48_000,
         seconds=60.0,
-        target_x=45.0,
-        repeat=repeat,
+        fast_tanh=True,
     )
 
 
-def w3(repeat: int, earlier: Mapping[str, Result]) -> Result:
-    """The ``wavenet`` preset (the WaveNet paper's shape), 20 s at 16 kHz; peer: NAM's PyTorch reference."""
-    return _wavenet_workload(
+def _w3_target(f: Figures) -> tuple[str, bool]:
+    if "numba" not in f.engines:
+        return f.realtime(4.5)
+    return "numba ≥2x the NumPy engine", f.engines["numpy"] >= 2.0 * f.engines["numba"]
+
+
+def w3(settings: Settings, earlier: Mapping[str, Result]) -> Result:
+    """The ``wavenet`` preset (the WaveNet paper's shape), 20 s at 16 kHz; peers: NAM's PyTorch reference and Core."""
+    return _model_workload(
         "W3",
         "WaveNet paper preset, 20 s 16 kHz",
         "the `wavenet` preset: gated, 32 channels, kernel 2, dilations 1..512 x3; "
         "at 16 kHz, the WaveNet paper's sample rate (not 48 kHz)",
         wavedil.preset("wavenet"),
+        _w3_target,
+        settings,
         rate=16_000,
         seconds=20.0,
-        target_x=4.5,
-        repeat=repeat,
     )
 
 
-def w4(repeat: int, earlier: Mapping[str, Result]) -> Result:
-    """W2 on two worker processes; its "peer" is wavedil on one worker, so the ratio is the speed-up."""
+def w4(settings: Settings, earlier: Mapping[str, Result]) -> Result:
+    """W2 on two worker processes; its "peer" is wavedil on one worker, so the ratio is the speed-up.
+
+    Workers and the one-worker run take the default engine (numba when installed: the compiled engine).
+    """
     rate, seconds, workers = 48_000, 60.0, 2
     stack = wavedil.parse_spec(STANDARD_CAPTURE)
+    engine = resolve_engine()  # what the worker processes resolve too
     x = noise(seconds, rate)
-    serial = wavedil.apply(stack, x)  # the output parallel_apply must equal, bit for bit
-    notes = []
-    if "W2" in earlier:
-        single = earlier["W2"].seconds
+    serial = wavedil.apply(stack, x, engine=engine)  # the output parallel_apply must equal, bit for bit
+    notes = [f"engine: {engine.describe()} in every worker ({compiled_layers_note(stack) or 'numba not installed'})"]
+    if "W2" in earlier and engine.describe() in earlier["W2"].engines:
+        single = earlier["W2"].engines[engine.describe()]
         notes.append("one-worker time taken from W2 in this run")
     else:
-        single = measure(lambda: wavedil.apply(stack, x), repeat)[0].median
+        single = measure(lambda: wavedil.apply(stack, x, engine=engine), settings.repeat)[0].median
         notes.append("one-worker time measured here (W2 not run)")
     start = time.perf_counter()
     pool = worker_pool(workers)  # started once, before timing
     started = time.perf_counter() - start
     with pool:
-        timing, y = measure(lambda: parallel_apply(stack, x, pool, workers=workers), repeat)
+        timing, y = measure(lambda: parallel_apply(stack, x, pool, workers=workers), settings.repeat)
     identical = bool(np.array_equal(y, serial))
     speedup = single / timing.median
     notes.append(
@@ -391,6 +438,8 @@ def w4(repeat: int, earlier: Mapping[str, Result]) -> Result:
         "≥1.8x 1 worker, identical",
         identical and speedup >= 1.8,
         peers={"wavedil 1 worker": single},
+        engine=engine.name,
+        engines={engine.describe(): timing.median},
         notes=notes,
         extra={"identical": identical, "speedup": round(speedup, 3)},
     )
@@ -449,7 +498,7 @@ def apply_command(src: Path, dst: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def w5(repeat: int, earlier: Mapping[str, Result]) -> Result:
+def w5(settings: Settings, earlier: Mapping[str, Result]) -> Result:
     """Peak memory (and wall time) of W1's stack over a one-hour stereo 48 kHz PCM_16 file, through the CLI."""
     rate, seconds = 48_000, 3600.0
     scratch = os.environ.get("WAVEDIL_BENCH_TMP") or tempfile.gettempdir()
@@ -468,7 +517,7 @@ def w5(repeat: int, earlier: Mapping[str, Result]) -> Result:
         size_mb = hour.stat().st_size / 1e6
         write_noise_wav(minute, 60.0, rate)
         baseline = run_measured(apply_command(minute, folder / "out_minute.wav"))
-        runs = [run_measured(apply_command(hour, folder / "out_hour.wav")) for _ in range(repeat)]
+        runs = [run_measured(apply_command(hour, folder / "out_hour.wav")) for _ in range(settings.repeat)]
         out = sf.info(str(folder / "out_hour.wav"))
         complete = out.frames == round(seconds * rate) and out.channels == 2
     peak = max(r.peak_rss_mb for r in runs)
@@ -488,7 +537,7 @@ def w5(repeat: int, earlier: Mapping[str, Result]) -> Result:
                 "deleted), -j 1, in a child process; time is its wall time, reading and writing included"
             ),
             (
-                f"peak RSS is the largest of {repeat} runs (RUSAGE_CHILDREN of a fresh wrapper process); "
+                f"peak RSS is the largest of {settings.repeat} runs (RUSAGE_CHILDREN of a fresh wrapper process); "
                 f"the same command on a one-minute file peaks at {baseline.peak_rss_mb:.0f} MB"
             ),
             f"output {'complete' if complete else 'INCOMPLETE'}: {out.frames:,} frames x {out.channels} channels",
@@ -497,47 +546,56 @@ def w5(repeat: int, earlier: Mapping[str, Result]) -> Result:
     )
 
 
-def _nam_document_workload(name: str, label: str, description: str, doc: dict[str, Any], *, target_x: float, repeat: int) -> Result:
-    """A ``.nam`` document's model on 60 s of 48 kHz noise beside NAM's PyTorch model of the same document."""
+def _w6_target(f: Figures) -> tuple[str, bool]:
+    exact = f.core(fast_tanh=False)
+    if exact is None:
+        return f.realtime(10.0)
+    return "≥ NAM Core, exact tanh (its fastest build; A2 has no tanh)", exact >= f.main
+
+
+def w6(settings: Settings, earlier: Mapping[str, Result]) -> Result:
+    """NAM 0.13's A2 at full size, 60 s at 48 kHz; peers: NAM's PyTorch reference and NAM's Core."""
     from wavedil.formats.nam import parse_nam
 
-    return _wavenet_workload(
-        name,
-        label,
-        description,
-        parse_nam(doc),
-        rate=48_000,
-        seconds=60.0,
-        target_x=target_x,
-        repeat=repeat,
-        peer=peers.nam_pytorch_document(doc),
-    )
-
-
-def w6(repeat: int, earlier: Mapping[str, Result]) -> Result:
-    """NAM 0.13's A2 at full size, 60 s at 48 kHz; peer: NAM's PyTorch reference."""
-    return _nam_document_workload(
+    doc = a2_document()
+    return _model_workload(
         "W6",
         "NAM A2 (full size), 60 s 48 kHz",
         "one array of 23 layers, 8 channels, kernel sizes 6 and 15, LeakyReLU, head kernel 16, seeded weights",
-        a2_document(),
-        target_x=10.0,
-        repeat=repeat,
+        parse_nam(doc),
+        _w6_target,
+        settings,
+        rate=48_000,
+        seconds=60.0,
+        doc=doc,
     )
 
 
-def w7(repeat: int, earlier: Mapping[str, Result]) -> Result:
-    """An LSTM capture of the Core's example shape (hidden 3, one layer), 60 s at 48 kHz; peer: NAM's PyTorch reference."""
-    result = _nam_document_workload(
+def _w7_target(f: Figures) -> tuple[str, bool]:
+    exact, fast = f.core(fast_tanh=False), f.core(fast_tanh=True)
+    if exact is None or fast is None or f.fast_tanh is None:
+        return f.realtime(1.0)
+    text = "≥ NAM Core (its fastest build), accurate vs exact tanh and fast vs fast tanh"
+    return text, exact >= f.main and fast >= f.fast_tanh
+
+
+def w7(settings: Settings, earlier: Mapping[str, Result]) -> Result:
+    """An LSTM capture of the Core's example shape (hidden 3, one layer), 60 s at 48 kHz; peers: NAM's PyTorch and Core."""
+    from wavedil.formats.nam import parse_nam
+
+    doc = lstm_document()
+    return _model_workload(
         "W7",
         "NAM LSTM (hidden 3), 60 s 48 kHz",
         "one LSTM layer of 3 cells and a linear head, seeded weights; NAM's PyTorch runs without the Core's prewarm",
-        lstm_document(),
-        target_x=1.0,
-        repeat=repeat,
+        parse_nam(doc),
+        _w7_target,
+        settings,
+        rate=48_000,
+        seconds=60.0,
+        doc=doc,
+        fast_tanh=True,
     )
-    result.notes.append(f"recurrence engine: {_lstm_engine()} (numba when installed: pip install wavedil[fast])")
-    return result
 
 
 #: W8's commands: the start-up figures and the report examples, each in a fresh process.
@@ -555,9 +613,15 @@ STARTUP_COMMANDS: dict[str, list[str]] = {
 STARTUP_TARGET, REPORT_TARGET = 0.3, 2.0
 
 
-def _command_env() -> dict[str, str]:
-    """This environment without the thread variables ``python -m benchmarks`` sets: as a user's shell has it."""
-    return {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+def _command_env(engine: Engine | None = None) -> dict[str, str]:
+    """This environment without the thread variables ``python -m benchmarks`` sets: as a user's shell has it.
+
+    With ``engine``, ``WAVEDIL_ENGINE`` chooses it.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    if engine is not None:
+        env["WAVEDIL_ENGINE"] = engine.name
+    return env
 
 
 def _wall(command: list[str]) -> float:
@@ -566,11 +630,11 @@ def _wall(command: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def w8(repeat: int, earlier: Mapping[str, Result]) -> Result:
+def w8(settings: Settings, earlier: Mapping[str, Result]) -> Result:
     """Wall time of ``wavedil`` commands in fresh processes: start-up, and reports of long stacks."""
     script = shutil.which("wavedil")
     prefix = [script] if script else [sys.executable, "-m", "wavedil"]
-    timings = {label: measure(lambda: _wall(prefix + argv), repeat)[0] for label, argv in STARTUP_COMMANDS.items()}
+    timings = {label: measure(lambda: _wall(prefix + argv), settings.repeat)[0] for label, argv in STARTUP_COMMANDS.items()}
     medians = {label: timing.median for label, timing in timings.items()}
     first = list(medians)[:3]
     met = all(medians[k] <= STARTUP_TARGET for k in first) and all(medians[k] <= REPORT_TARGET for k in medians if k not in first)
@@ -587,7 +651,7 @@ def w8(repeat: int, earlier: Mapping[str, Result]) -> Result:
         met,
         notes=[f"{label}: {seconds:.3f} s" for label, seconds in medians.items()]
         + [f"`python -X importtime -c 'import wavedil.cli.main'`: {imported_ms:.0f} ms of imports"],
-        extra={"commands": {k: _round(v) for k, v in medians.items()}, "import_ms": round(imported_ms, 1)},
+        extra={"commands": {k: round_seconds(v) for k, v in medians.items()}, "import_ms": round(imported_ms, 1)},
     )
 
 
@@ -604,54 +668,130 @@ print(time.perf_counter() - start)
 """
 
 
-def w9(repeat: int, earlier: Mapping[str, Result]) -> Result:
-    """W2's stack on 10 s of audio from a plain script (no thread variables) beside the command line's run of it."""
+def w9(settings: Settings, earlier: Mapping[str, Result]) -> Result:
+    """W2's stack on 10 s of audio from a plain script (no thread variables) beside the command line's run of it.
+
+    Each engine in turn, chosen for both by the ``WAVEDIL_ENGINE`` environment variable.
+    """
+    engines = engines_to_time()
     with tempfile.TemporaryDirectory(prefix="wavedil-bench-") as tmp:
         src = Path(tmp) / "ten.wav"
         sf.write(str(src), noise(10.0, 48_000), 48_000, subtype="FLOAT")
         spec = Path(tmp) / "capture.json"
         spec.write_text(json.dumps(STANDARD_CAPTURE))
 
-        def api() -> float:
-            proc = subprocess.run([sys.executable, "-c", _API_SCRIPT, json.dumps(STANDARD_CAPTURE), str(src)], check=True, capture_output=True, text=True, env=_command_env())
-            return float(proc.stdout.strip().splitlines()[-1])
+        def api(engine: Engine) -> tuple[float, None]:
+            command = [sys.executable, "-c", _API_SCRIPT, json.dumps(STANDARD_CAPTURE), str(src)]
+            proc = subprocess.run(command, check=True, capture_output=True, text=True, env=_command_env(engine))
+            return float(proc.stdout.strip().splitlines()[-1]), None
 
-        def cli() -> float:
+        def cli(engine: Engine) -> tuple[float, None]:
             command = [sys.executable, "-m", "wavedil", "apply", str(src), "-o", str(Path(tmp) / "out.wav"), "--spec", str(spec), "--json", "-j", "1", "--force"]
-            proc = subprocess.run(command, check=True, capture_output=True, text=True, env=_command_env())
-            return float(json.loads(proc.stdout.splitlines()[0])["seconds_wall"])
+            proc = subprocess.run(command, check=True, capture_output=True, text=True, env=_command_env(engine))
+            return float(json.loads(proc.stdout.splitlines()[0])["seconds_wall"]), None
 
-        api_times, cli_times = [], []
-        for _ in range(repeat):  # interleaved: the machine's drift falls on both alike
-            api_times.append(api())
-            cli_times.append(cli())
-    api_s, cli_s = statistics.median(api_times), statistics.median(cli_times)
+        jobs = {}
+        for e in engines:  # the warm-up runs fill numba's cache of compiled kernels, as a user's second run finds it
+            jobs[f"script {e.name}"] = Job(lambda e=e: api(e))
+            jobs[f"cli {e.name}"] = Job(lambda e=e: cli(e))
+        measured = interleave(jobs, settings.repeat)[0]
+    script = {e.name: measured[f"script {e.name}"].timing.median for e in engines}
+    command = {e.name: measured[f"cli {e.name}"].timing.median for e in engines}
+    headline = engines[0].name
     return Result(
         "W9",
         "W2's stack from a plain Python script vs the CLI, 10 s 48 kHz",
         10.0,
-        api_s,
-        tuple(api_times),
-        "≤1.2x the CLI's time",
-        api_s <= 1.2 * cli_s,
-        peers={"wavedil apply -j 1 (its seconds_wall)": cli_s},
+        script[headline],
+        measured[f"script {headline}"].timing.runs,
+        "≤1.2x the CLI's time, each engine",
+        all(script[e] <= 1.2 * command[e] for e in script),
+        peers={f"wavedil apply -j 1, {e} (its seconds_wall)": command[e] for e in command},
+        engine=headline,
+        engines=script,
         notes=[
-            "both in fresh processes with no *_NUM_THREADS variables; the script times wavedil.apply on the array, "
-            "the command's time is its file's seconds_wall (reading and writing included)",
+            "both in fresh processes with no *_NUM_THREADS variables, WAVEDIL_ENGINE set to the engine; the script "
+            "times wavedil.apply on the array, the command's time is its file's seconds_wall (reading and writing included)",
         ],
     )
 
 
-def _lstm_engine() -> str:
-    """Which engine runs an LSTM's recurrence here: numba when installed, else NumPy."""
-    from wavedil.formats.nam import parse_nam
+# W10 times a first call in fresh processes: the numba engine's compile overhead over NumPy's first call.
+_FIRST_CALL_SCRIPT = """
+import json, sys, time
+import numpy as np
+import wavedil
+stack = wavedil.parse_spec(json.loads(sys.argv[1]))
+x = np.random.default_rng(0).standard_normal(int(sys.argv[3]), dtype=np.float32) * np.float32(0.1)
+start = time.perf_counter()
+wavedil.apply(stack, x, engine=sys.argv[2])
+seconds = time.perf_counter() - start
+layers = wavedil.StreamingFilter(stack, stack.in_channels, engine=sys.argv[2]).layer_engines
+print(json.dumps({"seconds": seconds, "layers": layers}))
+"""
 
-    stack = parse_nam(lstm_document())
-    return stack.layers[0].runner(1, np.dtype(np.float32), 16).engine
+
+def first_call(engine: str, cache: Path, frames: int = 48_000) -> tuple[float, list[str]]:
+    """Seconds of the standard capture's first ``wavedil.apply`` on ``frames`` samples in a fresh process.
+
+    ``cache`` is numba's cache folder for that process (``NUMBA_CACHE_DIR``);
+    also returns which engine ran each layer.
+    """
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    command = [sys.executable, "-c", _FIRST_CALL_SCRIPT, json.dumps(STANDARD_CAPTURE), engine, str(frames)]
+    proc = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    return float(report["seconds"]), list(report["layers"])
+
+
+#: W10's targets, in seconds of compile overhead: a first run, and a run that finds the compiled code cached.
+COMPILE_TARGET, CACHED_TARGET = 10.0, 0.5
+
+
+def w10(settings: Settings, earlier: Mapping[str, Result]) -> Result:
+    """The numba engine's compile overhead on the standard capture: first run, then a run with the cache filled.
+
+    Each round starts a fresh process on NumPy, one on numba with an empty
+    cache folder and one on numba with the cache that run filled; the
+    overhead is the numba process's first call minus NumPy's.
+    """
+    if not numba_installed():
+        raise Skipped('numba is not installed (pip install "wavedil[fast]")')
+    numpy_s, cold, cached = [], [], []
+    with tempfile.TemporaryDirectory(prefix="wavedil-bench-") as tmp:
+        for round_ in range(settings.repeat):
+            cache = Path(tmp) / f"numba-cache-{round_}"
+            cache.mkdir()
+            reference = first_call("numpy", cache)[0]
+            compiled, layers = first_call("numba", cache)
+            again = first_call("numba", cache)[0]
+            numpy_s.append(reference)
+            cold.append(compiled - reference)
+            cached.append(again - reference)
+    first, second = statistics.median(cold), statistics.median(cached)
+    return Result(
+        "W10",
+        "numba compile overhead, standard capture, fresh processes",
+        0.0,
+        first,
+        tuple(cold),
+        f"first run <{COMPILE_TARGET:g} s, cached <{CACHED_TARGET:g} s",
+        first < COMPILE_TARGET and second < CACHED_TARGET,
+        engine="numba",
+        notes=[
+            (
+                "first wavedil.apply of 1 s of 48 kHz noise in a fresh process: numba's minus NumPy's "
+                f"({statistics.median(numpy_s):.3f} s), an empty NUMBA_CACHE_DIR, then again with the cache it filled"
+            ),
+            f"compile overhead {first:.2f} s the first time, {second:.3f} s cached (runs: {', '.join(f'{t:.3f}' for t in cached)})",
+            f"layers run by numba: {layers.count('numba')} of {len(layers)}",
+        ],
+        extra={"compile_seconds": round_seconds(first), "cached_seconds": round_seconds(second), "numpy_first_call_seconds": round_seconds(statistics.median(numpy_s))},
+    )
 
 
 #: The workloads by name, in the order they run.
-WORKLOADS: dict[str, Callable[[int, Mapping[str, Result]], Result]] = {
+WORKLOADS: dict[str, Callable[[Settings, Mapping[str, Result]], Result]] = {
     "W1": w1,
     "W2": w2,
     "W3": w3,
@@ -661,4 +801,5 @@ WORKLOADS: dict[str, Callable[[int, Mapping[str, Result]], Result]] = {
     "W7": w7,
     "W8": w8,
     "W9": w9,
+    "W10": w10,
 }
