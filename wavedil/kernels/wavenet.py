@@ -276,39 +276,61 @@ def layer_block(  # type: ignore[no-untyped-def]
                     row[t] = src[t]
 
 
+# Columns of an array's settings table (one row per layer): sizes, codes and where each
+# layer's numbers start in the shared parameter, index and state arrays.
+(_HISTORY, _GATING, _ACT, _SEC, _HAS_L1, _HAS_H1, _CHANNELS, _MID, _BOTTLENECK, _TAPS, _H1_OUT, _BUF, _BUF_LEN,
+ _CONV_W, _CONV_B, _MIX_W, _ACT_SLOPES, _ACT_BOUNDS, _SEC_SLOPES, _SEC_BOUNDS, _L1_W, _L1_B, _H1_W, _H1_B,
+ _ROWS, _OFFSETS, _FIELDS) = range(27)  # fmt: skip
+
+
 @numba.njit(**_OPTIONS)
-def array_block(  # type: ignore[no-untyped-def]
-    n, prime, y, cond, rechannel_w, rechannel_b, in_rows, in_offsets, settings, bufs, conv_w, conv_rows, conv_offsets,
-    conv_b, mix_w, cond_rows, cond_offsets, act_slopes, act_bounds, sec_slopes, sec_bounds, zs, l1_w, l1_b, h1_w, h1_b,
-    p_rows, p_offsets, skip, out, out_offset,
-):
+def array_block(n, prime, y, cond, rechannel_w, settings, params, index, state, z, skip, out, out_offset):  # type: ignore[no-untyped-def]
     """A layer array over ``n`` samples: the rechannel, then :func:`layer_block` for each layer.
 
-    One call per array and chunk: a call from Python costs about a microsecond
-    per argument, more than a layer's work on a short chunk. Per-layer arrays
-    come in typed lists; ``settings[i]`` holds layer i's history, gating,
-    activation code, secondary code, and whether its layer1x1 and head1x1 exist.
+    One call per array and chunk (a call from Python costs about a
+    microsecond per argument, more than a layer's work on a short chunk).
+    Every layer's weights live in ``params``, its tap rows and offsets in
+    ``index`` and its input buffer in ``state``, at the places its row of
+    ``settings`` gives: one compiled signature serves every model.
     """
-    first = bufs[0]
-    for s in range(y.shape[0]):
-        dense_block(rechannel_w, rechannel_b, y[s], in_rows, in_offsets, n, first[s], settings[0, 0], False)
+    batch, cond_size = y.shape[0], cond.shape[1]
     layers = settings.shape[0]
+    zeros = np.zeros(max(cond_size, y.shape[1], settings[:, _BOTTLENECK].max()), dtype=np.int64)
+    ramp = np.arange(zeros.shape[0])
+    bias = np.zeros(rechannel_w.shape[0], dtype=params.dtype)
     for i in range(layers):
         st = settings[i]
-        last = i + 1 == layers
-        dst = out if last else bufs[i + 1]
-        offset = out_offset if last else settings[i + 1, 0]
+        c, mid, b, taps, width = st[_CHANNELS], st[_MID], st[_BOTTLENECK], st[_TAPS], st[_H1_OUT]
+        buf = state[st[_BUF] : st[_BUF] + batch * c * st[_BUF_LEN]].reshape((batch, c, st[_BUF_LEN]))
+        if i == 0:
+            for s in range(batch):
+                dense_block(rechannel_w, bias, y[s], ramp[: y.shape[1]], zeros[: y.shape[1]], n, buf[s], st[_HISTORY], False)
+        if i + 1 < layers:
+            nx = settings[i + 1]
+            dst = state[nx[_BUF] : nx[_BUF] + batch * nx[_CHANNELS] * nx[_BUF_LEN]].reshape((batch, nx[_CHANNELS], nx[_BUF_LEN]))
+            offset = nx[_HISTORY]
+        else:
+            dst, offset = out, out_offset
         layer_block(
-            bufs[i], st[0], n, prime, cond, conv_w[i], conv_rows[i], conv_offsets[i], conv_b[i], mix_w[i],
-            cond_rows, cond_offsets, st[1], st[2], act_slopes[i], act_bounds[i], st[3], sec_slopes[i], sec_bounds[i],
-            zs[i], l1_w[i], l1_b[i], st[4] != 0, h1_w[i], h1_b[i], st[5] != 0, p_rows[i], p_offsets[i], skip, dst, offset,
+            buf, st[_HISTORY], n, prime, cond,
+            params[st[_CONV_W] : st[_CONV_W] + mid * taps].reshape((mid, taps)),
+            index[st[_ROWS] : st[_ROWS] + taps], index[st[_OFFSETS] : st[_OFFSETS] + taps],
+            params[st[_CONV_B] : st[_CONV_B] + mid],
+            params[st[_MIX_W] : st[_MIX_W] + mid * cond_size].reshape((mid, cond_size)),
+            ramp[:cond_size], zeros[:cond_size], st[_GATING],
+            st[_ACT], params[st[_ACT_SLOPES] : st[_ACT_SLOPES] + b], params[st[_ACT_BOUNDS] : st[_ACT_BOUNDS] + 4],
+            st[_SEC], params[st[_SEC_SLOPES] : st[_SEC_SLOPES] + b], params[st[_SEC_BOUNDS] : st[_SEC_BOUNDS] + 4],
+            z,
+            params[st[_L1_W] : st[_L1_W] + c * b].reshape((c, b)), params[st[_L1_B] : st[_L1_B] + c], st[_HAS_L1] != 0,
+            params[st[_H1_W] : st[_H1_W] + width * b].reshape((width, b)), params[st[_H1_B] : st[_H1_B] + width], st[_HAS_H1] != 0,
+            ramp[:b], zeros[:b], skip, dst, offset,
         )
 
 
 class _Layer:
     """A layer's weights in the kernel's layout, and its input buffer."""
 
-    def __init__(self, layer: object, cond_size: int, batch: int, dtype: np.dtype, block: int, fast: bool) -> None:
+    def __init__(self, layer: object, batch: int, dtype: np.dtype, block: int, fast: bool) -> None:
         from ..activations import as_run
 
         block = min(block, CHUNK)
@@ -323,8 +345,6 @@ class _Layer:
         self.conv_offsets = np.repeat(self.history - d * np.arange(k, dtype=np.int64), c)
         self.conv_b = np.ascontiguousarray(layer.conv.bias, dtype=dtype)  # type: ignore[attr-defined]
         self.mix_w = np.ascontiguousarray(layer.mixin.weight[:, :, 0], dtype=dtype)  # type: ignore[attr-defined]
-        self.cond_rows = np.arange(cond_size, dtype=np.int64)
-        self.cond_offsets = np.zeros(cond_size, dtype=np.int64)
         b = layer.bottleneck  # type: ignore[attr-defined]
         self.gating = _GATING_CODES[layer.gating]  # type: ignore[attr-defined]
         self.act = activation_args(as_run(layer.activation, fast), b, dtype)  # type: ignore[attr-defined]
@@ -333,9 +353,8 @@ class _Layer:
         self.z_rows = mid + (b if layer.gating == "blended" else 0)  # type: ignore[attr-defined]
         self.l1 = _dense(layer.layer1x1, c, b, dtype)  # type: ignore[attr-defined]
         self.h1 = _dense(layer.head1x1, 1, b, dtype)  # type: ignore[attr-defined]
-        self.p_rows = np.arange(b, dtype=np.int64)
-        self.p_offsets = np.zeros(b, dtype=np.int64)
-        self.buf = np.zeros((batch, c, self.history + block), dtype=dtype)
+        self.mid, self.bottleneck = mid, b
+        self.buf_len = self.history + block
 
 
 def _dense(dense: object | None, out: int, inp: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -358,12 +377,9 @@ class CompiledArrayRunner:
         from ..conv import ConvRunner
 
         self.cond_size = arr.condition_size  # type: ignore[attr-defined]
-        self.layers = [_Layer(layer, self.cond_size, batch, dtype, block, fast_tanh) for layer in arr.layers]  # type: ignore[attr-defined]
+        self.layers = [_Layer(layer, batch, dtype, block, fast_tanh) for layer in arr.layers]  # type: ignore[attr-defined]
         rechannel = arr.rechannel  # type: ignore[attr-defined]
         self.rechannel_w = np.ascontiguousarray(rechannel.weight[:, :, 0], dtype=dtype)
-        self.rechannel_b = np.zeros(rechannel.out_channels, dtype=dtype)
-        self.in_rows = np.arange(rechannel.in_channels, dtype=np.int64)
-        self.in_offsets = np.zeros(rechannel.in_channels, dtype=np.int64)
         width = arr.layers[0].head_width  # type: ignore[attr-defined]
         chunk = min(block, CHUNK)
         self.skip = np.empty((batch, width, chunk), dtype=dtype)
@@ -376,46 +392,39 @@ class CompiledArrayRunner:
         self.y_stage = np.empty((batch, rechannel.in_channels, chunk), dtype=dtype)
         self.cond_stage = np.empty((batch, self.cond_size, chunk), dtype=dtype)
         self.z = np.empty((max(lr.z_rows for lr in self.layers), chunk), dtype=dtype)
-        self._lists = self._pack()
+        self.settings, self.params, self.index, self.state = self._pack(batch, dtype)
 
-    def _pack(self) -> tuple[object, ...]:
-        """The layers' arrays as :func:`array_block` takes them: a settings table and typed lists."""
-        from numba.typed import List
+    def _pack(self, batch: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The settings table, parameters, tap index and input buffers that :func:`array_block` reads."""
+        params: list[np.ndarray] = []
+        index: list[np.ndarray] = []
+        sizes = {"params": 0, "index": 0, "state": 0}
 
-        layers = self.layers
-        settings = np.array(
-            [[lr.history, lr.gating, lr.act[0], lr.sec[0], lr.l1[2], lr.h1[2]] for lr in layers], dtype=np.int64
-        )
+        def put(kind: str, values: np.ndarray) -> int:
+            at = sizes[kind]
+            sizes[kind] += values.size
+            (params if kind == "params" else index).append(values.ravel())
+            return at
 
-        def listed(values: list[np.ndarray]) -> object:
-            out = List()
-            for v in values:
-                out.append(v)
-            return out
-
-        first = layers[0]
+        rows = []
+        for lr in self.layers:
+            st = [0] * _FIELDS
+            st[_HISTORY], st[_GATING], st[_ACT], st[_SEC] = lr.history, lr.gating, lr.act[0], lr.sec[0]
+            st[_HAS_L1], st[_HAS_H1] = int(lr.l1[2]), int(lr.h1[2])
+            st[_CHANNELS], st[_MID], st[_BOTTLENECK], st[_TAPS], st[_H1_OUT] = lr.channels, lr.mid, lr.bottleneck, lr.conv_w.shape[1], lr.h1[0].shape[0]
+            st[_BUF], st[_BUF_LEN] = sizes["state"], lr.buf_len
+            sizes["state"] += batch * lr.channels * lr.buf_len
+            st[_CONV_W], st[_CONV_B], st[_MIX_W] = put("params", lr.conv_w), put("params", lr.conv_b), put("params", lr.mix_w)
+            st[_ACT_SLOPES], st[_ACT_BOUNDS] = put("params", lr.act[1]), put("params", lr.act[2])
+            st[_SEC_SLOPES], st[_SEC_BOUNDS] = put("params", lr.sec[1]), put("params", lr.sec[2])
+            st[_L1_W], st[_L1_B], st[_H1_W], st[_H1_B] = (put("params", a) for a in (*lr.l1[:2], *lr.h1[:2]))
+            st[_ROWS], st[_OFFSETS] = put("index", lr.conv_rows), put("index", lr.conv_offsets)
+            rows.append(st)
         return (
-            settings,
-            listed([lr.buf for lr in layers]),
-            listed([lr.conv_w for lr in layers]),
-            listed([lr.conv_rows for lr in layers]),
-            listed([lr.conv_offsets for lr in layers]),
-            listed([lr.conv_b for lr in layers]),
-            listed([lr.mix_w for lr in layers]),
-            first.cond_rows,
-            first.cond_offsets,
-            listed([lr.act[1] for lr in layers]),
-            listed([lr.act[2] for lr in layers]),
-            listed([lr.sec[1] for lr in layers]),
-            listed([lr.sec[2] for lr in layers]),
-            # One scratch for every layer's z: it stays in the cache from layer to layer.
-            listed([self.z] * len(layers)),
-            listed([lr.l1[0] for lr in layers]),
-            listed([lr.l1[1] for lr in layers]),
-            listed([lr.h1[0] for lr in layers]),
-            listed([lr.h1[1] for lr in layers]),
-            listed([lr.p_rows for lr in layers]),
-            listed([lr.p_offsets for lr in layers]),
+            np.array(rows, dtype=np.int64),
+            np.concatenate(params).astype(dtype),
+            np.concatenate(index).astype(np.int64),
+            np.zeros(sizes["state"], dtype=dtype),
         )
 
     def __call__(self, y: np.ndarray, cond: np.ndarray, skip_in: np.ndarray | None, prime: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -434,10 +443,7 @@ class CompiledArrayRunner:
             np.copyto(skip, skip_in)
         np.copyto(self.cond_stage[..., :n], cond)
         np.copyto(self.y_stage[..., :n], y)
-        array_block(
-            n, prime, self.y_stage, self.cond_stage, self.rechannel_w, self.rechannel_b, self.in_rows, self.in_offsets,
-            *self._lists, self.skip, self.out, start,
-        )
+        array_block(n, prime, self.y_stage, self.cond_stage, self.rechannel_w, self.settings, self.params, self.index, self.state, self.z, self.skip, self.out, start)
         if prime:
             self.head.hist[...] = skip[..., :1]
         self.head.run(skip, self.head_out[..., start : start + n])
