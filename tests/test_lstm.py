@@ -25,10 +25,10 @@ needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed")
 ENGINES = ["numpy", pytest.param("numba", marks=needs_numba)]
 
 
-def tolerance(engine: str, want: np.ndarray) -> float:
-    """How far an engine may be from the float64 loop: NumPy computes the same formulas in float64; the
-    compiled kernel uses a rational tanh (within 4e-7), so it is held to the engines' 1e-5 of the peak."""
-    return 1e-12 if engine == "numpy" else 1e-5 * float(np.max(np.abs(want)))
+def tolerance(engine: str, want: np.ndarray, *, fast: bool = False) -> float:
+    """How far a float64 run may be from the float64 loop: both engines compute its formulas in float64 (libm's
+    tanh and exp); with fast tanh the compiled kernel's constants are float32 (wavedil.kernels.tanh)."""
+    return 1e-7 * float(np.max(np.abs(want))) if fast and engine != "numpy" else 1e-12
 
 
 def config(num_layers: int, input_size: int, hidden_size: int, out_channels: int = 1) -> dict:
@@ -142,7 +142,7 @@ def test_prime_runs_the_steady_input_from_the_file_state(engine):
     r = LSTMRunner(lstm, 1, F64, 16, engine=engine)
     # prime returns the output of the last prewarm sample: the loop's after 20 samples of steady input.
     last = loop_reference(cfg, flat, np.array([steady]).T, prewarm=19, steady=steady)[:, 0]
-    assert np.allclose(r.prime(np.array(steady)), last, rtol=0, atol=tolerance(engine, want))
+    assert np.allclose(r.prime(np.array(steady)), last, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -194,7 +194,7 @@ def test_fast_tanh_is_the_cores(name, dtype, engine):
     want = loop_reference(cfg, flat, x, prewarm=50, fast=True)
     got = run(lstm, x[None], engine=engine, dtype=dtype, fast=True)[0]
     # A float32 output (and the compiled kernel's float32 arithmetic) is held to the engines' rule.
-    tol = tolerance(engine, want) if dtype == np.float64 else 1e-5 * np.max(np.abs(want))
+    tol = tolerance(engine, want, fast=True) if dtype == np.float64 else 1e-5 * np.max(np.abs(want))
     assert np.max(np.abs(got - want)) < tol
     accurate = loop_reference(cfg, flat, x, prewarm=50)
     assert np.max(np.abs(want - accurate)) > 1e-4  # the approximation is visible, so the test can fail
@@ -445,7 +445,8 @@ def test_matches_nam_pytorch(nam_export, source, engine):
             want = imported(padded)[0, p:].numpy()  # imported: starts from the file's h and c
     peak = np.max(np.abs(want))
     assert peak > 1e-3
-    # float32 too: the compiled kernel then computes in float32, as the Core and PyTorch do.
+    # float32 too: the compiled kernel then computes in float32 with the rational tanh, as the Core and PyTorch
+    # compute in float32.
     for dtype in (np.float64, np.float32):
         got = run(lstm, x[None, None].astype(dtype), engine=engine, dtype=dtype)[0, 0]
         assert np.max(np.abs(got - want)) <= 1e-5 * peak

@@ -37,14 +37,19 @@ from .engines import NUMPY, Engine
 _DEFER_RATIO = 16.0
 #: Bounds of a deferred gain (so stored signals stay well within float32's range).
 _MIN_GAIN, _MAX_GAIN = 1e-12, 1e12
-#: Largest ``out * in`` channel pairs for which a layer runs the compiled kernel rather than BLAS.
-_COMPILED_MAX_PAIRS = 64
+#: Largest ``out * in`` channel pairs for which a layer runs the compiled kernel rather than BLAS. Measured
+#: (five tanh layers, k=3, float32): compiled 1.1-2.2x faster up to 16x16, BLAS 1.4x faster at 32x32, 3.2x at 64x64.
+_COMPILED_MAX_PAIRS = 256
 #: Activations the compiled kernels compute (see :data:`wavedil.kernels.conv.CODES`); the rest NumPy applies.
 _KERNEL_CODES = {"linear": 0, "tanh": 1, "fast_tanh": 2, "relu": 3, "leaky_relu": 4, "sigmoid": 5, "hardtanh": 6, "leaky_hardtanh": 7}
+#: In float64, tanh and sigmoid are libm's (precision asked for), as on the NumPy engine.
+_LIBM_CODES = {"tanh": 8, "sigmoid": 9}
 
 
-def kernel_activation(act: str | Activation) -> tuple[int, np.ndarray] | None:
+def kernel_activation(act: str | Activation, libm: bool = False) -> tuple[int, np.ndarray] | None:
     """The compiled kernels' code and parameters (float64, 4) for ``act``, or None when they do not compute it.
+
+    ``libm``: float64 precision, tanh and sigmoid from libm rather than the rational approximation.
 
     Examples
     --------
@@ -52,6 +57,11 @@ def kernel_activation(act: str | Activation) -> tuple[int, np.ndarray] | None:
     (4, None)
     """
     name = act.name if isinstance(act, Activation) else act
+    if libm and name in _LIBM_CODES:
+        return _LIBM_CODES[name], np.zeros(4)
+    if libm and name == "fast_tanh":
+        # The kernel's constants are float32 (wavedil.kernels.tanh): in float64 NumPy applies it.
+        return None
     params = dict(act.params) if isinstance(act, Activation) else {}
     p = np.zeros(4)
     if name == "prelu" and "negative_slope" in params:
@@ -161,7 +171,7 @@ class ConvRunner:
         self._kernel = kernels.conv
         self.kernel_w = np.ascontiguousarray(w, dtype=self.dtype)
         self.kernel_b = np.zeros(out_ch, dtype=self.dtype) if bias is None else np.asarray(bias, dtype=self.dtype)
-        coded = kernel_activation(act)
+        coded = kernel_activation(act, libm=self.dtype == np.float64)
         self.code, self.params = coded if coded is not None else (0, np.zeros(4))
         # An activation the kernel lacks runs after it, in place; the NumPy path's function stays for that.
         self.post = None if coded is not None else self.act
@@ -178,7 +188,7 @@ class ConvRunner:
         """
         batch = self.pos.size if self.engine == "numba" else self.hist.shape[0]
         if self.engine == "numba":
-            self.ring.reshape(batch, -1, self.history)[...] = steady_in[None, :, None].astype(self.dtype)
+            self.ring.reshape(batch, len(steady_in), self.history)[...] = steady_in[None, :, None].astype(self.dtype)
             self.pos[:] = 0
         else:
             self.hist[...] = steady_in[None, :, None].astype(self.dtype)

@@ -31,6 +31,8 @@ is applied afterwards by NumPy, in place.
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -50,40 +52,62 @@ CODES = {
     "sigmoid": 5,
     "hardtanh": 6,
     "leaky_hardtanh": 7,  # p = min_val, max_val, min_slope, max_slope
+    # float64 arithmetic asks for precision: there tanh and sigmoid are libm's, as in the NumPy engine.
+    "tanh_libm": 8,
+    "sigmoid_libm": 9,
 }
 
 _JIT = {"cache": True, "error_model": "numpy"}
 
 
 @numba.njit(**_JIT)
-def _activate(buf, o, m, code, p):  # type: ignore[no-untyped-def]
-    """``buf[o:o+m] = act(buf[o:o+m])`` for the activation numbered ``code``; one loop per kind so each vectorizes."""
-    v = buf[o : o + m]
+def _smooth(v, code):  # type: ignore[no-untyped-def]
+    """tanh (rational, the Core's fast one, or libm's) or sigmoid (rational or libm's) of ``v``, in place."""
     if code == 1:
-        for i in range(m):
+        for i in range(v.shape[0]):
             v[i] = tanh(v[i])
     elif code == 2:
-        for i in range(m):
+        for i in range(v.shape[0]):
             v[i] = fast_tanh(v[i])
-    elif code == 3:
-        for i in range(m):
-            v[i] = max(v[i], v.dtype.type(0))
+    elif code == 5:
+        for i in range(v.shape[0]):
+            v[i] = sigmoid(v[i])
+    elif code == 8:
+        for i in range(v.shape[0]):
+            v[i] = math.tanh(v[i])
+    else:
+        for i in range(v.shape[0]):
+            v[i] = 1.0 / (1.0 + math.exp(-v[i]))
+
+
+@numba.njit(**_JIT)
+def _piecewise(v, code, p):  # type: ignore[no-untyped-def]
+    """relu, leaky_relu, hardtanh or leaky_hardtanh of ``v``, in place (parameters ``p``)."""
+    zero, one = v.dtype.type(0), v.dtype.type(1)
+    if code == 3:
+        for i in range(v.shape[0]):
+            v[i] = max(v[i], zero)
     elif code == 4:
         s = v.dtype.type(p[0])
-        for i in range(m):
-            v[i] = v[i] if v[i] > 0 else v[i] * s
-    elif code == 5:
-        for i in range(m):
-            v[i] = sigmoid(v[i])
+        for i in range(v.shape[0]):
+            v[i] = v[i] if v[i] > zero else v[i] * s
     elif code == 6:
-        one = v.dtype.type(1)
-        for i in range(m):
+        for i in range(v.shape[0]):
             v[i] = min(max(v[i], -one), one)
-    elif code == 7:
+    else:
         lo, hi, s_lo, s_hi = v.dtype.type(p[0]), v.dtype.type(p[1]), v.dtype.type(p[2]), v.dtype.type(p[3])
-        for i in range(m):
+        for i in range(v.shape[0]):
             u = v[i]
             v[i] = (u - lo) * s_lo + lo if u < lo else ((u - hi) * s_hi + hi if u > hi else u)
+
+
+@numba.njit(**_JIT)
+def _activate(buf, o, m, code, p):  # type: ignore[no-untyped-def]
+    """``buf[o:o+m] = act(buf[o:o+m])`` for the activation numbered ``code``; one loop per kind so each vectorizes."""
+    if code in (1, 2, 5, 8, 9):
+        _smooth(buf[o : o + m], code)
+    elif code != 0:
+        _piecewise(buf[o : o + m], code, p)
 
 
 # The loops below run over views from index 0: with an index known to be non-negative Numba
