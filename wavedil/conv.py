@@ -181,6 +181,7 @@ class ConvRunner:
         self.post = None if coded is not None else self.act
         # The history as rings (see wavedil.kernels.conv); self.hist is the NumPy path's.
         self.hist = np.zeros(0, dtype=self.dtype)
+        self.stacked = None
         self.ring = np.zeros(batch * in_ch * self.history, dtype=self.dtype)
         self.pos = np.zeros(batch, dtype=np.int64)
 
