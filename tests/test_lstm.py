@@ -11,6 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import wavedil
+from wavedil.engines import Engine, resolve_engine
 from wavedil.errors import SpecError, WavedilError
 from wavedil.models.lstm import LSTM, LSTMRunner, lstm_from_nam, weight_count
 from wavedil.probe import measured_memory
@@ -21,6 +23,12 @@ F64 = np.dtype(np.float64)
 HAS_NUMBA = importlib.util.find_spec("numba") is not None
 needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed")
 ENGINES = ["numpy", pytest.param("numba", marks=needs_numba)]
+
+
+def tolerance(engine: str, want: np.ndarray, *, fast: bool = False) -> float:
+    """How far a float64 run may be from the float64 loop: both engines compute its formulas in float64 (libm's
+    tanh and exp); with fast tanh the compiled kernel's constants are float32 (wavedil.kernels.tanh)."""
+    return 1e-7 * float(np.max(np.abs(want))) if fast and engine != "numpy" else 1e-12
 
 
 def config(num_layers: int, input_size: int, hidden_size: int, out_channels: int = 1) -> dict:
@@ -37,7 +45,15 @@ def flat_weights(cfg: dict, seed: int, scale: float = 0.8) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-scale, scale, n)
 
 
-def loop_reference(cfg: dict, flat: np.ndarray, x: np.ndarray, prewarm: int, steady: list[float] | None = None) -> np.ndarray:
+def core_fast_tanh(x: float) -> float:
+    """NeuralAmpModelerCore's fast_tanh (NAM/activations.h), written out in float64."""
+    ax, x2 = abs(x), x * x
+    return (x * (2.45550750702956 + 2.45550750702956 * ax + (0.893229853513558 + 0.821226666969744 * ax) * x2)) / (
+        2.44506634652299 + (2.44506634652299 + x2) * abs(x + 0.814642734961073 * x * ax)
+    )
+
+
+def loop_reference(cfg: dict, flat: np.ndarray, x: np.ndarray, prewarm: int, steady: list[float] | None = None, *, fast: bool = False) -> np.ndarray:
     """The LSTM equations sample by sample, reading the flat vector in the Core's order.
 
     ``x`` is (in_channels, n). The state starts from the file's h and c, then
@@ -59,16 +75,19 @@ def loop_reference(cfg: dict, flat: np.ndarray, x: np.ndarray, prewarm: int, ste
     assert next(it, None) is None
 
     def sig(v: float) -> float:
-        return 1.0 / (1.0 + math.exp(-v))
+        # The Core's lstm.cpp with fast tanh: fast_sigmoid for every gate, fast_tanh for g and the cell.
+        return 0.5 * (core_fast_tanh(0.5 * v) + 1.0) if fast else 1.0 / (1.0 + math.exp(-v))
+
+    tanh = core_fast_tanh if fast else math.tanh
 
     def step(u: list[float]) -> list[float]:
         for l in range(L):
             v = list(u) + h[l]
             z = [b[l][k] + sum(W[l][k][j] * v[j] for j in range(len(v))) for k in range(4 * H)]
             for j in range(H):
-                i, f, g, o = sig(z[j]), sig(z[H + j]), math.tanh(z[2 * H + j]), sig(z[3 * H + j])
+                i, f, g, o = sig(z[j]), sig(z[H + j]), tanh(z[2 * H + j]), sig(z[3 * H + j])
                 c[l][j] = f * c[l][j] + i * g
-                h[l][j] = o * math.tanh(c[l][j])
+                h[l][j] = o * tanh(c[l][j])
             u = h[l]
         return [head_b[o] + sum(head_w[o][j] * u[j] for j in range(H)) for o in range(O)]
 
@@ -79,10 +98,11 @@ def loop_reference(cfg: dict, flat: np.ndarray, x: np.ndarray, prewarm: int, ste
     return np.array([step(list(xs[:, t])) for t in range(xs.shape[1])]).T
 
 
-def run(lstm: LSTM, x: np.ndarray, *, engine: str | None = None, dtype=F64, block: int | None = None, steady=None) -> np.ndarray:
+def run(lstm: LSTM, x: np.ndarray, *, engine: str | None = None, dtype=F64, block: int | None = None, steady=None, fast: bool = False) -> np.ndarray:
     """Prime then run ``x`` (batch, in, n) in one call; returns (batch, out, n)."""
     batch, _, n = x.shape
-    r = LSTMRunner(lstm, batch, np.dtype(dtype), block or max(n, 1), engine=engine)
+    chosen = Engine(engine, fast) if engine is not None else resolve_engine(None, fast_tanh=fast)
+    r = LSTMRunner(lstm, batch, np.dtype(dtype), block or max(n, 1), engine=chosen)
     r.prime(np.zeros(lstm.in_channels) if steady is None else np.asarray(steady))
     out = np.empty((batch, lstm.out_channels, n), dtype=dtype)
     r.run(x.astype(dtype), out)
@@ -106,7 +126,7 @@ def test_matches_the_loop(name, engine):
     x = np.random.default_rng(3).normal(0, 0.7, (cfg["input_size"], 300))
     want = loop_reference(cfg, flat, x, prewarm=50)
     got = run(lstm, x[None], engine=engine)[0]
-    assert np.max(np.abs(got - want)) < 1e-12
+    assert np.max(np.abs(got - want)) < tolerance(engine, want)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -118,7 +138,7 @@ def test_prime_runs_the_steady_input_from_the_file_state(engine):
     x = np.random.default_rng(4).normal(0, 0.5, (2, 50))
     want = loop_reference(cfg, flat, x, prewarm=20, steady=steady)
     got = run(lstm, x[None], engine=engine, steady=steady)[0]
-    assert np.max(np.abs(got - want)) < 1e-12
+    assert np.max(np.abs(got - want)) < tolerance(engine, want)
     r = LSTMRunner(lstm, 1, F64, 16, engine=engine)
     # prime returns the output of the last prewarm sample: the loop's after 20 samples of steady input.
     last = loop_reference(cfg, flat, np.array([steady]).T, prewarm=19, steady=steady)[:, 0]
@@ -162,6 +182,36 @@ def test_batch_signals_are_independent(engine):
     assert np.max(np.abs(both[0] - both[1])) > 1e-3
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_fast_tanh_is_the_cores(name, dtype, engine):
+    """With fast tanh, every gate and the cell use the Core's fast_tanh and fast_sigmoid (its lstm.cpp)."""
+    cfg = config(*SHAPES[name])
+    flat = flat_weights(cfg, seed=len(name) + 1, scale=1.5)
+    lstm = lstm_from_nam(cfg, flat, sample_rate=101)
+    x = np.random.default_rng(9).normal(0, 1.0, (cfg["input_size"], 400))
+    want = loop_reference(cfg, flat, x, prewarm=50, fast=True)
+    got = run(lstm, x[None], engine=engine, dtype=dtype, fast=True)[0]
+    # A float32 output (and the compiled kernel's float32 arithmetic) is held to the engines' rule.
+    tol = tolerance(engine, want, fast=True) if dtype == np.float64 else 1e-5 * np.max(np.abs(want))
+    assert np.max(np.abs(got - want)) < tol
+    accurate = loop_reference(cfg, flat, x, prewarm=50)
+    assert np.max(np.abs(want - accurate)) > 1e-4  # the approximation is visible, so the test can fail
+
+
+@needs_numba
+def test_fast_tanh_through_the_filter():
+    cfg = config(1, 1, 3)
+    flat = flat_weights(cfg, seed=5, scale=1.5)
+    stack = Stack(layers=(lstm_from_nam(cfg, flat, sample_rate=100),))
+    x = np.random.default_rng(1).normal(0, 1.0, 500)
+    want = loop_reference(cfg, flat, x[None], prewarm=50, fast=True)[0]
+    for engine in ("numpy", "numba"):
+        got = wavedil.apply(stack, x, engine=engine, fast_tanh=True, dtype=np.float64)
+        assert np.max(np.abs(got - want)) < 1e-5 * np.max(np.abs(want))
+
+
 @needs_numba
 def test_numba_matches_numpy():
     cfg = config(3, 2, 8, 2)
@@ -203,7 +253,8 @@ def test_gain_in_and_float32(engine):
     assert np.array_equal(x_in, x / 4.0)  # the input is never written
     f32 = run(lstm, x, engine=engine, dtype=np.float32)
     assert f32.dtype == np.float32
-    assert np.max(np.abs(f32 - want)) < 1e-6
+    # NumPy computes in float64 whatever the dtype; the compiled kernel in float32, as the Core does.
+    assert np.max(np.abs(f32 - want)) < (1e-6 if engine == "numpy" else 1e-5 * np.max(np.abs(want)))
 
 
 def test_weight_count_is_checked_exactly():
@@ -392,7 +443,10 @@ def test_matches_nam_pytorch(nam_export, source, engine):
             imported = init_from_nam(json.loads(json.dumps(doc)))
             imported.eval()
             want = imported(padded)[0, p:].numpy()  # imported: starts from the file's h and c
-    got = run(lstm, x[None, None].astype(np.float64), engine=engine)[0, 0]
     peak = np.max(np.abs(want))
     assert peak > 1e-3
-    assert np.max(np.abs(got - want)) <= 1e-5 * peak
+    # float32 too: the compiled kernel then computes in float32 with the rational tanh, as the Core and PyTorch
+    # compute in float32.
+    for dtype in (np.float64, np.float32):
+        got = run(lstm, x[None, None].astype(dtype), engine=engine, dtype=dtype)[0, 0]
+        assert np.max(np.abs(got - want)) <= 1e-5 * peak

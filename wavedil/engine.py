@@ -152,6 +152,11 @@ class StreamingFilter:
                 ) from None
             self._runners.append(runner)
             gain = runner.gain_out
+        if self.engine.compiled:
+            from .conv import fuse_chains
+
+            # Consecutive mono layers run as one compiled chain (wavedil.conv.MonoChain).
+            self._runners = fuse_chains(self._runners)
         # The gain the last layers deferred, applied once to the output.
         self._gain = None if gain == 1.0 else self.dtype.type(gain)
         # Layers write into two buffers in turn; each reads its input where the previous one wrote it.
@@ -170,7 +175,7 @@ class StreamingFilter:
     @property
     def layer_engines(self) -> list[str]:
         """Which engine runs each layer: ``numba`` where a compiled kernel does, else ``numpy``."""
-        return [getattr(runner, "engine", "numpy") for runner in self._runners]
+        return [e for runner in self._runners for e in getattr(runner, "layer_engines", [getattr(runner, "engine", "numpy")])]
 
     @property
     def latency(self) -> int:
@@ -187,8 +192,8 @@ class StreamingFilter:
             staged = self._buffers[1][:, : x.shape[1], :n]
             np.copyto(staged, x, casting="unsafe")
             x = staged
-        for i, (runner, layer) in enumerate(zip(self._runners, self.stack.layers)):
-            y = self._buffers[i % 2][:, : layer.out_channels, :n]
+        for i, runner in enumerate(self._runners):
+            y = self._buffers[i % 2][:, : runner.out_channels, :n]
             runner.run(x, y)
             x = y
         y = x[0] if self._joint else x[:, 0, :]
