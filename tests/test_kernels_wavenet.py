@@ -24,7 +24,7 @@ import wavedil  # noqa: E402
 from test_wavenet_core import _fill, wavenet_docs  # noqa: E402
 from wavedil.engine import StreamingFilter  # noqa: E402
 from wavedil.formats.nam import parse_nam  # noqa: E402
-from wavedil.kernels import wavenet as kernels  # noqa: E402
+from wavedil.kernels.codes import supports_array  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nam"
 TOLERANCE = 1e-5
@@ -47,7 +47,7 @@ def test_every_option_equals_the_numpy_engine(config, seed, block):
     x = np.random.default_rng(seed).normal(0, 0.5, 1700).astype(np.float32)
     assert_engines_agree(*both(stack, x, block_size=block))
     net = stack.layers[0]
-    compiled = all(kernels.supports(arr) for arr in net.arrays)
+    compiled = all(supports_array(arr) for arr in net.arrays)
     assert StreamingFilter(stack, 1, engine="numba").layer_engines == ["numba" if compiled else "numpy"]
 
 

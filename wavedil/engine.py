@@ -136,7 +136,7 @@ class StreamingFilter:
         self.channels = int(channels)
         self._batch, self.out_channels = signal_layout(stack, self.channels)
         self._joint = stack.in_channels == self.channels
-        self.memory_plan = plan_and_check(stack, self.channels, dtype=self.dtype, block_size=self.block_size, limit=memory_limit)
+        self.memory_plan = plan_and_check(stack, self.channels, dtype=self.dtype, block_size=self.block_size, limit=memory_limit, engine=self.engine)
         self._runners: list[Any] = []
         gain = 1.0
         for index, layer in enumerate(stack.layers, start=1):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import DTypeLike
 
+from .engines import Engine, resolve_engine
 from .errors import MemoryLimitError, Setting, WavedilError
 
 #: The default limit's ceiling, in bytes.
@@ -120,12 +121,13 @@ def signal_layout(stack, channels: int) -> tuple[int, int]:
     raise WavedilError(f"the stack takes {stack.in_channels} input channel(s) but the audio has {channels}")
 
 
-def plan_filter(stack, channels: int, *, dtype: DTypeLike = np.float32, block_size: int) -> MemoryPlan:
+def plan_filter(stack, channels: int, *, dtype: DTypeLike = np.float32, block_size: int, engine: str | Engine | None = None) -> MemoryPlan:
     """The memory a :class:`~wavedil.engine.StreamingFilter` of ``stack`` allocates for ``channels`` channels.
 
     ``weights`` are the model's float64 arrays; ``layer state`` every
     layer's history and its own buffers, as each layer accounts for them
-    (``layer.memory_bytes(batch, itemsize, block)``); ``block buffers`` the
+    (``layer.memory_bytes(batch, itemsize, block, engine)``, ``engine`` as
+    :func:`wavedil.engines.resolve_engine` resolves it); ``block buffers`` the
     engine's two ping-pong buffers and two temporaries of ``batch * widest *
     block`` samples, and the input and output frames of one block.
 
@@ -140,7 +142,8 @@ def plan_filter(stack, channels: int, *, dtype: DTypeLike = np.float32, block_si
     itemsize = np.dtype(dtype).itemsize
     block = int(block_size)
     widest = max(max(layer.in_channels, layer.out_channels) for layer in stack.layers)
-    state = sum(layer.memory_bytes(batch, itemsize, block) for layer in stack.layers)
+    resolved = resolve_engine(engine)
+    state = sum(layer.memory_bytes(batch, itemsize, block, resolved) for layer in stack.layers)
     # Two ping-pong buffers and two block-long temporaries (a tap's product, an activation's) as wide as
     # the widest signal; the frames read, the frames written and the float64 copy the writer converts.
     buffers = 4 * batch * widest * block * itemsize + block * (channels + out_channels) * itemsize + block * out_channels * 8
@@ -185,6 +188,7 @@ def plan_and_check(
     limit: int | None = None,
     extra: Sequence[tuple[str, int]] = (),
     copies: int = 1,
+    engine: str | Engine | None = None,
 ) -> MemoryPlan:
     """:func:`plan_filter` for ``copies`` filters at once (worker processes) plus ``extra`` parts, checked.
 
@@ -198,7 +202,7 @@ def plan_and_check(
     """
 
     def plan_for(block: int) -> MemoryPlan:
-        base = plan_filter(stack, channels, dtype=dtype, block_size=block)
+        base = plan_filter(stack, channels, dtype=dtype, block_size=block, engine=engine)
         parts = base.parts if copies == 1 else tuple((f"{what} ({copies} workers)", copies * n) for what, n in base.parts)
         return MemoryPlan(parts + tuple(extra), block)
 

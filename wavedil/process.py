@@ -437,7 +437,10 @@ def _plan_memory(stack: Stack, src: sf.SoundFile, opts: Options, block_size: int
         seg = choose_segment_frames(src.frames, stack, split_workers, block_size)
         reach = seg + (stack.receptive_field or 1)
         extra.append(("segments", itemsize * split_workers * (reach * src.channels + 3 * seg * out_channels)))
-    plan_and_check(stack, src.channels, dtype=opts.dtype, block_size=block_size, limit=opts.memory_limit, extra=extra, copies=max(1, split_workers))
+    plan_and_check(
+        stack, src.channels, dtype=opts.dtype, block_size=block_size, limit=opts.memory_limit, extra=extra,
+        copies=max(1, split_workers), engine=opts.chosen_engine,
+    )
 
 
 # ---------------------------------------------------------------------------

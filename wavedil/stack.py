@@ -128,8 +128,8 @@ class Conv1d:
         rows = max(self.in_channels, self.out_channels) * (self.kernel_size if self.in_channels > 1 else 1)
         return rows if rows > 1 else None
 
-    def memory_bytes(self, batch: int, itemsize: int, block: int) -> int:
-        """Bytes the runner keeps (see :func:`wavedil.memory.plan_filter`).
+    def memory_bytes(self, batch: int, itemsize: int, block: int, engine: Engine = NUMPY) -> int:
+        """Bytes the runner keeps on either engine (see :func:`wavedil.memory.plan_filter`).
 
         Its taps in the working precision (twice when they are stacked for
         one GEMM), the input's last ``history`` samples per signal, and the

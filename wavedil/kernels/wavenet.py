@@ -14,9 +14,9 @@ units busy where a row-by-row update is bound by its stores (measured here:
 33-36 GFLOP/s against 24 for row by row and 26-58 for OpenBLAS's SGEMM on
 these small matrices, whose calls cost more than they compute).
 
-Activations are applied by code (:data:`ACTIVATION_CODES`); a layer array
-with FiLM modulations or an activation without a code runs on NumPy instead
-(:func:`supports`).
+Activations are applied by code (:data:`wavedil.kernels.codes.ACTIVATION_CODES`);
+a layer array with FiLM modulations or an activation without a code runs on
+NumPy instead (:func:`wavedil.kernels.codes.supports_array`).
 """
 
 from __future__ import annotations
@@ -24,65 +24,15 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..activations import Activation
+from .codes import GATING_CODES, WAVENET_CHUNK, activation_args
 from .tanh import fast_tanh, sigmoid, tanh
 
 _OPTIONS = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
-#: Samples per kernel pass: an output row and the four input rows a pass reads stay in the
-#: L1 cache (4 KiB each in float32); the engine's longer blocks are cut into such chunks.
-CHUNK = 1024
-
-#: Activation names the kernels compute, with their codes.
-ACTIVATION_CODES = {
-    "linear": 0,
-    "tanh": 1,
-    "fast_tanh": 2,
-    "relu": 3,
-    "leaky_relu": 4,
-    "prelu": 4,
-    "sigmoid": 5,
-    "hardtanh": 6,
-    "leaky_hardtanh": 7,
-    "silu": 8,
-    "softsign": 9,
-    "relu6": 10,
-    "hardsigmoid": 11,
-    "hardswish": 12,
-}
-_GATING_CODES = {"none": 0, "gated": 1, "blended": 2}
-
-
-def activation_args(act: Activation | str, rows: int, dtype: np.dtype) -> tuple[int, np.ndarray, np.ndarray]:
-    """``(code, slopes, bounds)`` of an activation for :func:`layer_block`.
-
-    ``slopes`` holds one negative slope per row (LeakyReLU, PReLU),
-    ``bounds`` LeakyHardtanh's ``min_val, max_val, min_slope, max_slope``.
-    """
-    act = act if isinstance(act, Activation) else Activation(act)
-    p = dict(act.params)
-    slopes = np.zeros(rows, dtype=dtype)
-    bounds = np.zeros(4, dtype=dtype)
-    if act.name in ("leaky_relu", "prelu"):
-        slopes[:] = p["negative_slopes"] if "negative_slopes" in p else p.get("negative_slope", 0.01)
-    if act.name == "leaky_hardtanh":
-        bounds[:] = [p["min_val"], p["max_val"], p["min_slope"], p["max_slope"]]
-    return ACTIVATION_CODES[act.name], slopes, bounds
-
-
-def supports(arr: object) -> bool:
-    """Whether :class:`CompiledArrayRunner` computes this layer array (else the NumPy runner does)."""
-    for layer in arr.layers:  # type: ignore[attr-defined]
-        if layer.films:
-            return False
-        for act in (layer.activation, layer.secondary):
-            if act is not None and (act.name if isinstance(act, Activation) else act) not in ACTIVATION_CODES:
-                return False
-    return True
-
+CHUNK = WAVENET_CHUNK
 
 @numba.njit(**_OPTIONS)
 def _activate_row(z, code, slope, bounds, n):  # type: ignore[no-untyped-def]
-    """``z[:n] = act(z[:n])`` for an activation code (see :data:`ACTIVATION_CODES`).
+    """``z[:n] = act(z[:n])`` for an activation code (see :data:`wavedil.kernels.codes.ACTIVATION_CODES`).
 
     One loop per code: a branch on the code inside a single loop kept the
     compiler from vectorizing it (measured 7x slower for tanh).
@@ -350,7 +300,7 @@ class _Layer:
         self.conv_b = np.ascontiguousarray(layer.conv.bias, dtype=dtype)  # type: ignore[attr-defined]
         self.mix_w = np.ascontiguousarray(layer.mixin.weight[:, :, 0], dtype=dtype)  # type: ignore[attr-defined]
         b = layer.bottleneck  # type: ignore[attr-defined]
-        self.gating = _GATING_CODES[layer.gating]  # type: ignore[attr-defined]
+        self.gating = GATING_CODES[layer.gating]  # type: ignore[attr-defined]
         self.act = activation_args(as_run(layer.activation, fast), b, dtype)  # type: ignore[attr-defined]
         secondary = layer.secondary  # type: ignore[attr-defined]
         self.sec = activation_args(as_run(secondary, fast), b, dtype) if secondary is not None else activation_args("linear", b, dtype)
@@ -371,6 +321,40 @@ def _dense(dense: object | None, out: int, inp: int, dtype: np.dtype) -> tuple[n
     return w, b, True
 
 
+def _pack(layers: list[_Layer], batch: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The settings table, parameters, tap index and input buffers that :func:`array_block` reads."""
+    params: list[np.ndarray] = []
+    index: list[np.ndarray] = []
+    sizes = {"params": 0, "index": 0, "state": 0}
+
+    def put(kind: str, values: np.ndarray) -> int:
+        at = sizes[kind]
+        sizes[kind] += values.size
+        (params if kind == "params" else index).append(values.ravel())
+        return at
+
+    rows = []
+    for lr in layers:
+        st = [0] * _FIELDS
+        st[_HISTORY], st[_GATING], st[_ACT], st[_SEC] = lr.history, lr.gating, lr.act[0], lr.sec[0]
+        st[_HAS_L1], st[_HAS_H1] = int(lr.l1[2]), int(lr.h1[2])
+        st[_CHANNELS], st[_MID], st[_BOTTLENECK], st[_TAPS], st[_H1_OUT] = lr.channels, lr.mid, lr.bottleneck, lr.conv_w.shape[1], lr.h1[0].shape[0]
+        st[_BUF], st[_BUF_LEN] = sizes["state"], lr.buf_len
+        sizes["state"] += batch * lr.channels * lr.buf_len
+        st[_CONV_W], st[_CONV_B], st[_MIX_W] = put("params", lr.conv_w), put("params", lr.conv_b), put("params", lr.mix_w)
+        st[_ACT_SLOPES], st[_ACT_BOUNDS] = put("params", lr.act[1]), put("params", lr.act[2])
+        st[_SEC_SLOPES], st[_SEC_BOUNDS] = put("params", lr.sec[1]), put("params", lr.sec[2])
+        st[_L1_W], st[_L1_B], st[_H1_W], st[_H1_B] = (put("params", a) for a in (*lr.l1[:2], *lr.h1[:2]))
+        st[_ROWS], st[_OFFSETS] = put("index", lr.conv_rows), put("index", lr.conv_offsets)
+        rows.append(st)
+    return (
+        np.array(rows, dtype=np.int64),
+        np.concatenate(params, dtype=dtype),
+        np.concatenate(index).astype(np.int64),
+        np.zeros(sizes["state"], dtype=dtype),
+    )
+
+
 class CompiledArrayRunner:
     """One layer array over blocks of up to ``block`` samples: the compiled twin of the NumPy array runner.
 
@@ -381,7 +365,8 @@ class CompiledArrayRunner:
         from ..conv import ConvRunner
 
         self.cond_size = arr.condition_size  # type: ignore[attr-defined]
-        self.layers = [_Layer(layer, batch, dtype, block, fast_tanh) for layer in arr.layers]  # type: ignore[attr-defined]
+        # The layers' weights in the kernels' layout, until they are packed into one array.
+        layers = [_Layer(layer, batch, dtype, block, fast_tanh) for layer in arr.layers]  # type: ignore[attr-defined]
         rechannel = arr.rechannel  # type: ignore[attr-defined]
         self.rechannel_w = np.ascontiguousarray(rechannel.weight[:, :, 0], dtype=dtype)
         width = arr.layers[0].head_width  # type: ignore[attr-defined]
@@ -395,41 +380,8 @@ class CompiledArrayRunner:
         # (one compiled signature) whatever views the caller hands over.
         self.y_stage = np.empty((batch, rechannel.in_channels, chunk), dtype=dtype)
         self.cond_stage = np.empty((batch, self.cond_size, chunk), dtype=dtype)
-        self.z = np.empty((max(lr.z_rows for lr in self.layers), chunk), dtype=dtype)
-        self.settings, self.params, self.index, self.state = self._pack(batch, dtype)
-
-    def _pack(self, batch: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The settings table, parameters, tap index and input buffers that :func:`array_block` reads."""
-        params: list[np.ndarray] = []
-        index: list[np.ndarray] = []
-        sizes = {"params": 0, "index": 0, "state": 0}
-
-        def put(kind: str, values: np.ndarray) -> int:
-            at = sizes[kind]
-            sizes[kind] += values.size
-            (params if kind == "params" else index).append(values.ravel())
-            return at
-
-        rows = []
-        for lr in self.layers:
-            st = [0] * _FIELDS
-            st[_HISTORY], st[_GATING], st[_ACT], st[_SEC] = lr.history, lr.gating, lr.act[0], lr.sec[0]
-            st[_HAS_L1], st[_HAS_H1] = int(lr.l1[2]), int(lr.h1[2])
-            st[_CHANNELS], st[_MID], st[_BOTTLENECK], st[_TAPS], st[_H1_OUT] = lr.channels, lr.mid, lr.bottleneck, lr.conv_w.shape[1], lr.h1[0].shape[0]
-            st[_BUF], st[_BUF_LEN] = sizes["state"], lr.buf_len
-            sizes["state"] += batch * lr.channels * lr.buf_len
-            st[_CONV_W], st[_CONV_B], st[_MIX_W] = put("params", lr.conv_w), put("params", lr.conv_b), put("params", lr.mix_w)
-            st[_ACT_SLOPES], st[_ACT_BOUNDS] = put("params", lr.act[1]), put("params", lr.act[2])
-            st[_SEC_SLOPES], st[_SEC_BOUNDS] = put("params", lr.sec[1]), put("params", lr.sec[2])
-            st[_L1_W], st[_L1_B], st[_H1_W], st[_H1_B] = (put("params", a) for a in (*lr.l1[:2], *lr.h1[:2]))
-            st[_ROWS], st[_OFFSETS] = put("index", lr.conv_rows), put("index", lr.conv_offsets)
-            rows.append(st)
-        return (
-            np.array(rows, dtype=np.int64),
-            np.concatenate(params).astype(dtype),
-            np.concatenate(index).astype(np.int64),
-            np.zeros(sizes["state"], dtype=dtype),
-        )
+        self.z = np.empty((max(lr.z_rows for lr in layers), chunk), dtype=dtype)
+        self.settings, self.params, self.index, self.state = _pack(layers, batch, dtype)
 
     def __call__(self, y: np.ndarray, cond: np.ndarray, skip_in: np.ndarray | None, prime: bool) -> tuple[np.ndarray, np.ndarray]:
         n = y.shape[-1]

@@ -266,8 +266,8 @@ class LSTM:
             "weights": self.flat_weights().tolist(),
         }
 
-    def memory_bytes(self, batch: int, itemsize: int, block: int) -> int:
-        """Bytes the runner allocates (see :func:`wavedil.memory.plan_filter`).
+    def memory_bytes(self, batch: int, itemsize: int, block: int, engine: Engine = NUMPY) -> int:
+        """Bytes the runner allocates on either engine (see :func:`wavedil.memory.plan_filter`).
 
         Its weights (float64, twice: the file's and the runner's reordered
         copies), the state, buffers of at most :data:`CHUNK_BYTES` per piece

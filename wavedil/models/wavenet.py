@@ -45,6 +45,7 @@ import numpy as np
 
 from ..activations import Activation
 from ..engines import NUMPY, Engine
+from ..kernels.codes import WAVENET_CHUNK, supports_array
 
 if TYPE_CHECKING:
     from .wavenet_runner import WaveNetRunner
@@ -213,6 +214,24 @@ class LayerArray:
     @property
     def denses(self) -> list[Dense]:
         return [self.rechannel, self.head, *(d for layer in self.layers for d in layer.denses)]
+
+    def compiled_bytes(self, batch: int, itemsize: int, block: int) -> int:
+        """Bytes the compiled runner (:mod:`wavedil.kernels.wavenet`) allocates beyond the weights' copy.
+
+        Per layer its input with the history for a chunk; per array one z
+        scratch, the skip sum and the staged input and condition for a
+        chunk, the output and head for a block, the head's own buffers, and
+        the packed weights (twice: the layers' copies exist while they are
+        packed), tap index and settings table.
+        """
+        chunk = min(block, WAVENET_CHUNK)
+        state = sum(layer.channels * (layer.history + chunk) for layer in self.layers)
+        z = max(layer.conv.out_channels + (layer.bottleneck if layer.gating == "blended" else 0) for layer in self.layers)
+        rows = state + (self.layers[0].head_width + self.input_size + self.condition_size) * chunk
+        rows += (self.channels + self.head_size) * block + self.head.input_rows(block)
+        packed = sum(d.size for layer in self.layers for d in layer.denses) * itemsize
+        index = 8 * sum(2 * layer.conv.kernel_size * layer.channels + 32 for layer in self.layers)
+        return batch * rows * itemsize + z * chunk * itemsize + 2 * packed + index
 
     def buffer_rows(self, block: int) -> int:
         """Rows per signal of its runner's buffers: its layers', the stacked GEMM input, skip sum, output and head."""
@@ -386,29 +405,32 @@ class WaveNet:
                 head = g.node(f"layer {index} post-head {i}", (head, conv.dilation, conv.kernel_size))
         return g.node(f"layer {index} output", same(head), row=True)
 
-    def memory_bytes(self, batch: int, itemsize: int, block: int) -> int:
-        """Bytes the runner allocates (see :func:`wavedil.memory.plan_filter`).
+    def memory_bytes(self, batch: int, itemsize: int, block: int, engine: Engine = NUMPY) -> int:
+        """Bytes the runner allocates on ``engine`` (see :func:`wavedil.memory.plan_filter`).
 
         Its weight matrices in the working precision (grouped ones whole,
         zeros included); per layer the input buffer with the conv's history
         and the gate, head and FiLM buffers; per array the stacked GEMM
-        input, the skip sum, the output and the head; the condition model's
-        and the post-head's own; and four gate-sized temporaries.
+        input, the skip sum, the output and the head (an array the compiled
+        kernels run: :meth:`LayerArray.compiled_bytes`); the condition
+        model's and the post-head's own; and four gate-sized temporaries.
         """
         dense = [d for arr in self.arrays for d in arr.denses]
-        rows = sum(arr.buffer_rows(block) for arr in self.arrays)
+        compiled = [engine.compiled and supports_array(arr) for arr in self.arrays]
+        rows = sum(arr.buffer_rows(block) for arr, c in zip(self.arrays, compiled) if not c)
+        kernels = sum(arr.compiled_bytes(batch, itemsize, block) for arr, c in zip(self.arrays, compiled) if c)
         if self.post_head is not None:
             dense += list(self.post_head.convs)
             rows += self.post_head.buffer_rows(block)
-        widest_gate = max(layer.conv.out_channels for arr in self.arrays for layer in arr.layers)
+        numpy_gates = [layer.conv.out_channels for arr, c in zip(self.arrays, compiled) if not c for layer in arr.layers]
         rows += self.in_channels * block  # the input scaled by a deferred gain
-        rows += 4 * widest_gate * block  # activations' and FiLMs' temporaries
+        rows += 4 * max(numpy_gates, default=0) * block  # activations' and FiLMs' temporaries on NumPy
         weights = sum(d.size for d in dense) * itemsize
         # A layer's GEMM matrix is concatenated in float64 before its cast.
         largest = max(layer.stacked_rows(arr.condition_size) * layer.conv.out_channels for arr in self.arrays for layer in arr.layers)
-        total = weights + 8 * largest + batch * rows * itemsize
+        total = weights + 8 * largest + batch * rows * itemsize + kernels
         if self.condition_model is not None:
-            total += self.condition_model.memory_bytes(batch, itemsize, block)
+            total += self.condition_model.memory_bytes(batch, itemsize, block, engine)
             total += batch * self.condition_model.out_channels * block * itemsize
         return total
 

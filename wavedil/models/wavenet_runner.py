@@ -16,6 +16,7 @@ from ..activations import activation as _activation
 from ..activations import as_run
 from ..conv import ConvRunner
 from ..engines import NUMPY, Engine
+from ..kernels.codes import supports_array
 from .wavenet import FiLM, LayerArray, WaveNet, WaveNetLayer
 
 
@@ -233,11 +234,10 @@ class _ArrayRunner:
 
 def _array_runner(arr: LayerArray, batch: int, dtype: np.dtype, block: int, engine: Engine) -> "_ArrayRunner":
     """The compiled array runner when the engine has one for this array, else the NumPy one."""
-    if engine.compiled:
-        from ..kernels import wavenet as kernels
+    if engine.compiled and supports_array(arr):
+        from ..kernels.wavenet import CompiledArrayRunner
 
-        if kernels.supports(arr):
-            return kernels.CompiledArrayRunner(arr, batch, dtype, block, engine.fast_tanh)  # type: ignore[return-value]
+        return CompiledArrayRunner(arr, batch, dtype, block, engine.fast_tanh)  # type: ignore[return-value]
     return _ArrayRunner(arr, batch, dtype, block, engine)
 
 

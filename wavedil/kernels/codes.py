@@ -1,0 +1,78 @@
+"""What the compiled kernels compute, without importing Numba.
+
+The activation codes the kernels switch on, their parameters in the kernels'
+layout, and which WaveNet layer arrays the compiled runner takes: the memory
+planner and the runners ask before any kernel is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..activations import Activation
+
+#: Activation names the kernels compute, with their codes (PReLU and LeakyReLU share one: per-row slopes).
+ACTIVATION_CODES = {
+    "linear": 0,
+    "tanh": 1,
+    "fast_tanh": 2,
+    "relu": 3,
+    "leaky_relu": 4,
+    "prelu": 4,
+    "sigmoid": 5,
+    "hardtanh": 6,
+    "leaky_hardtanh": 7,
+    "silu": 8,
+    "softsign": 9,
+    "relu6": 10,
+    "hardsigmoid": 11,
+    "hardswish": 12,
+}
+GATING_CODES = {"none": 0, "gated": 1, "blended": 2}
+#: Samples per WaveNet kernel pass: an output row and the four input rows a pass reads stay in the
+#: L1 cache (4 KiB each in float32); the engine's longer blocks are cut into such chunks.
+WAVENET_CHUNK = 1024
+
+
+def name_of(act: Activation | str) -> str:
+    return act.name if isinstance(act, Activation) else act
+
+
+def activation_args(act: Activation | str, rows: int, dtype: np.dtype) -> tuple[int, np.ndarray, np.ndarray]:
+    """``(code, slopes, bounds)`` of an activation for the kernels.
+
+    ``slopes`` holds one negative slope per row (LeakyReLU, PReLU),
+    ``bounds`` LeakyHardtanh's ``min_val, max_val, min_slope, max_slope``,
+    both in the working precision.
+
+    Examples
+    --------
+    >>> code, slopes, bounds = activation_args(Activation("leaky_relu", {"negative_slope": 0.2}), 2, np.dtype(np.float32))
+    >>> code, slopes.tolist()
+    (4, [0.20000000298023224, 0.20000000298023224])
+    """
+    act = act if isinstance(act, Activation) else Activation(act)
+    p = dict(act.params)
+    slopes = np.zeros(rows, dtype=dtype)
+    bounds = np.zeros(4, dtype=dtype)
+    if act.name in ("leaky_relu", "prelu"):
+        slopes[:] = p["negative_slopes"] if "negative_slopes" in p else p.get("negative_slope", 0.01)
+    if act.name == "leaky_hardtanh":
+        bounds[:] = [p["min_val"], p["max_val"], p["min_slope"], p["max_slope"]]
+    return ACTIVATION_CODES[act.name], slopes, bounds
+
+
+def supports_array(arr: Any) -> bool:
+    """Whether the compiled runner computes this WaveNet layer array (else the NumPy runner does).
+
+    Not: FiLM modulations, activations without a code.
+    """
+    for layer in arr.layers:
+        if layer.films:
+            return False
+        for act in (layer.activation, layer.secondary):
+            if act is not None and name_of(act) not in ACTIVATION_CODES:
+                return False
+    return True
