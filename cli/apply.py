@@ -135,7 +135,9 @@ def apply_command(inputs: tuple[str, ...], jobs: int | None, scheduler: str | No
     options = Options(**{f.name: kw.pop(f.name) for f in dataclasses.fields(Options)})
     layout = {name: kw.pop(name) for name in _LAYOUT}
     stack = build_stack(**kw)
-    check_stack_memory(stack, kw.get("spec_path"), dtype=options.dtype, block_size=options.block_size, limit=options.memory_limit)
+    check_stack_memory(
+        stack, kw.get("spec_path"), dtype=options.dtype, block_size=options.block_size, limit=options.memory_limit, engine=options.chosen_engine
+    )
     _check_usage(inputs, layout["output"], scheduler=scheduler, as_json=as_json)
     _check_ignored(click.get_current_context(), layout, options)
     job_list, early = _collect(inputs, layout, kw.get("spec_path"))

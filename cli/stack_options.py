@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from wavedil.engine import block_size_for
-from wavedil.engines import ENGINE_NAMES
+from wavedil.engines import ENGINE_NAMES, Engine
 from wavedil.errors import MemoryLimitError, SpecError, WavedilError
 from wavedil.memory import parse_size, plan_and_check
 from wavedil.presets import DEFAULT_PRESET, PRESETS, preset
@@ -88,10 +88,10 @@ def engine_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def check_stack_memory(stack: Stack, source: str | None, *, dtype: str, block_size: int | None, limit: int | None) -> None:
-    """Refuse at once a stack that cannot run within ``limit`` even on one channel (its histories alone)."""
+def check_stack_memory(stack: Stack, source: str | None, *, dtype: str, block_size: int | None, limit: int | None, engine: Engine) -> None:
+    """Refuse at once a stack that cannot run within ``limit`` on ``engine`` even on one channel (its histories alone)."""
     try:
-        plan_and_check(stack, stack.in_channels, dtype=dtype, block_size=block_size or block_size_for(stack), limit=limit)
+        plan_and_check(stack, stack.in_channels, dtype=dtype, block_size=block_size or block_size_for(stack), limit=limit, engine=engine)
     except MemoryLimitError as exc:
         raise exc.prefixed(source or "the stack") from None
 

@@ -20,18 +20,19 @@ one pass per tile, the history kept as a ring so a block costs the same at
 any dilation. :func:`fuse_chains` joins consecutive mono layers into one
 :class:`MonoChain`, which carries each tile through all of them while it is
 in the cache. Activations the kernel does not compute (see
-:data:`wavedil.kernels.conv.CODES`) are applied after it by NumPy.
+:data:`wavedil.kernels.codes.ACTIVATION_CODES`) are applied after it by NumPy.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from typing import Any
+
+import numpy as np
 
 from .activations import Activation, as_run
 from .activations import activation as _activation
 from .engines import NUMPY, Engine
+from .kernels.codes import ACTIVATION_CODES, activation_args, name_of
 
 #: A tap ratio is only deferred when the first tap is within this factor of the largest.
 _DEFER_RATIO = 16.0
@@ -40,40 +41,28 @@ _MIN_GAIN, _MAX_GAIN = 1e-12, 1e12
 #: Largest ``out * in`` channel pairs for which a layer runs the compiled kernel rather than BLAS. Measured
 #: (five tanh layers, k=3, float32): compiled 1.1-2.2x faster up to 16x16, BLAS 1.4x faster at 32x32, 3.2x at 64x64.
 _COMPILED_MAX_PAIRS = 256
-#: Activations the compiled kernels compute (see :data:`wavedil.kernels.conv.CODES`); the rest NumPy applies.
-_KERNEL_CODES = {"linear": 0, "tanh": 1, "fast_tanh": 2, "relu": 3, "leaky_relu": 4, "sigmoid": 5, "hardtanh": 6, "leaky_hardtanh": 7}
-#: In float64, tanh and sigmoid are libm's (precision asked for), as on the NumPy engine.
-_LIBM_CODES = {"tanh": 8, "sigmoid": 9}
-
-
 def kernel_activation(act: str | Activation, libm: bool = False) -> tuple[int, np.ndarray] | None:
     """The compiled kernels' code and parameters (float64, 4) for ``act``, or None when they do not compute it.
 
-    ``libm``: float64 precision, tanh and sigmoid from libm rather than the rational approximation.
+    ``p[0]`` is the negative slope (LeakyReLU, a single-slope PReLU), ``p``
+    LeakyHardtanh's bounds and slopes. ``libm``: float64 arithmetic, where the
+    kernels' tanh and sigmoid are libm's; NAM's fast tanh is then NumPy's
+    (the kernels' constants are float32).
 
     Examples
     --------
     >>> kernel_activation(Activation("leaky_relu", {"negative_slope": 0.2}))[0], kernel_activation("gelu")
     (4, None)
     """
-    name = act.name if isinstance(act, Activation) else act
-    if libm and name in _LIBM_CODES:
-        return _LIBM_CODES[name], np.zeros(4)
-    if libm and name == "fast_tanh":
-        # The kernel's constants are float32 (wavedil.kernels.tanh): in float64 NumPy applies it.
+    name = name_of(act)
+    if name not in ACTIVATION_CODES or (libm and name == "fast_tanh"):
         return None
-    params = dict(act.params) if isinstance(act, Activation) else {}
-    p = np.zeros(4)
-    if name == "prelu" and "negative_slope" in params:
-        name = "leaky_relu"
-    if name == "leaky_relu":
-        p[0] = params.get("negative_slope", 0.01)
-    elif name == "leaky_hardtanh":
-        p[:] = [params[k] for k in ("min_val", "max_val", "min_slope", "max_slope")]
-    elif params:
-        return None
-    code = _KERNEL_CODES.get(name)
-    return None if code is None else (code, p)
+    if name == "prelu" and isinstance(act, Activation) and act.channels is not None:
+        return None  # one slope per channel: the plain kernels take one slope per layer
+    code, slopes, bounds = activation_args(act, 1, np.dtype(np.float64))
+    if code == ACTIVATION_CODES["leaky_relu"]:
+        bounds[0] = slopes[0]
+    return code, bounds
 
 
 def flat_rows(a: np.ndarray) -> tuple[np.ndarray, int, int] | None:

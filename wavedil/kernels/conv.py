@@ -25,89 +25,21 @@ contiguous but not adjacent; Numba vectorizes only arrays it knows to be
 contiguous, so the kernels take each array as one flat contiguous view plus
 the row strides in elements (see :func:`wavedil.conv.flat_rows`).
 
-Activations computed in the kernel are numbered by :data:`CODES`; any other
+Activations computed in the kernel are numbered by :data:`wavedil.kernels.codes.ACTIVATION_CODES`; any other
 is applied afterwards by NumPy, in place.
 """
 
 from __future__ import annotations
 
-import math
-
 import numba
-import numpy as np
 
-from .tanh import fast_tanh, sigmoid, tanh
+from .activations import activate_row
 
 #: Samples per tile: the two float32 tiles between layers (128 KiB) stay in the L2 cache. Measured on
 #: W1 (13 mono layers): 0.18 ns per layer and sample at 16384, 0.34 at 4096, 0.55 at 1024 (fixed costs per tile).
 TILE = 16384
 
-#: Activations the kernels compute, by name; parameters ``p[0..3]`` as noted.
-CODES = {
-    "linear": 0,
-    "tanh": 1,
-    "fast_tanh": 2,
-    "relu": 3,
-    "leaky_relu": 4,  # p[0] = negative slope (a single-slope PReLU too)
-    "sigmoid": 5,
-    "hardtanh": 6,
-    "leaky_hardtanh": 7,  # p = min_val, max_val, min_slope, max_slope
-    # float64 arithmetic asks for precision: there tanh and sigmoid are libm's, as in the NumPy engine.
-    "tanh_libm": 8,
-    "sigmoid_libm": 9,
-}
-
 _JIT = {"cache": True, "error_model": "numpy"}
-
-
-@numba.njit(**_JIT)
-def _smooth(v, code):  # type: ignore[no-untyped-def]
-    """tanh (rational, the Core's fast one, or libm's) or sigmoid (rational or libm's) of ``v``, in place."""
-    if code == 1:
-        for i in range(v.shape[0]):
-            v[i] = tanh(v[i])
-    elif code == 2:
-        for i in range(v.shape[0]):
-            v[i] = fast_tanh(v[i])
-    elif code == 5:
-        for i in range(v.shape[0]):
-            v[i] = sigmoid(v[i])
-    elif code == 8:
-        for i in range(v.shape[0]):
-            v[i] = math.tanh(v[i])
-    else:
-        for i in range(v.shape[0]):
-            v[i] = 1.0 / (1.0 + math.exp(-v[i]))
-
-
-@numba.njit(**_JIT)
-def _piecewise(v, code, p):  # type: ignore[no-untyped-def]
-    """relu, leaky_relu, hardtanh or leaky_hardtanh of ``v``, in place (parameters ``p``)."""
-    zero, one = v.dtype.type(0), v.dtype.type(1)
-    if code == 3:
-        for i in range(v.shape[0]):
-            v[i] = max(v[i], zero)
-    elif code == 4:
-        s = v.dtype.type(p[0])
-        for i in range(v.shape[0]):
-            v[i] = v[i] if v[i] > zero else v[i] * s
-    elif code == 6:
-        for i in range(v.shape[0]):
-            v[i] = min(max(v[i], -one), one)
-    else:
-        lo, hi, s_lo, s_hi = v.dtype.type(p[0]), v.dtype.type(p[1]), v.dtype.type(p[2]), v.dtype.type(p[3])
-        for i in range(v.shape[0]):
-            u = v[i]
-            v[i] = (u - lo) * s_lo + lo if u < lo else ((u - hi) * s_hi + hi if u > hi else u)
-
-
-@numba.njit(**_JIT)
-def _activate(buf, o, m, code, p):  # type: ignore[no-untyped-def]
-    """``buf[o:o+m] = act(buf[o:o+m])`` for the activation numbered ``code``; one loop per kind so each vectorizes."""
-    if code in (1, 2, 5, 8, 9):
-        _smooth(buf[o : o + m], code)
-    elif code != 0:
-        _piecewise(buf[o : o + m], code, p)
 
 
 # The loops below run over views from index 0: with an index known to be non-negative Numba
@@ -216,7 +148,7 @@ def conv(x, xb, xc, out, ob, oc, n, ring, pos, w, bias, d, code, p):  # type: ig
     pos : int64 array (batch,)
         Each signal's oldest ring index; updated.
     w : array (out, channels, k); bias : array (out,)
-    d : int; code : int (see :data:`CODES`); p : float64 array (4,)
+    d : int; code : int (see :data:`wavedil.kernels.codes.ACTIVATION_CODES`); p : float64 array (4,)
     """
     batch = pos.shape[0]
     outs, channels, k = w.shape
@@ -228,7 +160,7 @@ def conv(x, xb, xc, out, ob, oc, n, ring, pos, w, bias, d, code, p):  # type: ig
             for o in range(outs):
                 do = bi * ob + o * oc + s0
                 _row(out, do, m, x, bi * xb, xc, s0, ring, ro, h, pos[bi], w, o, k, d, bias[o])
-                _activate(out, do, m, code, p)
+                activate_row(out[do : do + m], code, p[0], p, m)
         new = pos[bi]
         for c in range(channels):
             new = _push(ring, ro + c * h, h, pos[bi], x, bi * xb + c * xc, n)
@@ -250,7 +182,7 @@ def _chain_tile(x, xo, m, out, oo, rings, off, pos, bi, w, ks, d, bias, code, p,
             so = ((l - 1) % 2) * TILE
             _row(dst, do, m, tmp, so, 0, 0, rings, ro, h, pos[l, bi], w[l], 0, ks[l], d[l], bias[l])
             pos[l, bi] = _push(rings, ro, h, pos[l, bi], tmp, so, m)
-        _activate(dst, do, m, code[l], p[l])
+        activate_row(dst[do : do + m], code[l], p[l][0], p[l], m)
 
 
 @numba.njit(**_JIT)

@@ -24,61 +24,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .activations import activate_row
 from .codes import GATING_CODES, WAVENET_CHUNK, activation_args
-from .tanh import fast_tanh, sigmoid, tanh
 
 _OPTIONS = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
 CHUNK = WAVENET_CHUNK
-
-@numba.njit(**_OPTIONS)
-def _activate_row(z, code, slope, bounds, n):  # type: ignore[no-untyped-def]
-    """``z[:n] = act(z[:n])`` for an activation code (see :data:`wavedil.kernels.codes.ACTIVATION_CODES`).
-
-    One loop per code: a branch on the code inside a single loop kept the
-    compiler from vectorizing it (measured 7x slower for tanh).
-    """
-    zero = z[0] * 0
-    one, three, six = zero + 1, zero + 3, zero + 6
-    if code == 1:
-        for t in range(n):
-            z[t] = tanh(z[t])
-    elif code == 2:
-        for t in range(n):
-            z[t] = fast_tanh(z[t])
-    elif code == 3:
-        for t in range(n):
-            z[t] = max(z[t], zero)
-    elif code == 4:
-        for t in range(n):
-            v = z[t]
-            z[t] = v if v > zero else v * slope
-    elif code == 5:
-        for t in range(n):
-            z[t] = sigmoid(z[t])
-    elif code == 6:
-        for t in range(n):
-            z[t] = min(max(z[t], -one), one)
-    elif code == 7:
-        lo, hi, s_lo, s_hi = bounds[0], bounds[1], bounds[2], bounds[3]
-        for t in range(n):
-            v = z[t]
-            z[t] = (v - lo) * s_lo + lo if v < lo else ((v - hi) * s_hi + hi if v > hi else v)
-    elif code == 8:
-        for t in range(n):
-            z[t] = z[t] * sigmoid(z[t])
-    elif code == 9:
-        for t in range(n):
-            z[t] = z[t] / (one + abs(z[t]))
-    elif code == 10:
-        for t in range(n):
-            z[t] = min(max(z[t], zero), six)
-    elif code == 11:
-        for t in range(n):
-            z[t] = min(max(z[t] + three, zero), six) / six
-    elif code == 12:
-        for t in range(n):
-            z[t] = z[t] * (min(max(z[t] + three, zero), six) / six)
-
 
 @numba.njit(**_OPTIONS)
 def _mac(z, w, src, rows, offsets, n):  # type: ignore[no-untyped-def]
@@ -194,9 +144,9 @@ def layer_block(  # type: ignore[no-untyped-def]
         # (four sites took the first compile from about 6 s to 13 s).
         for o in range(bottleneck if gating == 0 else 2 * bottleneck):
             if o < bottleneck:
-                _activate_row(z[o], act_code, act_slopes[o], act_bounds, n)
+                activate_row(z[o], act_code, act_slopes[o], act_bounds, n)
             else:
-                _activate_row(z[o], sec_code, sec_slopes[o - bottleneck], sec_bounds, n)
+                activate_row(z[o], sec_code, sec_slopes[o - bottleneck], sec_bounds, n)
         if gating == 1:
             for o in range(bottleneck):
                 row, gate = z[o], z[bottleneck + o]
