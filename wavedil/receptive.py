@@ -93,6 +93,16 @@ class _Bounds:
         """The bounds :func:`analyze` takes (``memory_limit`` None: the default limit)."""
         return cls(float(probe_seconds), default_memory_limit() if memory_limit is None else int(memory_limit), engine)
 
+    @property
+    def figures(self) -> Engine:
+        """The engine of the probes that compute figures (fields, memory): the NumPy reference, with the tanh asked for.
+
+        Only the speed probe runs on :attr:`engine`: figures do not depend on
+        the engine beyond rounding, and the reference needs no compiled
+        float64 kernels (a report stays under a second).
+        """
+        return Engine("numpy", self.engine.fast_tanh)
+
     def refuse(self, stack: Stack, signals: int, length: int) -> Reason | None:
         """Why a probe of ``signals`` signals of ``length`` samples may not run, or None."""
         cost = probe_time(stack, signals, length)
@@ -246,7 +256,7 @@ def _linear_probes(
     # A gain near float64's range overflows the energies: those figures are left out, not inf.
     with np.errstate(all="ignore"):
         try:
-            h = impulse_response(stack, reach, engine=bounds.engine)
+            h = impulse_response(stack, reach, engine=bounds.figures)
         except ProbeOverflow:
             skipped["measured_receptive_field"] = _OVERFLOW
             return _overflowed(stack, _Probed(), skipped)
@@ -278,7 +288,7 @@ def _nonlinear_measured(stack: Stack, bounds: _Bounds, skipped: dict[str, Reason
         skipped["measured_receptive_field"] = why
         return None
     try:
-        return measured_receptive_field(stack, engine=bounds.engine)
+        return measured_receptive_field(stack, engine=bounds.figures)
     except ProbeOverflow:
         skipped["measured_receptive_field"] = _OVERFLOW
         return None
@@ -324,7 +334,7 @@ def _memory(stack: Stack, sample_rate: int | None, bounds: _Bounds, skipped: dic
         skipped["memory"] = why
         return None
     try:
-        return measured_memory(stack, rate, probe_seconds=samples / rate, engine=bounds.engine)
+        return measured_memory(stack, rate, probe_seconds=samples / rate, engine=bounds.figures)
     except ProbeOverflow:
         skipped["memory"] = _OVERFLOW
         return None
@@ -392,7 +402,7 @@ class StackAnalysis:
         Positions the effective field of a nonlinear stack averages within
         the bounds (0 for a linear stack, or when the bound skips it).
     engine : Engine
-        The engine the probes run on.
+        The engine the effective field's probes run on (the NumPy reference).
     """
 
     stack: Stack
@@ -439,7 +449,7 @@ def _analysis(stack: Stack, sample_rate: int | None, audio: AudioSource, frequen
         positions, why = bounds.positions(stack)
         if why:
             skipped["effective_receptive_field"] = why
-        probed = _Probed(measured, _nonlinear_effective(stack, audio, positions, skipped, bounds.engine) if positions else None)
+        probed = _Probed(measured, _nonlinear_effective(stack, audio, positions, skipped, bounds.figures) if positions else None)
     report = Report(
         **_totals(stack, sample_rate, timed),
         receptive_field=rf,
@@ -457,7 +467,7 @@ def _analysis(stack: Stack, sample_rate: int | None, audio: AudioSource, frequen
         memory=None,
         skipped=skipped,
     )
-    return StackAnalysis(stack, report, positions, bounds.engine)
+    return StackAnalysis(stack, report, positions, bounds.figures)
 
 
 def analyze(
@@ -502,8 +512,8 @@ def analyze(
     memory_limit : int, optional
         Bytes each probe may allocate (default :func:`~wavedil.memory.default_memory_limit`).
     engine : str or Engine, optional
-        The engine every probe runs on, as for :func:`wavedil.apply`
-        (``speed`` names it); resolved once, here.
+        The engine ``speed`` times, as for :func:`wavedil.apply` (it names
+        it); resolved once, here. The figures come from the NumPy reference.
     fast_tanh : bool
         Probe with NAM's plugin approximation of tanh (see :mod:`wavedil.engines`).
 
