@@ -79,53 +79,23 @@ def _mac2(za, zb, ba, bb, base_a, base_b, mode, wa, wb, src, rows, offsets, n): 
 
 
 @numba.njit(**_OPTIONS)
-def _mac1(z, bias, base, mode, w, src, rows, offsets, n):  # type: ignore[no-untyped-def]
-    """:func:`_mac2` for a single output row (an odd one out)."""
-    count = w.shape[0]
-    full = count - count % 4
-    if mode == RESIDUAL:
-        for t in range(n):
-            z[t] = base[t] + bias
-    elif mode == SET:
-        for t in range(n):
-            z[t] = bias
-    pending = mode == ADD
-    for r in range(0, full, 4):
-        w0, w1, w2, w3 = w[r], w[r + 1], w[r + 2], w[r + 3]
-        x0 = src[rows[r], offsets[r] : offsets[r] + n]
-        x1 = src[rows[r + 1], offsets[r + 1] : offsets[r + 1] + n]
-        x2 = src[rows[r + 2], offsets[r + 2] : offsets[r + 2] + n]
-        x3 = src[rows[r + 3], offsets[r + 3] : offsets[r + 3] + n]
-        c = bias if pending else bias * 0
-        pending = False
-        for t in range(n):
-            z[t] += c + ((w0 * x0[t] + w1 * x1[t]) + (w2 * x2[t] + w3 * x3[t]))
-    for r in range(full, count):
-        w0 = w[r]
-        x0 = src[rows[r], offsets[r] : offsets[r] + n]
-        c = bias if pending else bias * 0
-        pending = False
-        for t in range(n):
-            z[t] += c + w0 * x0[t]
-
-
-@numba.njit(**_OPTIONS)
 def products(dst, at, w, bias, src, rows, offsets, n, mode, base, base_at):  # type: ignore[no-untyped-def]
     """``dst[o, at + t] (+)= [base[o, base_at + t] +] bias[o] + w[o] @ src rows`` for every output row ``o``.
 
     ``mode`` is :data:`ADD`, :data:`SET` or :data:`RESIDUAL` (then ``base``
     holds the rows added; otherwise it is not read). Output rows go two at a
-    time, an odd last one alone.
+    time; an odd last one is paired with a scratch row that is then dropped
+    (one kernel to compile, not two).
     """
     count = w.shape[0]
-    for o in range(0, count - 1, 2):
-        _mac2(
-            dst[o, at : at + n], dst[o + 1, at : at + n], bias[o], bias[o + 1],
-            base[o, base_at : base_at + n], base[o + 1, base_at : base_at + n], mode, w[o], w[o + 1], src, rows, offsets, n,
-        )
-    if count % 2:
-        o = count - 1
-        _mac1(dst[o, at : at + n], bias[o], base[o, base_at : base_at + n], mode, w[o], src, rows, offsets, n)
+    scratch = np.empty(n if count % 2 else 0, dtype=dst.dtype)
+    for o in range(0, count, 2):
+        za, ba, base_a = dst[o, at : at + n], bias[o], base[o, base_at : base_at + n]
+        if o + 1 < count:
+            zb, bb, base_b, wb = dst[o + 1, at : at + n], bias[o + 1], base[o + 1, base_at : base_at + n], w[o + 1]
+        else:
+            zb, bb, base_b, wb = scratch, bias[o], scratch, w[o]
+        _mac2(za, zb, ba, bb, base_a, base_b, mode, w[o], wb, src, rows, offsets, n)
 
 
 @numba.njit(**_OPTIONS)
@@ -133,6 +103,7 @@ def layer_block(  # type: ignore[no-untyped-def]
     buf, history, n, prime, cond, conv_w, conv_rows, conv_offsets, conv_b, mix_w, cond_rows, cond_offsets,
     gating, act_code, act_slopes, act_bounds, sec_code, sec_slopes, sec_bounds, z,
     l1_w, l1_b, has_l1, h1_w, h1_b, has_h1, p_rows, p_offsets, skip, dst, dst_offset,
+    rechannel, y, rechannel_w, rechannel_b, in_rows, in_offsets,
 ):
     """One WaveNet layer over ``n`` samples of every signal, fused (see the module docstring).
 
@@ -141,66 +112,85 @@ def layer_block(  # type: ignore[no-untyped-def]
     with the first input sample (the steady state of a constant input).
     ``z`` (rows, block) is scratch; the bottleneck's ``p`` is its first rows.
     ``dst`` receives the next layer's input at ``dst_offset``. Afterwards the
-    last ``history`` input samples move to the front of ``buf``.
+    last ``history`` input samples move to the front of ``buf``. With
+    ``rechannel`` (the array's first layer) the input is first made from the
+    array's input ``y`` by the rechannel 1x1.
     """
     batch, channels = buf.shape[0], buf.shape[1]
     mid = conv_w.shape[0]
     bottleneck = p_rows.shape[0]
     no_bias = conv_b * 0
     for s in range(batch):
-        u = buf[s]
-        if prime:
-            for c in range(channels):
-                first, row = u[c, history], u[c, :history]
-                for t in range(history):
-                    row[t] = first
-        products(z, 0, conv_w, conv_b, u, conv_rows, conv_offsets, n, SET, z, 0)
-        products(z, 0, mix_w, no_bias, cond[s], cond_rows, cond_offsets, n, ADD, z, 0)
-        if gating == 2:
-            # blended keeps z's linear part: p = alpha * act(z) + (1 - alpha) * z with alpha = gate
-            for o in range(bottleneck):
-                row, lin = z[o], z[mid + o]
-                for t in range(n):
-                    lin[t] = row[t]
-        # One call site for every activation: the compiler inlines it once, not once per use
-        # (four sites took the first compile from about 6 s to 13 s).
-        for o in range(bottleneck if gating == 0 else 2 * bottleneck):
-            if o < bottleneck:
-                activate_row(z[o], act_code, act_slopes[o], act_bounds, n)
-            else:
-                activate_row(z[o], sec_code, sec_slopes[o - bottleneck], sec_bounds, n)
-        if gating == 1:
-            for o in range(bottleneck):
-                row, gate = z[o], z[bottleneck + o]
-                for t in range(n):
-                    row[t] *= gate[t]
-        elif gating == 2:
-            for o in range(bottleneck):
-                row, gate, lin = z[o], z[bottleneck + o], z[mid + o]
-                for t in range(n):
-                    row[t] = (row[t] - lin[t]) * gate[t] + lin[t]
-        sk = skip[s]
-        if has_h1:
-            products(sk, 0, h1_w, h1_b, z, p_rows, p_offsets, n, ADD, sk, 0)
-        else:
-            for o in range(bottleneck):
-                row, acc = z[o], sk[o]
-                for t in range(n):
-                    acc[t] += row[t]
-        out = dst[s]
-        if has_l1:
-            products(out, dst_offset, l1_w, l1_b, z, p_rows, p_offsets, n, RESIDUAL, u, history)
-        else:
-            for c in range(channels):
-                src = u[c, history : history + n]
-                row = out[c, dst_offset : dst_offset + n]
-                for t in range(n):
-                    row[t] = src[t]
+        u, sk, out = buf[s], skip[s], dst[s]
+        # The steps in order. The products share one call site, and so do the activations:
+        # the compiler inlines each once, not once per use (the first compile took twice as long).
+        for step in range(-1, 5):
+            if step == -1 and not rechannel:
+                continue
+            if step == 0 and prime:
+                # The steady state of a constant input: its past is its first sample (the input is ready now).
+                for c in range(channels):
+                    first, row = u[c, history], u[c, :history]
+                    for t in range(history):
+                        row[t] = first
+            if step == 2:
+                _activate_layer(z, mid, bottleneck, gating, act_code, act_slopes, act_bounds, sec_code, sec_slopes, sec_bounds, n)
+                continue
+            if step == 3 and not has_h1:
+                for o in range(bottleneck):
+                    row, acc = z[o], sk[o]
+                    for t in range(n):
+                        acc[t] += row[t]
+                continue
+            if step == 4 and not has_l1:
+                for c in range(channels):
+                    src = u[c, history : history + n]
+                    row = out[c, dst_offset : dst_offset + n]
+                    for t in range(n):
+                        row[t] = src[t]
+                continue
+            # -1: input = rechannel y; 0: z = b + conv taps; 1: z += mixin; 3: skip += head1x1; 4: next input = input + layer1x1
+            target, at, w, bias, src, rows, offsets, mode, base, base_at = z, 0, conv_w, conv_b, u, conv_rows, conv_offsets, SET, z, 0
+            if step == -1:
+                target, at, w, bias, src, rows, offsets, base = u, history, rechannel_w, rechannel_b, y[s], in_rows, in_offsets, u
+            elif step == 1:
+                w, bias, src, rows, offsets, mode = mix_w, no_bias, cond[s], cond_rows, cond_offsets, ADD
+            elif step == 3:
+                target, w, bias, src, rows, offsets, mode, base = sk, h1_w, h1_b, z, p_rows, p_offsets, ADD, sk
+            elif step == 4:
+                target, at, w, bias, src, rows, offsets, mode, base, base_at = out, dst_offset, l1_w, l1_b, z, p_rows, p_offsets, RESIDUAL, u, history
+            products(target, at, w, bias, src, rows, offsets, n, mode, base, base_at)
         if history:
             for c in range(channels):
                 src, row = u[c, n : n + history], u[c, :history]
                 for t in range(history):
                     row[t] = src[t]
+
+
+@numba.njit(**_OPTIONS)
+def _activate_layer(z, mid, bottleneck, gating, act_code, act_slopes, act_bounds, sec_code, sec_slopes, sec_bounds, n):  # type: ignore[no-untyped-def]
+    """``p`` from ``z`` in place: the activation, or the gated or blended pair (see the module docstring)."""
+    if gating == 2:
+        # blended keeps z's linear part: p = alpha * act(z) + (1 - alpha) * z with alpha = gate
+        for o in range(bottleneck):
+            row, lin = z[o], z[mid + o]
+            for t in range(n):
+                lin[t] = row[t]
+    for o in range(bottleneck if gating == 0 else 2 * bottleneck):
+        if o < bottleneck:
+            activate_row(z[o], act_code, act_slopes[o], act_bounds, n)
+        else:
+            activate_row(z[o], sec_code, sec_slopes[o - bottleneck], sec_bounds, n)
+    if gating == 1:
+        for o in range(bottleneck):
+            row, gate = z[o], z[bottleneck + o]
+            for t in range(n):
+                row[t] *= gate[t]
+    elif gating == 2:
+        for o in range(bottleneck):
+            row, gate, lin = z[o], z[bottleneck + o], z[mid + o]
+            for t in range(n):
+                row[t] = (row[t] - lin[t]) * gate[t] + lin[t]
 
 
 # Columns of an array's settings table (one row per layer): sizes, codes and where each
@@ -229,9 +219,6 @@ def array_block(n, prime, y, cond, rechannel_w, settings, params, index, state, 
         st = settings[i]
         c, mid, b, taps, width = st[_CHANNELS], st[_MID], st[_BOTTLENECK], st[_TAPS], st[_H1_OUT]
         buf = state[st[_BUF] : st[_BUF] + batch * c * st[_BUF_LEN]].reshape((batch, c, st[_BUF_LEN]))
-        if i == 0:
-            for s in range(batch):
-                products(buf[s], st[_HISTORY], rechannel_w, bias, y[s], ramp[: y.shape[1]], zeros[: y.shape[1]], n, SET, buf[s], 0)
         if i + 1 < layers:
             nx = settings[i + 1]
             dst = state[nx[_BUF] : nx[_BUF] + batch * nx[_CHANNELS] * nx[_BUF_LEN]].reshape((batch, nx[_CHANNELS], nx[_BUF_LEN]))
@@ -251,6 +238,7 @@ def array_block(n, prime, y, cond, rechannel_w, settings, params, index, state, 
             params[st[_L1_W] : st[_L1_W] + c * b].reshape((c, b)), params[st[_L1_B] : st[_L1_B] + c], st[_HAS_L1] != 0,
             params[st[_H1_W] : st[_H1_W] + width * b].reshape((width, b)), params[st[_H1_B] : st[_H1_B] + width], st[_HAS_H1] != 0,
             ramp[:b], zeros[:b], skip, dst, offset,
+            i == 0, y, rechannel_w, bias, ramp[: y.shape[1]], zeros[: y.shape[1]],
         )
 
 
