@@ -129,42 +129,69 @@ def layer_block(  # type: ignore[no-untyped-def]
                 continue
             if step == 0 and prime:
                 # The steady state of a constant input: its past is its first sample (the input is ready now).
-                for c in range(channels):
-                    first, row = u[c, history], u[c, :history]
-                    for t in range(history):
-                        row[t] = first
+                _fill_past(u, channels, history)
             if step == 2:
                 _activate_layer(z, mid, bottleneck, gating, act_code, act_slopes, act_bounds, sec_code, sec_slopes, sec_bounds, n)
                 continue
-            if step == 3 and not has_h1:
-                for o in range(bottleneck):
-                    row, acc = z[o], sk[o]
-                    for t in range(n):
-                        acc[t] += row[t]
-                continue
-            if step == 4 and not has_l1:
-                for c in range(channels):
-                    src = u[c, history : history + n]
-                    row = out[c, dst_offset : dst_offset + n]
-                    for t in range(n):
-                        row[t] = src[t]
+            if (step == 3 and not has_h1) or (step == 4 and not has_l1):
+                # No 1x1: the skip sum adds p itself; the next input is this one.
+                if step == 3:
+                    _rows_into(sk, 0, z, 0, bottleneck, n, True)
+                else:
+                    _rows_into(out, dst_offset, u, history, channels, n, False)
                 continue
             # -1: input = rechannel y; 0: z = b + conv taps; 1: z += mixin; 3: skip += head1x1; 4: next input = input + layer1x1
-            target, at, w, bias, src, rows, offsets, mode, base, base_at = z, 0, conv_w, conv_b, u, conv_rows, conv_offsets, SET, z, 0
-            if step == -1:
-                target, at, w, bias, src, rows, offsets, base = u, history, rechannel_w, rechannel_b, y[s], in_rows, in_offsets, u
-            elif step == 1:
-                w, bias, src, rows, offsets, mode = mix_w, no_bias, cond[s], cond_rows, cond_offsets, ADD
-            elif step == 3:
-                target, w, bias, src, rows, offsets, mode, base = sk, h1_w, h1_b, z, p_rows, p_offsets, ADD, sk
-            elif step == 4:
-                target, at, w, bias, src, rows, offsets, mode, base, base_at = out, dst_offset, l1_w, l1_b, z, p_rows, p_offsets, RESIDUAL, u, history
-            products(target, at, w, bias, src, rows, offsets, n, mode, base, base_at)
-        if history:
-            for c in range(channels):
-                src, row = u[c, n : n + history], u[c, :history]
-                for t in range(history):
-                    row[t] = src[t]
+            _layer_product(
+                step, z, u, history, conv_w, conv_rows, conv_offsets, conv_b, mix_w, no_bias, cond[s], cond_rows, cond_offsets,
+                h1_w, h1_b, sk, l1_w, l1_b, out, dst_offset, p_rows, p_offsets, y[s], rechannel_w, rechannel_b, in_rows, in_offsets, n,
+            )
+        # The last ``history`` input samples become the past of the next chunk (the source lies
+        # ahead of the destination, so a forward copy reads nothing it has overwritten).
+        _rows_into(u, 0, u, n, channels, history, False)
+
+
+@numba.njit(**_OPTIONS)
+def _layer_product(  # type: ignore[no-untyped-def]
+    step, z, u, history, conv_w, conv_rows, conv_offsets, conv_b, mix_w, no_bias, cond, cond_rows, cond_offsets,
+    h1_w, h1_b, sk, l1_w, l1_b, out, dst_offset, p_rows, p_offsets, y, rechannel_w, rechannel_b, in_rows, in_offsets, n,
+):
+    """Step -1, 0, 1, 3 or 4 of :func:`layer_block`: the one call site of :func:`products`.
+
+    One site, so the compiler inlines the products once (each further site
+    added seconds to the first compile).
+    """
+    target, at, w, bias, src, rows, offsets, mode, base, base_at = z, 0, conv_w, conv_b, u, conv_rows, conv_offsets, SET, z, 0
+    if step == -1:
+        target, at, w, bias, src, rows, offsets, base = u, history, rechannel_w, rechannel_b, y, in_rows, in_offsets, u
+    elif step == 1:
+        w, bias, src, rows, offsets, mode = mix_w, no_bias, cond, cond_rows, cond_offsets, ADD
+    elif step == 3:
+        target, w, bias, src, rows, offsets, mode, base = sk, h1_w, h1_b, z, p_rows, p_offsets, ADD, sk
+    elif step == 4:
+        target, at, w, bias, src, rows, offsets, mode, base, base_at = out, dst_offset, l1_w, l1_b, z, p_rows, p_offsets, RESIDUAL, u, history
+    products(target, at, w, bias, src, rows, offsets, n, mode, base, base_at)
+
+
+@numba.njit(**_OPTIONS)
+def _fill_past(u, channels, history):  # type: ignore[no-untyped-def]
+    """``u[c, :history] = u[c, history]`` for every channel: the past of a constant input."""
+    for c in range(channels):
+        first, row = u[c, history], u[c, :history]
+        for t in range(history):
+            row[t] = first
+
+
+@numba.njit(**_OPTIONS)
+def _rows_into(dst, at, src, src_at, rows, n, add):  # type: ignore[no-untyped-def]
+    """``dst[r, at:at + n] (+)= src[r, src_at:src_at + n]`` for the first ``rows`` rows."""
+    for r in range(rows):
+        d, s = dst[r, at : at + n], src[r, src_at : src_at + n]
+        if add:
+            for t in range(n):
+                d[t] += s[t]
+        else:
+            for t in range(n):
+                d[t] = s[t]
 
 
 @numba.njit(**_OPTIONS)
