@@ -23,6 +23,7 @@ import wavedil
 from wavedil import engines
 from wavedil.activations import fast_tanh
 from wavedil.batch import JobResult
+from wavedil.engine import StreamingFilter
 from wavedil.engines import Engine, resolve_engine
 from wavedil.errors import Setting, UsageError
 from wavedil.probe import measure_speed
@@ -329,3 +330,15 @@ def test_the_words_for_an_engine_name_the_layers_that_ran_elsewhere():
     assert engine_words("numpy", False, ["numpy", "numpy"]) == "numpy"
     assert engine_words("numba", True, ["numba", "numpy", "numpy"]) == "numba, fast tanh (layers 2, 3 on numpy)"
     assert engine_words("numba", False, ["numpy", "numpy"]) == "numba (every layer on numpy)"
+
+
+def test_kernels_that_cannot_load_leave_auto_on_numpy_and_refuse_numba_by_name(monkeypatch):
+    """Numba installed but unusable (too new a NumPy, no cache location): auto falls back, a named numba is refused."""
+    monkeypatch.setattr(engines, "numba_installed", lambda: True)
+    monkeypatch.setattr(engines, "kernels_unavailable", lambda: "ImportError: Numba needs NumPy 2.3 or less")
+    stack = wavedil.preset("drive")
+    monkeypatch.delenv("WAVEDIL_ENGINE", raising=False)
+    assert StreamingFilter(stack, 1).engine.name == "numpy"
+    assert Options().engine == "numpy"
+    with pytest.raises(UsageError, match="cannot load its compiled kernels .*NumPy 2.3"):
+        StreamingFilter(stack, 1, engine="numba")

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from .blas import one_blas_thread
-from .engines import Engine, resolve_engine
+from .engines import Engine, resolve_engine, usable
 from .errors import Setting, WavedilError
 from .memory import plan_and_check, signal_layout
 from .stack import Stack
@@ -124,7 +124,7 @@ class StreamingFilter:
         fast_tanh: bool = False,
     ) -> None:
         self.stack = stack
-        self.engine = resolve_engine(engine, fast_tanh=fast_tanh)
+        self.engine = usable(resolve_engine(engine, fast_tanh=fast_tanh))
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise WavedilError(f"dtype must be float32 or float64, got {self.dtype}")

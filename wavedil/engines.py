@@ -26,9 +26,10 @@ compute nothing never pay for it.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import Setting, UsageError
 
@@ -50,6 +51,8 @@ class Engine:
 
     name: str = "numpy"
     fast_tanh: bool = False
+    #: Chosen by ``auto`` (not asked for by name): it may fall back to NumPy (see :func:`usable`).
+    auto: bool = field(default=False, compare=False, repr=False)
 
     def describe(self) -> str:
         """``numba`` or ``numpy``, with ``, fast tanh`` when asked for."""
@@ -102,7 +105,7 @@ def resolve_engine(engine: str | Engine | None = None, *, fast_tanh: bool = Fals
         # Named as it was given: the argument or the environment variable.
         raise UsageError(f"{given} must be one of {', '.join(ENGINE_NAMES)}, got {name!r}")
     if name == "auto":
-        name = "numba" if numba_installed() else "numpy"
+        return Engine("numba" if numba_installed() else "numpy", bool(fast_tanh), auto=True)
     elif name == "numba" and not numba_installed():
         raise UsageError(
             "the numba engine was asked for but numba is not installed",
@@ -110,3 +113,48 @@ def resolve_engine(engine: str | Engine | None = None, *, fast_tanh: bool = Fals
             settings=(Setting("engine", "numpy"),),
         )
     return Engine(name, bool(fast_tanh))
+
+
+@functools.cache
+def kernels_unavailable() -> str | None:
+    """Why the compiled kernels cannot be loaded here, or None when they can.
+
+    Numba may be installed yet fail to import (a NumPy newer than it
+    supports), or find no place to cache compiled code: both show when the
+    kernels' first module is imported, which imports Numba.
+    """
+    try:
+        importlib.import_module("wavedil.kernels.tanh")
+    except Exception as exc:  # any failure to load them means: not usable here
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def usable(engine: Engine) -> Engine:
+    """``engine``, or NumPy when ``auto`` chose numba and the kernels cannot be loaded.
+
+    Imports Numba (about 0.3 s) when the engine is numba: call it where the
+    engine is about to run.
+
+    Raises
+    ------
+    UsageError
+        When numba was asked for by name and its kernels cannot be loaded.
+
+    Examples
+    --------
+    >>> usable(resolve_engine("numpy"))
+    Engine(name='numpy', fast_tanh=False)
+    """
+    if not engine.compiled:
+        return engine
+    why = kernels_unavailable()
+    if why is None:
+        return engine
+    if engine.auto:
+        return Engine("numpy", engine.fast_tanh, auto=True)
+    raise UsageError(
+        f"the numba engine cannot load its compiled kernels ({why})",
+        hint="{0} runs without them",
+        settings=(Setting("engine", "numpy"),),
+    )

@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from .engine import MIN_BLOCK_SIZE, StreamingFilter, block_size_for
-from .engines import NUMPY, Engine, resolve_engine
+from .engines import NUMPY, Engine, resolve_engine, usable
 from .errors import UsageError, WavedilError
 from .memory import plan_filter
 from .report import EffectiveField, Memory, Speed
@@ -421,7 +421,7 @@ def measure_speed(
     >>> speed.engine, speed.fast_tanh, speed.layer_engines
     ('numpy', False, ('numpy', 'numpy'))
     """
-    chosen = resolve_engine(engine, fast_tanh=fast_tanh)
+    chosen = usable(resolve_engine(engine, fast_tanh=fast_tanh))
     ch = channels or (1 if stack.is_mono else stack.in_channels)
     block_size = block_size or block_size_for(stack)
     n = max(1, int(seconds * sample_rate))

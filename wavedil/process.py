@@ -43,7 +43,7 @@ from .audio import (
     sndfile_reason,
 )
 from .engine import StreamingFilter, block_size_for
-from .engines import Engine, resolve_engine
+from .engines import Engine, resolve_engine, usable
 from .errors import AudioError, MemoryLimitError, SampleRateError, Setting, UsageError, WavedilError
 from .memory import plan_and_check, plan_whole_file, signal_layout
 from .segments import Segment, choose_segment_frames, ordered_results, plan_segments, run_segment
@@ -176,7 +176,7 @@ class Options:
             raise UsageError(f"the arithmetic is float32 or float64, not {self.dtype!r}")
         object.__setattr__(self, "dtype", dtype)  # np.float64 and "float64" alike
         # Resolved here, in the process that hands the work out: options travel to workers as "numpy" or "numba".
-        object.__setattr__(self, "engine", resolve_engine(self.engine).name)
+        object.__setattr__(self, "engine", usable(resolve_engine(self.engine)).name)
 
     @property
     def chosen_engine(self) -> Engine:
