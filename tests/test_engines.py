@@ -342,3 +342,11 @@ def test_kernels_that_cannot_load_leave_auto_on_numpy_and_refuse_numba_by_name(m
     assert Options().engine == "numpy"
     with pytest.raises(UsageError, match="cannot load its compiled kernels .*NumPy 2.3"):
         StreamingFilter(stack, 1, engine="numba")
+
+
+def test_engines_that_are_not_engines_are_usage_errors_and_fast_tanh_joins_an_engine():
+    with pytest.raises(UsageError, match="got 3"):
+        resolve_engine(3)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="numpy or numba, got 'bogus'"):
+        Engine("bogus")
+    assert resolve_engine(Engine("numpy"), fast_tanh=True) == Engine("numpy", True)

@@ -58,6 +58,10 @@ class Engine:
         """``numba`` or ``numpy``, with ``, fast tanh`` when asked for."""
         return self.name + (", fast tanh" if self.fast_tanh else "")
 
+    def __post_init__(self) -> None:
+        if self.name not in ("numpy", "numba"):
+            raise UsageError(f"an engine is numpy or numba, got {self.name!r}")
+
     @property
     def compiled(self) -> bool:
         """Whether layers with a compiled kernel use it."""
@@ -79,9 +83,9 @@ def resolve_engine(engine: str | Engine | None = None, *, fast_tanh: bool = Fals
     Parameters
     ----------
     engine : str, Engine or None
-        ``auto``, ``numpy`` or ``numba`` (an :class:`Engine` is returned as
-        it is). None: the ``WAVEDIL_ENGINE`` environment variable, else
-        ``auto``.
+        ``auto``, ``numpy`` or ``numba`` (an :class:`Engine` is kept, with
+        ``fast_tanh`` added when asked for). None: the ``WAVEDIL_ENGINE``
+        environment variable, else ``auto``.
     fast_tanh : bool
         Use NAM's plugin tanh approximation (see the module's notes).
 
@@ -98,7 +102,9 @@ def resolve_engine(engine: str | Engine | None = None, *, fast_tanh: bool = Fals
     True
     """
     if isinstance(engine, Engine):
-        return engine
+        return engine if engine.fast_tanh or not fast_tanh else Engine(engine.name, True, auto=engine.auto)
+    if engine is not None and not isinstance(engine, str):
+        raise UsageError(f"engine must be one of {', '.join(ENGINE_NAMES)} or an Engine, got {engine!r}")
     given = "engine" if engine is not None else "WAVEDIL_ENGINE"
     name = (engine if engine is not None else os.environ.get("WAVEDIL_ENGINE", "")).strip().lower() or "auto"
     if name not in ENGINE_NAMES:
