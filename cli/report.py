@@ -72,6 +72,9 @@ def report_command(
       wavedil report --spec capture.nam --speed --plot capture.png
     """
     output = None if output == "-" else output  # '-' is standard output, as for apply
+    if engine is not None and not speed:
+        # The figures come from the NumPy reference; only --speed runs the chosen engine.
+        raise click.UsageError("--engine chooses what --speed times; without --speed it does nothing")
     # Resolved first: an engine that cannot run is a usage mistake, found before any work.
     chosen = resolve_engine(engine, fast_tanh=fast_tanh)
     _check_targets(stack_kw.get("spec_path"), output=output, plot_path=plot_path)

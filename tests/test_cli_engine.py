@@ -95,7 +95,7 @@ def test_the_environment_chooses_without_the_option_and_the_option_wins(audio, t
 @pytest.mark.parametrize("command", ["apply", "report"])
 def test_numba_without_numba_exits_2_naming_both_remedies(audio, tmp_path, monkeypatch, command):
     monkeypatch.setattr(engines, "numba_installed", lambda: False)
-    args = ["apply", str(audio), "-o", str(tmp_path / "out.wav")] if command == "apply" else ["report"]
+    args = ["apply", str(audio), "-o", str(tmp_path / "out.wav")] if command == "apply" else ["report", "--speed"]
     result = invoke(*args, "--engine", "numba")
     assert result.exit_code == 2
     error = one_error(result)
@@ -147,3 +147,10 @@ def test_files_run_on_worker_processes_name_the_engine_in_their_lines(audio, tmp
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [line.get("engine") for line in lines] == ["numpy", "numpy", None]
+
+
+def test_report_engine_without_speed_is_a_usage_error():
+    """The report's figures come from the NumPy reference: --engine only chooses what --speed times."""
+    result = invoke("report", "--preset", "drive", "--engine", "numpy")
+    assert result.exit_code == 2
+    assert "--engine chooses what --speed times" in one_error(result)

@@ -40,13 +40,19 @@ _A, _B, _C, _D, _E = _F(2.45550750702956), _F(0.893229853513558), _F(0.821226666
 
 
 def tanh(x):  # type: ignore[no-untyped-def]
-    """tanh(x): within 4e-7 in float32 (rational), libm's in float64; for compiled code only."""
-    raise NotImplementedError("compiled code only")
+    """tanh(x): within 4e-7 in float32 (rational), libm's in float64 (see the overload below).
+
+    This body runs only with Numba's JIT disabled (``NUMBA_DISABLE_JIT=1``).
+    """
+    return math.tanh(x) if isinstance(x, float) else _rational_tanh(x)
 
 
 def sigmoid(x):  # type: ignore[no-untyped-def]
-    """``1 / (1 + exp(-x))``: within 2e-7 in float32, libm's in float64; for compiled code only."""
-    raise NotImplementedError("compiled code only")
+    """``1 / (1 + exp(-x))``: within 2e-7 in float32, libm's in float64 (see the overload below).
+
+    This body runs only with Numba's JIT disabled (``NUMBA_DISABLE_JIT=1``).
+    """
+    return 1.0 / (1.0 + math.exp(-x)) if isinstance(x, float) else _HALF + _HALF * _rational_tanh(_HALF * x)
 
 
 @overload(tanh, inline="always")
