@@ -36,7 +36,7 @@ CHUNK = WAVENET_CHUNK
 ADD, SET, RESIDUAL = 0, 1, 2
 
 
-@numba.njit(**_OPTIONS)
+@numba.njit(inline="always", **_OPTIONS)
 def _mac2(za, zb, ba, bb, base_a, base_b, mode, wa, wb, src, rows, offsets, n):  # type: ignore[no-untyped-def]
     """``z[t] (+)= [base[t] +] bias + sum_r w[r] * src[rows[r], offsets[r] + t]`` for two output rows.
 
@@ -78,86 +78,33 @@ def _mac2(za, zb, ba, bb, base_a, base_b, mode, wa, wb, src, rows, offsets, n): 
             zb[t] += b0 * x0[t]
 
 
-@numba.njit(**_OPTIONS)
-def products(dst, at, w, bias, src, rows, offsets, n, mode, base, base_at):  # type: ignore[no-untyped-def]
+@numba.njit(inline="always", **_OPTIONS)
+def products(dst, at, w, bias, src, rows, offsets, n, mode, base, base_at, scratch):  # type: ignore[no-untyped-def]
     """``dst[o, at + t] (+)= [base[o, base_at + t] +] bias[o] + w[o] @ src rows`` for every output row ``o``.
 
     ``mode`` is :data:`ADD`, :data:`SET` or :data:`RESIDUAL` (then ``base``
     holds the rows added; otherwise it is not read). Output rows go two at a
-    time; an odd last one is paired with a scratch row that is then dropped
-    (one kernel to compile, not two).
+    time; an odd last one is paired with ``scratch`` (a row of at least ``n``
+    samples), whose result is dropped: one loop to compile, not two.
     """
     count = w.shape[0]
-    scratch = np.empty(n if count % 2 else 0, dtype=dst.dtype)
     for o in range(0, count, 2):
         za, ba, base_a = dst[o, at : at + n], bias[o], base[o, base_at : base_at + n]
         if o + 1 < count:
             zb, bb, base_b, wb = dst[o + 1, at : at + n], bias[o + 1], base[o + 1, base_at : base_at + n], w[o + 1]
         else:
-            zb, bb, base_b, wb = scratch, bias[o], scratch, w[o]
+            zb, bb, base_b, wb = scratch[:n], bias[o], scratch[:n], w[o]
         _mac2(za, zb, ba, bb, base_a, base_b, mode, w[o], wb, src, rows, offsets, n)
 
 
-@numba.njit(**_OPTIONS)
-def layer_block(  # type: ignore[no-untyped-def]
-    buf, history, n, prime, cond, conv_w, conv_rows, conv_offsets, conv_b, mix_w, cond_rows, cond_offsets,
-    gating, act_code, act_slopes, act_bounds, sec_code, sec_slopes, sec_bounds, z,
-    l1_w, l1_b, has_l1, h1_w, h1_b, has_h1, p_rows, p_offsets, skip, dst, dst_offset,
-    rechannel, y, rechannel_w, rechannel_b, in_rows, in_offsets,
-):
-    """One WaveNet layer over ``n`` samples of every signal, fused (see the module docstring).
-
-    ``buf`` (batch, C, history + block) holds the layer's input at
-    ``[history, history + n)`` after its past; ``prime`` first fills the past
-    with the first input sample (the steady state of a constant input).
-    ``z`` (rows, block) is scratch; the bottleneck's ``p`` is its first rows.
-    ``dst`` receives the next layer's input at ``dst_offset``. Afterwards the
-    last ``history`` input samples move to the front of ``buf``. With
-    ``rechannel`` (the array's first layer) the input is first made from the
-    array's input ``y`` by the rechannel 1x1.
-    """
-    batch, channels = buf.shape[0], buf.shape[1]
-    mid = conv_w.shape[0]
-    bottleneck = p_rows.shape[0]
-    no_bias = conv_b * 0
-    for s in range(batch):
-        u, sk, out = buf[s], skip[s], dst[s]
-        # The steps in order. The products share one call site, and so do the activations:
-        # the compiler inlines each once, not once per use (the first compile took twice as long).
-        for step in range(-1, 5):
-            if step == -1 and not rechannel:
-                continue
-            if step == 0 and prime:
-                # The steady state of a constant input: its past is its first sample (the input is ready now).
-                _fill_past(u, channels, history)
-            if step == 2:
-                _activate_layer(z, mid, bottleneck, gating, act_code, act_slopes, act_bounds, sec_code, sec_slopes, sec_bounds, n)
-                continue
-            if (step == 3 and not has_h1) or (step == 4 and not has_l1):
-                # No 1x1: the skip sum adds p itself; the next input is this one.
-                if step == 3:
-                    _rows_into(sk, 0, z, 0, bottleneck, n, True)
-                else:
-                    _rows_into(out, dst_offset, u, history, channels, n, False)
-                continue
-            # -1: input = rechannel y; 0: z = b + conv taps; 1: z += mixin; 3: skip += head1x1; 4: next input = input + layer1x1
-            _layer_product(
-                step, z, u, history, conv_w, conv_rows, conv_offsets, conv_b, mix_w, no_bias, cond[s], cond_rows, cond_offsets,
-                h1_w, h1_b, sk, l1_w, l1_b, out, dst_offset, p_rows, p_offsets, y[s], rechannel_w, rechannel_b, in_rows, in_offsets, n,
-            )
-        # The last ``history`` input samples become the past of the next chunk (the source lies
-        # ahead of the destination, so a forward copy reads nothing it has overwritten).
-        _rows_into(u, 0, u, n, channels, history, False)
-
-
-@numba.njit(**_OPTIONS)
+@numba.njit(inline="always", **_OPTIONS)
 def _layer_product(  # type: ignore[no-untyped-def]
     step, z, u, history, conv_w, conv_rows, conv_offsets, conv_b, mix_w, no_bias, cond, cond_rows, cond_offsets,
-    h1_w, h1_b, sk, l1_w, l1_b, out, dst_offset, p_rows, p_offsets, y, rechannel_w, rechannel_b, in_rows, in_offsets, n,
+    h1_w, h1_b, sk, l1_w, l1_b, out, dst_offset, p_rows, p_offsets, y, rechannel_w, rechannel_b, in_rows, in_offsets, n, scratch,
 ):
     """Step -1, 0, 1, 3 or 4 of :func:`layer_block`: the one call site of :func:`products`.
 
-    One site, so the compiler inlines the products once (each further site
+    One site, so the compiler builds the products once (each further site
     added seconds to the first compile).
     """
     target, at, w, bias, src, rows, offsets, mode, base, base_at = z, 0, conv_w, conv_b, u, conv_rows, conv_offsets, SET, z, 0
@@ -169,10 +116,10 @@ def _layer_product(  # type: ignore[no-untyped-def]
         target, w, bias, src, rows, offsets, mode, base = sk, h1_w, h1_b, z, p_rows, p_offsets, ADD, sk
     elif step == 4:
         target, at, w, bias, src, rows, offsets, mode, base, base_at = out, dst_offset, l1_w, l1_b, z, p_rows, p_offsets, RESIDUAL, u, history
-    products(target, at, w, bias, src, rows, offsets, n, mode, base, base_at)
+    products(target, at, w, bias, src, rows, offsets, n, mode, base, base_at, scratch)
 
 
-@numba.njit(**_OPTIONS)
+@numba.njit(inline="always", **_OPTIONS)
 def _fill_past(u, channels, history):  # type: ignore[no-untyped-def]
     """``u[c, :history] = u[c, history]`` for every channel: the past of a constant input."""
     for c in range(channels):
@@ -181,7 +128,7 @@ def _fill_past(u, channels, history):  # type: ignore[no-untyped-def]
             row[t] = first
 
 
-@numba.njit(**_OPTIONS)
+@numba.njit(inline="always", **_OPTIONS)
 def _rows_into(dst, at, src, src_at, rows, n, add):  # type: ignore[no-untyped-def]
     """``dst[r, at:at + n] (+)= src[r, src_at:src_at + n]`` for the first ``rows`` rows."""
     for r in range(rows):
@@ -194,7 +141,7 @@ def _rows_into(dst, at, src, src_at, rows, n, add):  # type: ignore[no-untyped-d
                 d[t] = s[t]
 
 
-@numba.njit(**_OPTIONS)
+@numba.njit(inline="always", **_OPTIONS)
 def _activate_layer(z, mid, bottleneck, gating, act_code, act_slopes, act_bounds, sec_code, sec_slopes, sec_bounds, n):  # type: ignore[no-untyped-def]
     """``p`` from ``z`` in place: the activation, or the gated or blended pair (see the module docstring)."""
     if gating == 2:
@@ -228,45 +175,88 @@ def _activate_layer(z, mid, bottleneck, gating, act_code, act_slopes, act_bounds
 
 
 @numba.njit(**_OPTIONS)
-def array_block(n, prime, y, cond, rechannel_w, settings, params, index, state, z, skip, out, out_offset):  # type: ignore[no-untyped-def]
-    """A layer array over ``n`` samples: the rechannel, then :func:`layer_block` for each layer.
+def array_block(  # type: ignore[no-untyped-def]
+    n, prime, y, cond, rechannel_w, settings, params, index, state, z, skip, out, out_offset, ramp, zeros, zero_bias, scratch,
+):
+    """A layer array over ``n`` samples: :func:`layer_block` for each layer, the first one making its input by the rechannel.
 
     One call per array and chunk (a call from Python costs about a
     microsecond per argument, more than a layer's work on a short chunk).
     Every layer's weights live in ``params``, its tap rows and offsets in
     ``index`` and its input buffer in ``state``, at the places its row of
     ``settings`` gives: one compiled signature serves every model.
+    ``ramp`` (0, 1, 2, ...) and ``zeros`` index the rows of a 1x1,
+    ``zero_bias`` is a bias of zeros and ``scratch`` a spare row, each long
+    enough for any layer: made once by the caller, since every NumPy
+    function a kernel calls adds to its first compile.
+    """
+    for i in range(settings.shape[0]):
+        layer_block(i, n, prime, y, cond, rechannel_w, settings, params, index, state, z, skip, out, out_offset, ramp, zeros, zero_bias, scratch)
+
+
+@numba.njit(inline="always", **_OPTIONS)
+def layer_block(  # type: ignore[no-untyped-def]
+    i, n, prime, y, cond, rechannel_w, settings, params, index, state, z, skip, out, out_offset, ramp, zeros, zero_bias, scratch,
+):
+    """Layer ``i`` of :func:`array_block` over ``n`` samples of every signal, fused (see the module docstring).
+
+    Its buffer (batch, C, history + chunk) holds the layer's input at
+    ``[history, history + n)`` after its past; ``prime`` first fills the past
+    with the first input sample (the steady state of a constant input).
+    ``z`` (rows, chunk) is scratch; the bottleneck's ``p`` is its first rows.
+    The next layer's buffer (or ``out`` at ``out_offset``, after the last
+    layer) receives its output. Afterwards the last ``history`` input
+    samples move to the front of the buffer. The first layer's input is made
+    from the array's input ``y`` by the rechannel 1x1.
     """
     batch, cond_size = y.shape[0], cond.shape[1]
-    layers = settings.shape[0]
-    zeros = np.zeros(max(cond_size, y.shape[1], settings[:, _BOTTLENECK].max()), dtype=np.int64)
-    ramp = np.arange(zeros.shape[0])
-    bias = np.zeros(rechannel_w.shape[0], dtype=params.dtype)
-    for i in range(layers):
-        st = settings[i]
-        c, mid, b, taps, width = st[_CHANNELS], st[_MID], st[_BOTTLENECK], st[_TAPS], st[_H1_OUT]
-        buf = state[st[_BUF] : st[_BUF] + batch * c * st[_BUF_LEN]].reshape((batch, c, st[_BUF_LEN]))
-        if i + 1 < layers:
-            nx = settings[i + 1]
-            dst = state[nx[_BUF] : nx[_BUF] + batch * nx[_CHANNELS] * nx[_BUF_LEN]].reshape((batch, nx[_CHANNELS], nx[_BUF_LEN]))
-            offset = nx[_HISTORY]
-        else:
-            dst, offset = out, out_offset
-        layer_block(
-            buf, st[_HISTORY], n, prime, cond,
-            params[st[_CONV_W] : st[_CONV_W] + mid * taps].reshape((mid, taps)),
-            index[st[_ROWS] : st[_ROWS] + taps], index[st[_OFFSETS] : st[_OFFSETS] + taps],
-            params[st[_CONV_B] : st[_CONV_B] + mid],
-            params[st[_MIX_W] : st[_MIX_W] + mid * cond_size].reshape((mid, cond_size)),
-            ramp[:cond_size], zeros[:cond_size], st[_GATING],
-            st[_ACT], params[st[_ACT_SLOPES] : st[_ACT_SLOPES] + b], params[st[_ACT_BOUNDS] : st[_ACT_BOUNDS] + 4],
-            st[_SEC], params[st[_SEC_SLOPES] : st[_SEC_SLOPES] + b], params[st[_SEC_BOUNDS] : st[_SEC_BOUNDS] + 4],
-            z,
-            params[st[_L1_W] : st[_L1_W] + c * b].reshape((c, b)), params[st[_L1_B] : st[_L1_B] + c], st[_HAS_L1] != 0,
-            params[st[_H1_W] : st[_H1_W] + width * b].reshape((width, b)), params[st[_H1_B] : st[_H1_B] + width], st[_HAS_H1] != 0,
-            ramp[:b], zeros[:b], skip, dst, offset,
-            i == 0, y, rechannel_w, bias, ramp[: y.shape[1]], zeros[: y.shape[1]],
-        )
+    st = settings[i]
+    history, c, mid, b, taps, width = st[_HISTORY], st[_CHANNELS], st[_MID], st[_BOTTLENECK], st[_TAPS], st[_H1_OUT]
+    has_l1, has_h1 = st[_HAS_L1] != 0, st[_HAS_H1] != 0
+    buf = state[st[_BUF] : st[_BUF] + batch * c * st[_BUF_LEN]].reshape((batch, c, st[_BUF_LEN]))
+    dst, dst_offset = out, out_offset
+    if i + 1 < settings.shape[0]:
+        nx = settings[i + 1]
+        dst = state[nx[_BUF] : nx[_BUF] + batch * nx[_CHANNELS] * nx[_BUF_LEN]].reshape((batch, nx[_CHANNELS], nx[_BUF_LEN]))
+        dst_offset = nx[_HISTORY]
+    conv_w = params[st[_CONV_W] : st[_CONV_W] + mid * taps].reshape((mid, taps))
+    conv_rows, conv_offsets = index[st[_ROWS] : st[_ROWS] + taps], index[st[_OFFSETS] : st[_OFFSETS] + taps]
+    conv_b = params[st[_CONV_B] : st[_CONV_B] + mid]
+    mix_w = params[st[_MIX_W] : st[_MIX_W] + mid * cond_size].reshape((mid, cond_size))
+    act_slopes, act_bounds = params[st[_ACT_SLOPES] : st[_ACT_SLOPES] + b], params[st[_ACT_BOUNDS] : st[_ACT_BOUNDS] + 4]
+    sec_slopes, sec_bounds = params[st[_SEC_SLOPES] : st[_SEC_SLOPES] + b], params[st[_SEC_BOUNDS] : st[_SEC_BOUNDS] + 4]
+    l1_w, l1_b = params[st[_L1_W] : st[_L1_W] + c * b].reshape((c, b)), params[st[_L1_B] : st[_L1_B] + c]
+    h1_w, h1_b = params[st[_H1_W] : st[_H1_W] + width * b].reshape((width, b)), params[st[_H1_B] : st[_H1_B] + width]
+    for s in range(batch):
+        u, sk, nxt = buf[s], skip[s], dst[s]
+        # The steps in order. The products share one call site, and so do the row copies:
+        # the compiler builds each once, not once per use (each use added seconds to the first compile).
+        for step in range(-1, 6):
+            if step == -1 and i != 0:
+                continue
+            if step == 0 and prime:
+                # The steady state of a constant input: its past is its first sample (the input is ready now).
+                _fill_past(u, c, history)
+            if step == 2:
+                _activate_layer(z, mid, b, st[_GATING], st[_ACT], act_slopes, act_bounds, st[_SEC], sec_slopes, sec_bounds, n)
+            elif step == 5 or (step == 3 and not has_h1) or (step == 4 and not has_l1):
+                # 3 without a head 1x1: the skip sum adds p itself; 4 without a layer 1x1: the next
+                # input is this one; 5: the last ``history`` input samples become the past of the next
+                # chunk (the source lies ahead of the destination: a forward copy reads nothing it has
+                # overwritten).
+                target, at, src, src_at, rows, count, add = sk, 0, z, 0, b, n, True
+                if step == 4:
+                    target, at, src, src_at, rows, count, add = nxt, dst_offset, u, history, c, n, False
+                elif step == 5:
+                    target, at, src, src_at, rows, count, add = u, 0, u, n, c, history, False
+                _rows_into(target, at, src, src_at, rows, count, add)
+            else:
+                # -1: input = rechannel y; 0: z = b + conv taps; 1: z += mixin; 3: skip += head1x1; 4: next input = input + layer1x1
+                _layer_product(
+                    step, z, u, history, conv_w, conv_rows, conv_offsets, conv_b, mix_w, zero_bias[:mid], cond[s], ramp[:cond_size], zeros[:cond_size],
+                    h1_w, h1_b, sk, l1_w, l1_b, nxt, dst_offset, ramp[:b], zeros[:b], y[s], rechannel_w, zero_bias[: rechannel_w.shape[0]],
+                    ramp[: y.shape[1]], zeros[: y.shape[1]], n, scratch,
+                )
 
 
 class _Layer:
@@ -370,6 +360,10 @@ class CompiledArrayRunner:
         self.cond_stage = np.empty((batch, self.cond_size, chunk), dtype=dtype)
         self.z = np.empty((max(lr.z_rows for lr in layers), chunk), dtype=dtype)
         self.settings, self.params, self.index, self.state = _pack(layers, batch, dtype)
+        rows = max(self.cond_size, rechannel.in_channels, max(lr.bottleneck for lr in layers))
+        self.ramp, self.zeros = np.arange(rows, dtype=np.int64), np.zeros(rows, dtype=np.int64)
+        self.zero_bias = np.zeros(max(self.z.shape[0], self.rechannel_w.shape[0]), dtype=dtype)
+        self.scratch = np.empty(chunk, dtype=dtype)
 
     def __call__(self, y: np.ndarray, cond: np.ndarray, skip_in: np.ndarray | None, prime: bool) -> tuple[np.ndarray, np.ndarray]:
         n = y.shape[-1]
@@ -387,7 +381,7 @@ class CompiledArrayRunner:
             np.copyto(skip, skip_in)
         np.copyto(self.cond_stage[..., :n], cond)
         np.copyto(self.y_stage[..., :n], y)
-        array_block(n, prime, self.y_stage, self.cond_stage, self.rechannel_w, self.settings, self.params, self.index, self.state, self.z, self.skip, self.out, start)
+        array_block(n, prime, self.y_stage, self.cond_stage, self.rechannel_w, self.settings, self.params, self.index, self.state, self.z, self.skip, self.out, start, self.ramp, self.zeros, self.zero_bias, self.scratch)
         if prime:
             self.head.hist[...] = skip[..., :1]
         self.head.run(skip, self.head_out[..., start : start + n])

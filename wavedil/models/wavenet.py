@@ -219,10 +219,10 @@ class LayerArray:
         """Bytes the compiled runner (:mod:`wavedil.kernels.wavenet`) allocates beyond the weights' copy.
 
         Per layer its input with the history for a chunk; per array one z
-        scratch, the skip sum and the staged input and condition for a
-        chunk, the output and head for a block, the head's own buffers, and
-        the packed weights (twice: the layers' copies exist while they are
-        packed), tap index and settings table.
+        scratch and a spare row, the skip sum and the staged input and
+        condition for a chunk, the output and head for a block, the head's
+        own buffers, a zero bias, and the packed weights (twice: the layers'
+        copies exist while they are packed), tap index and settings table.
         """
         chunk = min(block, WAVENET_CHUNK)
         state = sum(layer.channels * (layer.history + chunk) for layer in self.layers)
@@ -231,7 +231,7 @@ class LayerArray:
         rows += (self.channels + self.head_size) * block + self.head.input_rows(block)
         packed = sum(d.size for layer in self.layers for d in layer.denses) * itemsize
         index = 8 * sum(2 * layer.conv.kernel_size * layer.channels + 32 for layer in self.layers)
-        return batch * rows * itemsize + z * chunk * itemsize + 2 * packed + index
+        return batch * rows * itemsize + ((z + 1) * chunk + z) * itemsize + 2 * packed + index
 
     def buffer_rows(self, block: int) -> int:
         """Rows per signal of its runner's buffers: its layers', the stacked GEMM input, skip sum, output and head."""
