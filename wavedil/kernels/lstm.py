@@ -12,6 +12,8 @@ rational approximations of :mod:`wavedil.kernels.tanh` (within 4e-7; libm's
 ``exp`` measured 3x slower here), libm's in float64 (precision asked for),
 or the Core's ``fast_tanh`` and ``fast_sigmoid`` for every gate and the
 cell, as NeuralAmpModelerCore's ``lstm.cpp`` does when its fast tanh is on.
+Each of the three is its own compiled function (:data:`LAYERS`), compiled
+on first use of that mode and dtype.
 """
 
 from __future__ import annotations
