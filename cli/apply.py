@@ -132,7 +132,8 @@ def apply_command(inputs: tuple[str, ...], jobs: int | None, scheduler: str | No
       sox in.flac -t wav - | wavedil apply - -o - --spec capture.nam | sox -t wav - out.flac
       wavedil apply /shared/in/*.wav -d /shared/out --scheduler tcp://head:8786 --json
     """
-    options = Options(**{f.name: kw.pop(f.name) for f in dataclasses.fields(Options)})
+    # Every option of the run but engine_auto, which the options set themselves from --engine.
+    options = Options(**{f.name: kw.pop(f.name) for f in dataclasses.fields(Options) if f.name != "engine_auto"})
     layout = {name: kw.pop(name) for name in _LAYOUT}
     stack = build_stack(**kw)
     check_stack_memory(

@@ -336,12 +336,70 @@ def test_kernels_that_cannot_load_leave_auto_on_numpy_and_refuse_numba_by_name(m
     """Numba installed but unusable (too new a NumPy, no cache location): auto falls back, a named numba is refused."""
     monkeypatch.setattr(engines, "numba_installed", lambda: True)
     monkeypatch.setattr(engines, "kernels_unavailable", lambda: "ImportError: Numba needs NumPy 2.3 or less")
-    stack = wavedil.preset("drive")
+    stack = nam("wavenet_a1_nano")  # a stack auto would run compiled
     monkeypatch.delenv("WAVEDIL_ENGINE", raising=False)
     assert StreamingFilter(stack, 1).engine.name == "numpy"
-    assert Options().engine == "numpy"
+    # The options of a run keep auto's choice, through dataclasses.replace too; each filter then finds the kernels missing.
+    for options in (Options(), replace(Options(), overwrite=True)):
+        assert options.engine_auto and StreamingFilter(stack, 1, engine=options.chosen_engine).engine.name == "numpy"
+    assert not Options(engine="numba").engine_auto
     with pytest.raises(UsageError, match="cannot load its compiled kernels .*NumPy 2.3"):
         StreamingFilter(stack, 1, engine="numba")
+
+
+# ---------------------------------------------------------------------------
+# auto: the kernels for the stacks they pay for
+
+
+def test_auto_keeps_plain_convolution_stacks_on_numpy_and_takes_numba_for_nam_models(no_env):
+    no_env.setattr(engines, "numba_installed", lambda: True)
+    rng = np.random.default_rng(0)
+    wide_linear = Stack((Conv1d(rng.standard_normal((4, 4, 3)), np.zeros(4), dilation=2),))
+    plain = [wavedil.preset(name) for name in ("smooth", "drive", "echo")] + [wide_linear]
+    for stack in plain:
+        assert not engines.kernels_pay(stack)
+        assert engines.for_stack(resolve_engine(), stack) == Engine("numpy")
+        # Asked for by name, numba is what runs.
+        assert engines.for_stack(resolve_engine("numba"), stack) == Engine("numba")
+    # A smooth activation over several channels (a NAM ConvNet) pays, as NAM's WaveNets and LSTMs do.
+    wide_tanh = Stack((Conv1d(rng.standard_normal((4, 4, 3)), np.zeros(4), dilation=2, activation="tanh"),))
+    for stack in (wide_tanh, nam("convnet"), wavedil.preset("wavenet"), nam("wavenet_a1_nano"), nam("lstm")):
+        assert engines.kernels_pay(stack)
+        assert engines.for_stack(resolve_engine(fast_tanh=True), stack) == Engine("numba", True)
+
+
+def test_a_wavenet_whose_arrays_the_kernels_cannot_compute_stays_on_numpy_under_auto(no_env):
+    """FiLM modulations run on NumPy whatever the engine: Numba's start-up would buy nothing."""
+    no_env.setattr(engines, "numba_installed", lambda: True)
+    film = wavedil.load_spec(NAM.parent / "core" / "wavenet_layer1x1_post_film.nam")
+    assert not engines.kernels_pay(film)
+    assert StreamingFilter(film, 1).engine.name == "numpy"
+
+
+def test_auto_plans_the_memory_of_the_engine_that_will_run(no_env):
+    from wavedil.memory import plan_filter
+
+    no_env.setattr(engines, "numba_installed", lambda: True)
+    stack = wavedil.preset("echo")
+    auto = Engine("numba", auto=True)
+    assert plan_filter(stack, 1, block_size=4096, engine=auto) == plan_filter(stack, 1, block_size=4096, engine="numpy")
+
+
+@needs_numba
+def test_a_plain_stack_under_auto_runs_without_importing_numba(tmp_path):
+    """The Quick start's default stack: Numba's start-up (0.7-0.9 s a process) is not paid where it buys nothing."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, wavedil\n"
+        "y = wavedil.apply(wavedil.preset('smooth'), np.ones(4096, dtype=np.float32))\n"
+        "f = wavedil.StreamingFilter(wavedil.preset('smooth'), 1)\n"
+        "print(f.engine.name, 'numba' in sys.modules)\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "WAVEDIL_ENGINE"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout.split()
+    assert out == ["numpy", "False"]
 
 
 def test_engines_that_are_not_engines_are_usage_errors_and_fast_tanh_joins_an_engine():

@@ -124,7 +124,7 @@ class StreamingFilter:
         fast_tanh: bool = False,
     ) -> None:
         self.stack = stack
-        self.engine = usable(resolve_engine(engine, fast_tanh=fast_tanh))
+        self.engine = usable(resolve_engine(engine, fast_tanh=fast_tanh), stack)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise WavedilError(f"dtype must be float32 or float64, got {self.dtype}")

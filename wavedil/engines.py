@@ -9,10 +9,11 @@ Two engines compute the same forward pass:
   Both give the same output to float rounding (tested to 1e-5 of the peak
   for every layer kind and model architecture).
 
-``auto`` (the default) takes ``numba`` when Numba can be imported and
-``numpy`` otherwise, as pandas does with its ``performance`` extra. The
-choice comes from the ``engine`` argument, else the ``WAVEDIL_ENGINE``
-environment variable, else ``auto``. A layer kind without a compiled kernel
+``auto`` (the default) takes ``numba`` when Numba can be imported and the
+stack has a layer the kernels make much faster (:func:`kernels_pay`: a
+WaveNet or an LSTM), and ``numpy`` otherwise, as pandas does with its
+``performance`` extra. The choice comes from the ``engine`` argument, else
+the ``WAVEDIL_ENGINE`` environment variable, else ``auto``. A layer kind without a compiled kernel
 runs on NumPy whatever the choice; a runner's ``engine`` attribute says which
 one ran it.
 
@@ -30,6 +31,7 @@ import functools
 import importlib.util
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import Setting, UsageError
 
@@ -121,6 +123,41 @@ def resolve_engine(engine: str | Engine | None = None, *, fast_tanh: bool = Fals
     return Engine(name, bool(fast_tanh))
 
 
+def kernels_pay(stack: Any) -> bool:
+    """Whether ``auto`` runs this stack on the compiled kernels: it has a layer they make much faster.
+
+    Those are NAM's models: a WaveNet with an array the kernels compute
+    (1.5-2x faster than NumPy here) and an LSTM (70x: NumPy steps it
+    sample by sample). A plain convolution stack gains at most a quarter
+    (W1 of the benchmarks: 0.082 s against 0.101 s for ten minutes of audio),
+    less than the 0.7-0.9 s Numba's start-up costs every process, so
+    ``auto`` keeps it on NumPy; ``engine="numba"`` still compiles it.
+
+    Examples
+    --------
+    >>> import wavedil
+    >>> kernels_pay(wavedil.preset("smooth")), kernels_pay(wavedil.preset("wavenet"))
+    (False, True)
+    """
+    return any(getattr(layer, "kernels_pay", False) for layer in stack.layers)
+
+
+def for_stack(engine: Engine, stack: Any) -> Engine:
+    """``engine``, or NumPy when ``auto`` chose numba for a stack the kernels do not pay for (:func:`kernels_pay`).
+
+    Examples
+    --------
+    >>> import wavedil
+    >>> for_stack(Engine("numba", auto=True), wavedil.preset("smooth")).name
+    'numpy'
+    >>> for_stack(Engine("numba"), wavedil.preset("smooth")).name
+    'numba'
+    """
+    if engine.auto and engine.compiled and not kernels_pay(stack):
+        return Engine("numpy", engine.fast_tanh, auto=True)
+    return engine
+
+
 @functools.cache
 def kernels_unavailable() -> str | None:
     """Why the compiled kernels cannot be loaded here, or None when they can.
@@ -136,11 +173,13 @@ def kernels_unavailable() -> str | None:
     return None
 
 
-def usable(engine: Engine) -> Engine:
-    """``engine``, or NumPy when ``auto`` chose numba and the kernels cannot be loaded.
+def usable(engine: Engine, stack: Any = None) -> Engine:
+    """``engine``, or NumPy when ``auto`` chose numba and the kernels cannot be loaded or do not pay for ``stack``.
 
     Imports Numba (about 0.3 s) when the engine is numba: call it where the
-    engine is about to run.
+    engine is about to run. With a ``stack``, ``auto`` keeps NumPy when no
+    layer gains from the kernels (:func:`kernels_pay`), without importing
+    Numba.
 
     Raises
     ------
@@ -152,6 +191,8 @@ def usable(engine: Engine) -> Engine:
     >>> usable(resolve_engine("numpy"))
     Engine(name='numpy', fast_tanh=False)
     """
+    if stack is not None:
+        engine = for_stack(engine, stack)
     if not engine.compiled:
         return engine
     why = kernels_unavailable()

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .engines import Engine, resolve_engine
+from .engines import Engine, for_stack, resolve_engine
 from .errors import MemoryLimitError, Setting, WavedilError
 
 #: The default limit's ceiling, in bytes.
@@ -142,7 +142,7 @@ def plan_filter(stack, channels: int, *, dtype: DTypeLike = np.float32, block_si
     itemsize = np.dtype(dtype).itemsize
     block = int(block_size)
     widest = max(max(layer.in_channels, layer.out_channels) for layer in stack.layers)
-    resolved = resolve_engine(engine)
+    resolved = for_stack(resolve_engine(engine), stack)
     state = sum(layer.memory_bytes(batch, itemsize, block, resolved) for layer in stack.layers)
     # Two ping-pong buffers and two block-long temporaries (a tap's product, an activation's) as wide as
     # the widest signal; the frames read, the frames written and the float64 copy the writer converts.

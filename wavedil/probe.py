@@ -421,7 +421,7 @@ def measure_speed(
     >>> speed.engine, speed.fast_tanh, speed.layer_engines
     ('numpy', False, ('numpy', 'numpy'))
     """
-    chosen = usable(resolve_engine(engine, fast_tanh=fast_tanh))
+    chosen = usable(resolve_engine(engine, fast_tanh=fast_tanh), stack)
     ch = channels or (1 if stack.is_mono else stack.in_channels)
     block_size = block_size or block_size_for(stack)
     n = max(1, int(seconds * sample_rate))

@@ -230,7 +230,7 @@ def parallel_apply(
     frames = x[:, None] if one_d else x
     if frames.ndim != 2:
         raise WavedilError(f"x must be 1-D or 2-D (frames, channels), got shape {x.shape}")
-    chosen = usable(resolve_engine(engine, fast_tanh=fast_tanh))
+    chosen = usable(resolve_engine(engine, fast_tanh=fast_tanh), stack)
     block_size = block_size or block_size_for(stack, frames.shape[1])
     # Convert once here, as the serial run converts each block: the same values reach the layers.
     frames = frames.astype(np.dtype(dtype), copy=False)

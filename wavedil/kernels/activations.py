@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numba
 
+from .codes import ACTIVATION_CODES, SMOOTH_ACTIVATIONS
 from .tanh import fast_tanh, sigmoid, tanh
 
 
 _JIT = {"cache": True, "error_model": "numpy"}
 #: Codes computed through tanh or a division (the rest are piecewise linear).
-_SMOOTH = (1, 2, 5, 8, 9)
+_SMOOTH = tuple(sorted(ACTIVATION_CODES[name] for name in SMOOTH_ACTIVATIONS))
 
 
 @numba.njit(**_JIT)

@@ -30,6 +30,8 @@ ACTIVATION_CODES = {
     "hardsigmoid": 11,
     "hardswish": 12,
 }
+#: The activations computed through tanh or a division (the rest are piecewise linear): where NumPy is slowest.
+SMOOTH_ACTIVATIONS = frozenset({"tanh", "fast_tanh", "sigmoid", "silu", "softsign"})
 GATING_CODES = {"none": 0, "gated": 1, "blended": 2}
 #: Samples per WaveNet kernel pass: an output row and the four input rows a pass reads stay in the
 #: L1 cache (4 KiB each in float32); the engine's longer blocks are cut into such chunks.

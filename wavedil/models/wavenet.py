@@ -292,6 +292,14 @@ class WaveNet:
     stacks_taps = True
 
     @property
+    def kernels_pay(self) -> bool:
+        """Whether the compiled kernels compute one of its arrays or its condition model (``auto`` then takes them).
+
+        See :func:`wavedil.engines.kernels_pay`.
+        """
+        return any(supports_array(arr) for arr in self.arrays) or bool(getattr(self.condition_model, "kernels_pay", False))
+
+    @property
     def in_channels(self) -> int:
         return self.arrays[0].input_size
 
