@@ -35,6 +35,7 @@ from wavedil.batch import (
     run_jobs,
     summarize,
 )
+from wavedil.engines import usable
 from wavedil.errors import AudioError, WavedilError
 from wavedil.process import is_stream
 from wavedil.report import FORMAT_NAMES, engine_words, extension_for
@@ -132,12 +133,12 @@ def apply_command(inputs: tuple[str, ...], jobs: int | None, scheduler: str | No
       sox in.flac -t wav - | wavedil apply - -o - --spec capture.nam | sox -t wav - out.flac
       wavedil apply /shared/in/*.wav -d /shared/out --scheduler tcp://head:8786 --json
     """
-    # Every option of the run but engine_auto, which the options set themselves from --engine.
-    options = Options(**{f.name: kw.pop(f.name) for f in dataclasses.fields(Options) if f.name != "engine_auto"})
+    options = Options(**{f.name: kw.pop(f.name) for f in dataclasses.fields(Options)})
     layout = {name: kw.pop(name) for name in _LAYOUT}
     stack = build_stack(**kw)
+    # Planned for the engine that will run: auto may keep the stack on NumPy, or fall back when the kernels cannot load.
     check_stack_memory(
-        stack, kw.get("spec_path"), dtype=options.dtype, block_size=options.block_size, limit=options.memory_limit, engine=options.chosen_engine
+        stack, kw.get("spec_path"), dtype=options.dtype, block_size=options.block_size, limit=options.memory_limit, engine=usable(options.chosen_engine, stack)
     )
     _check_usage(inputs, layout["output"], scheduler=scheduler, as_json=as_json)
     _check_ignored(click.get_current_context(), layout, options)

@@ -75,7 +75,7 @@ def engine_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--engine",
             type=click.Choice(ENGINE_NAMES, case_sensitive=False),
             help="What computes the layers: numba (compiled kernels, the 'fast' extra: pip install \"wavedil[fast]\"), "
-            "numpy, or auto (numba when installed, for NAM models and wide smooth layers) [default: env WAVEDIL_ENGINE, else auto].",
+            "numpy, or auto (numba when installed, for WaveNets, LSTMs and multi-channel tanh-like layers) [default: env WAVEDIL_ENGINE, else auto].",
         ),
         click.option(
             "--fast-tanh",

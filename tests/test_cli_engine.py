@@ -154,3 +154,17 @@ def test_report_engine_without_speed_is_a_usage_error():
     result = invoke("report", "--preset", "drive", "--engine", "numpy")
     assert result.exit_code == 2
     assert "--engine chooses what --speed times" in one_error(result)
+
+
+def test_kernels_that_cannot_load_make_a_named_numba_one_usage_error_and_auto_plan_for_numpy(audio, tmp_path, monkeypatch):
+    """Numba installed but unusable: --engine numba is refused before any file; auto plans (and runs) NumPy's buffers."""
+    monkeypatch.setattr(engines, "numba_installed", lambda: True)
+    monkeypatch.setattr(engines, "kernels_unavailable", lambda: "ImportError: Numba needs NumPy 2.3 or less")
+    spec = str(NAM / "wavenet_a1_nano.nam")
+    result = invoke("apply", str(audio), str(audio), "-d", str(tmp_path / "out"), "--spec", spec, "--engine", "numba")
+    assert result.exit_code == 2
+    assert one_error(result).startswith("Error: the numba engine cannot load its compiled kernels (ImportError: Numba needs NumPy 2.3")
+    assert not (tmp_path / "out").exists()
+    # auto falls back to NumPy, and a memory limit too small for NumPy's buffers is refused up front, naming the spec.
+    result = invoke("apply", str(audio), "-o", str(tmp_path / "o.wav"), "--spec", spec, "--block-size", "65536", "--memory-limit", "20M")
+    assert result.exit_code != 0 and one_error(result).startswith(f"Error: {spec}: ")

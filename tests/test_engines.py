@@ -339,10 +339,13 @@ def test_kernels_that_cannot_load_leave_auto_on_numpy_and_refuse_numba_by_name(m
     stack = nam("wavenet_a1_nano")  # a stack auto would run compiled
     monkeypatch.delenv("WAVEDIL_ENGINE", raising=False)
     assert StreamingFilter(stack, 1).engine.name == "numpy"
-    # The options of a run keep auto's choice, through dataclasses.replace too; each filter then finds the kernels missing.
-    for options in (Options(), replace(Options(), overwrite=True)):
-        assert options.engine_auto and StreamingFilter(stack, 1, engine=options.chosen_engine).engine.name == "numpy"
-    assert not Options(engine="numba").engine_auto
+    # The options of a run keep auto's choice, through dataclasses.replace and pickling too; each filter then finds
+    # the kernels missing. A named numba is refused when the options are made (a usage error, before any file).
+    for options in (Options(), replace(Options(), overwrite=True), pickle.loads(pickle.dumps(Options()))):
+        assert options.engine == "auto" and options.chosen_engine.auto
+        assert StreamingFilter(stack, 1, engine=options.chosen_engine).engine.name == "numpy"
+    with pytest.raises(UsageError, match="cannot load its compiled kernels"):
+        replace(Options(), engine="numba")
     with pytest.raises(UsageError, match="cannot load its compiled kernels .*NumPy 2.3"):
         StreamingFilter(stack, 1, engine="numba")
 
@@ -374,6 +377,26 @@ def test_a_wavenet_whose_arrays_the_kernels_cannot_compute_stays_on_numpy_under_
     film = wavedil.load_spec(NAM.parent / "core" / "wavenet_layer1x1_post_film.nam")
     assert not engines.kernels_pay(film)
     assert StreamingFilter(film, 1).engine.name == "numpy"
+
+
+def test_options_replaced_with_a_named_engine_run_it(no_env, tmp_path):
+    """process_file(..., engine=...) replaces the default options: the engine asked for is the one that runs."""
+    no_env.setattr(engines, "numba_installed", lambda: True)
+    auto = Options()
+    assert (auto.engine, auto.chosen_engine.auto) == ("auto", True)
+    named = replace(auto, engine="numpy")
+    assert (named.engine, named.chosen_engine) == ("numpy", Engine("numpy"))
+    assert not named.chosen_engine.auto and replace(named, overwrite=True).chosen_engine == Engine("numpy")
+    assert replace(auto, fast_tanh=True).chosen_engine.fast_tanh
+
+
+@needs_numba
+def test_process_file_with_engine_numba_runs_numba_on_a_plain_stack(no_env, tmp_path):
+    src = tmp_path / "in.wav"
+    sf.write(src, noise(4800), 48000, subtype="FLOAT")
+    result = process_file(src, tmp_path / "out.wav", wavedil.preset("smooth"), engine="numba")
+    assert result.engine == "numba"
+    assert process_file(src, tmp_path / "out2.wav", wavedil.preset("smooth")).engine == "numpy"
 
 
 def test_auto_plans_the_memory_of_the_engine_that_will_run(no_env):

@@ -11,7 +11,8 @@ Two engines compute the same forward pass:
 
 ``auto`` (the default) takes ``numba`` when Numba can be imported and the
 stack has a layer the kernels make much faster (:func:`kernels_pay`: a
-WaveNet or an LSTM), and ``numpy`` otherwise, as pandas does with its
+WaveNet, an LSTM, a smooth activation over several channels), and ``numpy``
+otherwise, as pandas does with its
 ``performance`` extra. The choice comes from the ``engine`` argument, else
 the ``WAVEDIL_ENGINE`` environment variable, else ``auto``. A layer kind without a compiled kernel
 runs on NumPy whatever the choice; a runner's ``engine`` attribute says which
@@ -126,12 +127,14 @@ def resolve_engine(engine: str | Engine | None = None, *, fast_tanh: bool = Fals
 def kernels_pay(stack: Any) -> bool:
     """Whether ``auto`` runs this stack on the compiled kernels: it has a layer they make much faster.
 
-    Those are NAM's models: a WaveNet with an array the kernels compute
-    (1.5-2x faster than NumPy here) and an LSTM (70x: NumPy steps it
-    sample by sample). A plain convolution stack gains at most a quarter
-    (W1 of the benchmarks: 0.082 s against 0.101 s for ten minutes of audio),
-    less than the 0.7-0.9 s Numba's start-up costs every process, so
-    ``auto`` keeps it on NumPy; ``engine="numba"`` still compiles it.
+    Those are a WaveNet with an array the kernels compute (1.5-2x faster
+    than NumPy here), an LSTM (70x: NumPy steps it sample by sample) and a
+    layer with a smooth activation over several channels (3.2-3.5x, as in
+    NAM's Tanh ConvNets; see ``Conv1d.kernels_pay``). Other convolution
+    stacks gain 1.03-1.5x (W1 of the benchmarks: 0.082 s against 0.101 s for
+    ten minutes of audio), less than the 0.7-1.3 s Numba's start-up costs
+    every process for most files, so ``auto`` keeps them on NumPy;
+    ``engine="numba"`` still compiles them.
 
     Examples
     --------

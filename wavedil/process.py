@@ -43,7 +43,7 @@ from .audio import (
     sndfile_reason,
 )
 from .engine import StreamingFilter, block_size_for
-from .engines import Engine, resolve_engine
+from .engines import Engine, resolve_engine, usable
 from .errors import AudioError, MemoryLimitError, SampleRateError, Setting, UsageError, WavedilError
 from .memory import plan_and_check, plan_whole_file, signal_layout
 from .segments import Segment, choose_segment_frames, ordered_results, plan_segments, run_segment
@@ -124,18 +124,17 @@ class Options:
     engine : str, optional
         ``auto``, ``numpy`` or ``numba`` (see :mod:`wavedil.engines`);
         default: the ``WAVEDIL_ENGINE`` environment variable, else ``auto``.
-        Resolved when the options are made, to ``numpy`` or ``numba``: every
-        worker process, segment and cluster task of a run then computes on
-        the same engine, whatever its own environment (``auto`` then still
-        keeps a stack the kernels do not pay for on NumPy, see
+        Resolved when the options are made (:attr:`chosen_engine`; the
+        environment variable is read then, and a named ``numba`` whose
+        kernels cannot load is refused then): every worker process, segment
+        and cluster task of a run computes on that engine, whatever its own
+        environment. ``engine`` keeps the name asked for, ``auto`` included,
+        so that :func:`dataclasses.replace` with another engine takes it;
+        ``auto`` keeps a stack the kernels do not pay for on NumPy (see
         :func:`wavedil.engines.kernels_pay`).
     fast_tanh : bool
         NAM's plugin approximation of tanh (within 4e-4) instead of the
         accurate one: what the plugin's users hear.
-    engine_auto : bool
-        Whether ``auto`` chose ``engine``: set when the options are made from
-        ``auto`` (and kept by :func:`dataclasses.replace`), so that a stack
-        the kernels do not pay for still runs on NumPy in every worker.
 
     Raises
     ------
@@ -168,7 +167,6 @@ class Options:
     skip_existing: bool = False
     engine: str | None = None
     fast_tanh: bool = False
-    engine_auto: bool = False
 
     def __post_init__(self) -> None:
         if self.block_size is not None and not 1 <= self.block_size <= MAX_BLOCK_SIZE:
@@ -182,16 +180,18 @@ class Options:
         if dtype not in ("float32", "float64"):
             raise UsageError(f"the arithmetic is float32 or float64, not {self.dtype!r}")
         object.__setattr__(self, "dtype", dtype)  # np.float64 and "float64" alike
-        # Resolved here, in the process that hands the work out: options travel to workers as "numpy" or "numba",
-        # with whether auto chose it (each filter then asks its stack, see kernels_pay).
-        resolved = resolve_engine(self.engine)
-        object.__setattr__(self, "engine", resolved.name)
-        object.__setattr__(self, "engine_auto", bool(self.engine_auto or resolved.auto))
+        # Resolved here, in the process that hands the work out: the resolution travels to workers with the
+        # options (pickled), while a replace() in this process resolves the name asked for again.
+        resolved = resolve_engine(self.engine, fast_tanh=bool(self.fast_tanh))
+        if not resolved.auto:
+            resolved = usable(resolved)  # a named numba whose kernels cannot load: a usage error now, not per file
+        object.__setattr__(self, "engine", "auto" if resolved.auto else resolved.name)
+        object.__setattr__(self, "_resolved", resolved)
 
     @property
     def chosen_engine(self) -> Engine:
-        """The resolved engine with its tanh: what every filter of the run is built with."""
-        return Engine(str(self.engine), bool(self.fast_tanh), auto=self.engine_auto)
+        """The resolved engine with its tanh: what every filter of the run is built with (``auto`` still asks each stack)."""
+        return self._resolved  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
