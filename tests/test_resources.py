@@ -418,3 +418,42 @@ def test_a_bad_limit_in_the_environment_is_named_as_such(tmp_path):
         [sys.executable, "-m", "wavedil", "report"], capture_output=True, text=True, timeout=60, env={**os.environ, "WAVEDIL_MEMORY_LIMIT": "foo"}
     )
     assert proc.returncode == 2 and "(from WAVEDIL_MEMORY_LIMIT)" in proc.stderr
+
+
+def test_every_error_survives_the_ways_workers_and_pickling_helpers_rebuild_it():
+    """cls.__new__(cls, *args) is how tblib (installed by Dask) rebuilds an exception: a MemoryError subclass refused it."""
+    import copy
+    import inspect
+    import pickle
+
+    import wavedil.errors as errors
+
+    classes = [c for _, c in inspect.getmembers(errors, inspect.isclass) if issubclass(c, errors.WavedilError)]
+    assert errors.MemoryLimitError in classes
+    for cls in classes:
+        assert isinstance(cls.__new__(cls, "the run needs 1 GiB"), cls)
+        exc = cls("the run needs 1 GiB")
+        assert str(exc.prefixed("in.wav")) == "in.wav: the run needs 1 GiB"
+        assert str(pickle.loads(pickle.dumps(exc))) == str(copy.copy(exc)) == "the run needs 1 GiB"
+
+
+def test_a_memory_refusal_is_one_line_after_dask_installed_its_pickling(tmp_path):
+    """With tblib's pickling in place (any process that imported Dask's distributed), the refusal stays one Error line."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("tblib")
+    spec = Path(__file__).resolve().parent / "fixtures" / "nam" / "v0_5" / "wavenet_a1_nano.nam"
+    src = tmp_path / "in.wav"
+    sf.write(src, np.zeros(4800, dtype=np.float32), 48000)
+    code = (
+        # Installed after wavedil's errors exist, as when Dask's distributed is imported later in a process.
+        "import sys; from wavedil.cli.main import cli\n"
+        "from tblib import pickling_support; pickling_support.install()\n"
+        f"sys.argv = ['wavedil', 'apply', {str(src)!r}, '-o', {str(tmp_path / 'out.wav')!r}, '--spec', {str(spec)!r},"
+        " '--engine', 'numpy', '--block-size', '65536', '--memory-limit', '20M']\n"
+        "cli()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode != 0 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.startswith(f"Error: {spec}: the run needs ") and "memory limit" in run.stderr

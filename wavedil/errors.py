@@ -167,6 +167,11 @@ class SampleRateError(AudioError):
 class MemoryLimitError(WavedilError, MemoryError):
     """A run would need more memory than its limit (see :mod:`wavedil.memory`)."""
 
+    def __new__(cls, *args: object, **kwargs: object) -> "MemoryLimitError":
+        # Pickling helpers build an exception as cls.__new__(cls, *args) (tblib does, and Dask installs it for every
+        # exception): inherited here, that is MemoryError's __new__, which refuses a class laid out by another base.
+        return Exception.__new__(cls, *args)
+
 
 class OutputExistsError(WavedilError, FileExistsError):
     """The output exists and overwriting was not allowed."""
