@@ -12,11 +12,11 @@ Two engines compute the same forward pass:
 ``auto`` (the default) takes ``numba`` when Numba can be imported and the
 stack has a layer the kernels make much faster (:func:`kernels_pay`: a
 WaveNet, an LSTM, a smooth activation over several channels), and ``numpy``
-otherwise, as pandas does with its
-``performance`` extra. The choice comes from the ``engine`` argument, else
-the ``WAVEDIL_ENGINE`` environment variable, else ``auto``. A layer kind without a compiled kernel
-runs on NumPy whatever the choice; a runner's ``engine`` attribute says which
-one ran it.
+otherwise, as pandas does with its ``performance`` extra. The choice comes
+from the ``engine`` argument, else the ``WAVEDIL_ENGINE`` environment
+variable, else ``auto``. A layer kind without a compiled kernel runs on
+NumPy whatever the choice; a runner's ``engine`` attribute says which one
+ran it.
 
 ``fast_tanh`` swaps the accurate tanh (a rational approximation within
 1e-6 of the true value, see :mod:`wavedil.kernels.tanh`) for the cheaper
