@@ -15,7 +15,6 @@ through :meth:`WavedilError.describe`.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -80,8 +79,11 @@ class WavedilError(Exception):
 
     def prefixed(self, prefix: str) -> "WavedilError":
         """The same error (class, hint and settings) with ``prefix: `` before its message."""
-        # Exceptions copy (and pickle, to and from worker processes) as cls(*args) plus their __dict__.
-        clone = copy.copy(self)
+        # Built by hand, not copied: a copy through pickling helpers such as tblib's (which Dask installs for every
+        # exception) shares the original's __dict__, and the new message would change the original's too.
+        cls = type(self)
+        clone = cls.__new__(cls, *self.args)
+        clone.__dict__.update(self.__dict__)
         clone.reason = f"{prefix}: {self.reason}"
         clone.args = (clone.reason,)
         return clone
