@@ -29,6 +29,7 @@ EXIT_INTERRUPTED = 130
 #: (a test checks that it is the command's own first docstring line).
 COMMANDS = {
     "apply": ("apply", "Filter INPUT files through a stack into -o OUTPUT or -d OUTDIR."),
+    "compile": ("compile", "Compile the numba engine's kernels ahead of time for this machine."),
     "plan": ("plan", "Propose dilation schedules whose receptive field reaches TARGET."),
     "presets": ("presets", "List the named stacks for --preset, one line each."),
     "report": ("report", "Print the receptive-field report of a stack."),

@@ -25,7 +25,9 @@ _HOMES = {
     "block_size_for": "engine",
     "Engine": "engines",
     "resolve_engine": "engines",
+    "compile_kernels": "kernels.build",
     "AudioError": "errors",
+    "KernelBuildError": "errors",
     "MemoryLimitError": "errors",
     "OutputExistsError": "errors",
     "SampleRateError": "errors",
@@ -55,6 +57,7 @@ __all__ = [
     "Conv1d",
     "Engine",
     "FileResult",
+    "KernelBuildError",
     "MemoryLimitError",
     "Options",
     "OutputExistsError",
@@ -68,6 +71,7 @@ __all__ = [
     "analyze",
     "apply",
     "block_size_for",
+    "compile_kernels",
     "load_spec",
     "parse_spec",
     "preset",
@@ -80,7 +84,8 @@ __all__ = [
 if TYPE_CHECKING:
     from .engine import StreamingFilter, apply, block_size_for
     from .engines import Engine, resolve_engine
-    from .errors import AudioError, MemoryLimitError, OutputExistsError, SampleRateError, SpecError, UsageError, WavedilError
+    from .kernels.build import compile_kernels
+    from .errors import AudioError, KernelBuildError, MemoryLimitError, OutputExistsError, SampleRateError, SpecError, UsageError, WavedilError
     from .process import FileResult, Options, process_file
     from .receptive import analyze
     from .report import Report, render

@@ -32,7 +32,7 @@ import numpy as np
 from .activations import Activation, as_run
 from .activations import activation as _activation
 from .engines import NUMPY, Engine
-from .kernels.codes import ACTIVATION_CODES, activation_args, name_of
+from .kernels.codes import ACTIVATION_CODES, CONV_TILE, activation_args, name_of
 
 #: A tap ratio is only deferred when the first tap is within this factor of the largest.
 _DEFER_RATIO = 16.0
@@ -159,9 +159,9 @@ class ConvRunner:
         self.engine = "numba" if engine.compiled and _compiled_pays(out_ch, in_ch, k) else "numpy"
         if self.engine == "numpy":
             return
-        from .kernels import conv as kernels
+        from .kernels.exports import kernel
 
-        self._kernel = kernels.conv
+        self._kernel = kernel("conv.conv", self.dtype)
         self.kernel_w = np.ascontiguousarray(w, dtype=self.dtype)
         self.kernel_b = np.zeros(out_ch, dtype=self.dtype) if bias is None else np.asarray(bias, dtype=self.dtype)
         coded = kernel_activation(act, libm=self.dtype == np.float64)
@@ -273,10 +273,10 @@ class MonoChain:
     """
 
     def __init__(self, members: list[ConvRunner]) -> None:
-        from .kernels import conv as kernels
+        from .kernels.exports import kernel
 
-        self._kernel = kernels.mono_chain
         dtype = members[0].dtype
+        self._kernel = kernel("conv.mono_chain", dtype)
         batch = members[0].pos.size
         layers = len(members)
         ks = [m.kernel_w.shape[2] for m in members]
@@ -292,7 +292,7 @@ class MonoChain:
         self.off = np.concatenate(([0], np.cumsum([batch * h for h in self.histories])[:-1])).astype(np.int64)
         self.rings = np.zeros(batch * sum(self.histories), dtype=dtype)
         self.pos = np.zeros((layers, batch), dtype=np.int64)
-        self.tmp = np.empty(2 * kernels.TILE, dtype=dtype)
+        self.tmp = np.empty(2 * CONV_TILE, dtype=dtype)
         self.dtype, self.batch = dtype, batch
         self.gain_out = members[-1].gain_out
         self.out_channels = 1

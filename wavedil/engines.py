@@ -167,8 +167,14 @@ def kernels_unavailable() -> str | None:
 
     Numba may be installed yet fail to import (a NumPy newer than it
     supports), or find no place to cache compiled code: both show when the
-    kernels' first module is imported, which imports Numba.
+    kernels' first module is imported, which imports Numba. A process that
+    finds the kernels compiled ahead of time
+    (:func:`wavedil.kernels.exports.ahead_of_time`) needs neither.
     """
+    from .kernels.exports import ahead_of_time
+
+    if ahead_of_time() is not None:
+        return None
     try:
         importlib.import_module("wavedil.kernels.tanh")
     except Exception as exc:  # any failure to load them means: not usable here

@@ -177,3 +177,7 @@ class MemoryLimitError(WavedilError, MemoryError):
 
 class OutputExistsError(WavedilError, FileExistsError):
     """The output exists and overwriting was not allowed."""
+
+
+class KernelBuildError(WavedilError):
+    """The kernels could not be compiled ahead of time: no Numba or C compiler, a folder that cannot be written."""

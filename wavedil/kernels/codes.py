@@ -36,6 +36,21 @@ GATING_CODES = {"none": 0, "gated": 1, "blended": 2}
 #: Samples per WaveNet kernel pass: an output row and the four input rows a pass reads stay in the
 #: L1 cache (4 KiB each in float32); the engine's longer blocks are cut into such chunks.
 WAVENET_CHUNK = 1024
+#: Samples per tile of the plain convolution kernels: the two float32 tiles between layers (128 KiB)
+#: stay in the L2 cache. Measured on W1 (13 mono layers): 0.18 ns per layer and sample at 16384, 0.34
+#: at 4096, 0.55 at 1024 (fixed costs per tile).
+CONV_TILE = 16384
+#: Which tanh and sigmoid an LSTM layer computes: the rational ones, the Core's fast ones, libm's.
+LSTM_RATIONAL, LSTM_FAST, LSTM_LIBM = 0, 1, 2
+#: The compiled LSTM layer of each mode (:mod:`wavedil.kernels.lstm`).
+LSTM_KERNELS = ("lstm.rational_layer", "lstm.fast_layer", "lstm.libm_layer")
+
+# Columns of a WaveNet layer array's settings table (one row per layer): sizes, codes and where
+# each layer's numbers start in the shared parameter, index and state arrays
+# (:func:`wavedil.kernels.wavenet.array_block` reads it, :mod:`wavedil.models.wavenet_compiled` packs it).
+(W_HISTORY, W_GATING, W_ACT, W_SEC, W_HAS_L1, W_HAS_H1, W_CHANNELS, W_MID, W_BOTTLENECK, W_TAPS, W_H1_OUT, W_BUF,
+ W_BUF_LEN, W_CONV_W, W_CONV_B, W_MIX_W, W_ACT_SLOPES, W_ACT_BOUNDS, W_SEC_SLOPES, W_SEC_BOUNDS, W_L1_W, W_L1_B,
+ W_H1_W, W_H1_B, W_ROWS, W_OFFSETS, W_FIELDS) = range(27)  # fmt: skip
 
 
 def name_of(act: Activation | str) -> str:

@@ -1,7 +1,7 @@
 """Compiled kernels of the plain dilated convolution (:mod:`wavedil.conv`).
 
 ``y[t] = act(b + sum_j W_j @ x[t - j*d])`` over a block, in tiles of
-:data:`TILE` samples: each output row of a tile is written once by a pass
+:data:`~wavedil.kernels.codes.CONV_TILE` samples: each output row of a tile is written once by a pass
 that adds the bias and the first two taps, then by one pass per further tap
 and input channel, and the activation runs on the tile while it is still in
 the L1 cache. Nothing block-long is allocated.
@@ -34,10 +34,7 @@ from __future__ import annotations
 import numba
 
 from .activations import activate_row
-
-#: Samples per tile: the two float32 tiles between layers (128 KiB) stay in the L2 cache. Measured on
-#: W1 (13 mono layers): 0.18 ns per layer and sample at 16384, 0.34 at 4096, 0.55 at 1024 (fixed costs per tile).
-TILE = 16384
+from .codes import CONV_TILE as TILE
 
 _JIT = {"cache": True, "error_model": "numpy"}
 

@@ -12,7 +12,7 @@ rational approximations of :mod:`wavedil.kernels.tanh` (within 4e-7; libm's
 ``exp`` measured 3x slower here), libm's in float64 (precision asked for),
 or the Core's ``fast_tanh`` and ``fast_sigmoid`` for every gate and the
 cell, as NeuralAmpModelerCore's ``lstm.cpp`` does when its fast tanh is on.
-Each of the three is its own compiled function (:data:`LAYERS`), compiled
+Each of the three is its own compiled function (:data:`wavedil.kernels.codes.LSTM_KERNELS`), compiled
 on first use of that mode and dtype.
 """
 
@@ -23,13 +23,12 @@ import math
 import numba
 import numpy as np
 
+from .codes import LSTM_FAST as FAST
+from .codes import LSTM_LIBM as LIBM
+from .codes import LSTM_RATIONAL as RATIONAL
 from .tanh import fast_sigmoid, fast_tanh, sigmoid, tanh
 
 _JIT = {"cache": True, "error_model": "numpy"}
-
-
-#: Which tanh and sigmoid a layer computes: the rational ones, the Core's fast ones, libm's.
-RATIONAL, FAST, LIBM = 0, 1, 2
 
 
 @numba.njit(inline="always", cache=True)
@@ -129,6 +128,3 @@ def libm_layer(inp, w_in_t, b, w_hh_t, h, c, seq):  # type: ignore[no-untyped-de
     """:func:`rational_layer` with libm's tanh and exp (for float64)."""
     _layer(inp, w_in_t, b, w_hh_t, h, c, seq, LIBM)
 
-
-#: The compiled layer for each mode, indexed by :data:`RATIONAL`, :data:`FAST`, :data:`LIBM`.
-LAYERS = (rational_layer, fast_layer, libm_layer)

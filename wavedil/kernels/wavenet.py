@@ -22,13 +22,15 @@ NumPy instead (:func:`wavedil.kernels.codes.supports_array`).
 from __future__ import annotations
 
 import numba
-import numpy as np
 
 from .activations import activate_row
-from .codes import GATING_CODES, WAVENET_CHUNK, activation_args
+from .codes import (  # the settings table's columns
+    W_ACT, W_ACT_BOUNDS, W_ACT_SLOPES, W_BOTTLENECK, W_BUF, W_BUF_LEN, W_CHANNELS, W_CONV_B, W_CONV_W,
+    W_GATING, W_H1_B, W_H1_OUT, W_H1_W, W_HAS_H1, W_HAS_L1, W_HISTORY, W_L1_B, W_L1_W, W_MID, W_MIX_W,
+    W_OFFSETS, W_ROWS, W_SEC, W_SEC_BOUNDS, W_SEC_SLOPES, W_TAPS,
+)
 
 _OPTIONS = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
-CHUNK = WAVENET_CHUNK
 
 # How a product starts its output rows (its first pass): add to them, overwrite them with the
 # bias, or overwrite them with a base row plus the bias (the residual sum). Folding the bias and
@@ -167,13 +169,6 @@ def _activate_layer(z, mid, bottleneck, gating, act_code, act_slopes, act_bounds
                 row[t] = (row[t] - lin[t]) * gate[t] + lin[t]
 
 
-# Columns of an array's settings table (one row per layer): sizes, codes and where each
-# layer's numbers start in the shared parameter, index and state arrays.
-(_HISTORY, _GATING, _ACT, _SEC, _HAS_L1, _HAS_H1, _CHANNELS, _MID, _BOTTLENECK, _TAPS, _H1_OUT, _BUF, _BUF_LEN,
- _CONV_W, _CONV_B, _MIX_W, _ACT_SLOPES, _ACT_BOUNDS, _SEC_SLOPES, _SEC_BOUNDS, _L1_W, _L1_B, _H1_W, _H1_B,
- _ROWS, _OFFSETS, _FIELDS) = range(27)  # fmt: skip
-
-
 @numba.njit(**_OPTIONS)
 def array_block(  # type: ignore[no-untyped-def]
     n, prime, y, cond, rechannel_w, settings, params, index, state, z, skip, out, out_offset, ramp, zeros, zero_bias, scratch,
@@ -211,22 +206,22 @@ def layer_block(  # type: ignore[no-untyped-def]
     """
     batch, cond_size = y.shape[0], cond.shape[1]
     st = settings[i]
-    history, c, mid, b, taps, width = st[_HISTORY], st[_CHANNELS], st[_MID], st[_BOTTLENECK], st[_TAPS], st[_H1_OUT]
-    has_l1, has_h1 = st[_HAS_L1] != 0, st[_HAS_H1] != 0
-    buf = state[st[_BUF] : st[_BUF] + batch * c * st[_BUF_LEN]].reshape((batch, c, st[_BUF_LEN]))
+    history, c, mid, b, taps, width = st[W_HISTORY], st[W_CHANNELS], st[W_MID], st[W_BOTTLENECK], st[W_TAPS], st[W_H1_OUT]
+    has_l1, has_h1 = st[W_HAS_L1] != 0, st[W_HAS_H1] != 0
+    buf = state[st[W_BUF] : st[W_BUF] + batch * c * st[W_BUF_LEN]].reshape((batch, c, st[W_BUF_LEN]))
     dst, dst_offset = out, out_offset
     if i + 1 < settings.shape[0]:
         nx = settings[i + 1]
-        dst = state[nx[_BUF] : nx[_BUF] + batch * nx[_CHANNELS] * nx[_BUF_LEN]].reshape((batch, nx[_CHANNELS], nx[_BUF_LEN]))
-        dst_offset = nx[_HISTORY]
-    conv_w = params[st[_CONV_W] : st[_CONV_W] + mid * taps].reshape((mid, taps))
-    conv_rows, conv_offsets = index[st[_ROWS] : st[_ROWS] + taps], index[st[_OFFSETS] : st[_OFFSETS] + taps]
-    conv_b = params[st[_CONV_B] : st[_CONV_B] + mid]
-    mix_w = params[st[_MIX_W] : st[_MIX_W] + mid * cond_size].reshape((mid, cond_size))
-    act_slopes, act_bounds = params[st[_ACT_SLOPES] : st[_ACT_SLOPES] + b], params[st[_ACT_BOUNDS] : st[_ACT_BOUNDS] + 4]
-    sec_slopes, sec_bounds = params[st[_SEC_SLOPES] : st[_SEC_SLOPES] + b], params[st[_SEC_BOUNDS] : st[_SEC_BOUNDS] + 4]
-    l1_w, l1_b = params[st[_L1_W] : st[_L1_W] + c * b].reshape((c, b)), params[st[_L1_B] : st[_L1_B] + c]
-    h1_w, h1_b = params[st[_H1_W] : st[_H1_W] + width * b].reshape((width, b)), params[st[_H1_B] : st[_H1_B] + width]
+        dst = state[nx[W_BUF] : nx[W_BUF] + batch * nx[W_CHANNELS] * nx[W_BUF_LEN]].reshape((batch, nx[W_CHANNELS], nx[W_BUF_LEN]))
+        dst_offset = nx[W_HISTORY]
+    conv_w = params[st[W_CONV_W] : st[W_CONV_W] + mid * taps].reshape((mid, taps))
+    conv_rows, conv_offsets = index[st[W_ROWS] : st[W_ROWS] + taps], index[st[W_OFFSETS] : st[W_OFFSETS] + taps]
+    conv_b = params[st[W_CONV_B] : st[W_CONV_B] + mid]
+    mix_w = params[st[W_MIX_W] : st[W_MIX_W] + mid * cond_size].reshape((mid, cond_size))
+    act_slopes, act_bounds = params[st[W_ACT_SLOPES] : st[W_ACT_SLOPES] + b], params[st[W_ACT_BOUNDS] : st[W_ACT_BOUNDS] + 4]
+    sec_slopes, sec_bounds = params[st[W_SEC_SLOPES] : st[W_SEC_SLOPES] + b], params[st[W_SEC_BOUNDS] : st[W_SEC_BOUNDS] + 4]
+    l1_w, l1_b = params[st[W_L1_W] : st[W_L1_W] + c * b].reshape((c, b)), params[st[W_L1_B] : st[W_L1_B] + c]
+    h1_w, h1_b = params[st[W_H1_W] : st[W_H1_W] + width * b].reshape((width, b)), params[st[W_H1_B] : st[W_H1_B] + width]
     for s in range(batch):
         u, sk, nxt = buf[s], skip[s], dst[s]
         # The steps in order. The products share one call site, and so do the row copies:
@@ -238,7 +233,7 @@ def layer_block(  # type: ignore[no-untyped-def]
                 # The steady state of a constant input: its past is its first sample (the input is ready now).
                 _fill_past(u, c, history)
             if step == 2:
-                _activate_layer(z, mid, b, st[_GATING], st[_ACT], act_slopes, act_bounds, st[_SEC], sec_slopes, sec_bounds, n)
+                _activate_layer(z, mid, b, st[W_GATING], st[W_ACT], act_slopes, act_bounds, st[W_SEC], sec_slopes, sec_bounds, n)
             elif step == 5 or (step == 3 and not has_h1) or (step == 4 and not has_l1):
                 # 3 without a head 1x1: the skip sum adds p itself; 4 without a layer 1x1: the next
                 # input is this one; 5: the last ``history`` input samples become the past of the next
@@ -257,131 +252,3 @@ def layer_block(  # type: ignore[no-untyped-def]
                     h1_w, h1_b, sk, l1_w, l1_b, nxt, dst_offset, ramp[:b], zeros[:b], y[s], rechannel_w, zero_bias[: rechannel_w.shape[0]],
                     ramp[: y.shape[1]], zeros[: y.shape[1]], n, scratch,
                 )
-
-
-class _Layer:
-    """A layer's weights in the kernel's layout, and its input buffer."""
-
-    def __init__(self, layer: object, batch: int, dtype: np.dtype, block: int, fast: bool) -> None:
-        from ..activations import as_run
-
-        block = min(block, CHUNK)
-        c, k, d = layer.channels, layer.conv.kernel_size, layer.conv.dilation  # type: ignore[attr-defined]
-        self.history = layer.history  # type: ignore[attr-defined]
-        self.channels = c
-        w = layer.conv.weight  # type: ignore[attr-defined]
-        mid = w.shape[0]
-        # Columns ordered tap by tap: input row j*C + c is channel c, j*d samples back.
-        self.conv_w = np.ascontiguousarray(w.transpose(0, 2, 1).reshape(mid, k * c), dtype=dtype)
-        self.conv_rows = np.tile(np.arange(c, dtype=np.int64), k)
-        self.conv_offsets = np.repeat(self.history - d * np.arange(k, dtype=np.int64), c)
-        self.conv_b = np.ascontiguousarray(layer.conv.bias, dtype=dtype)  # type: ignore[attr-defined]
-        self.mix_w = np.ascontiguousarray(layer.mixin.weight[:, :, 0], dtype=dtype)  # type: ignore[attr-defined]
-        b = layer.bottleneck  # type: ignore[attr-defined]
-        self.gating = GATING_CODES[layer.gating]  # type: ignore[attr-defined]
-        self.act = activation_args(as_run(layer.activation, fast), b, dtype)  # type: ignore[attr-defined]
-        secondary = layer.secondary  # type: ignore[attr-defined]
-        self.sec = activation_args(as_run(secondary, fast), b, dtype) if secondary is not None else activation_args("linear", b, dtype)
-        self.z_rows = mid + (b if layer.gating == "blended" else 0)  # type: ignore[attr-defined]
-        self.l1 = _dense(layer.layer1x1, c, b, dtype)  # type: ignore[attr-defined]
-        self.h1 = _dense(layer.head1x1, 1, b, dtype)  # type: ignore[attr-defined]
-        self.mid, self.bottleneck = mid, b
-        self.buf_len = self.history + block
-
-
-def _dense(dense: object | None, out: int, inp: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, bool]:
-    """``(w, b, present)`` of an optional 1x1 (placeholders when absent, so the kernel's types stay fixed)."""
-    if dense is None:
-        return np.zeros((out, inp), dtype=dtype), np.zeros(out, dtype=dtype), False
-    w = np.ascontiguousarray(dense.weight[:, :, 0], dtype=dtype)  # type: ignore[attr-defined]
-    bias = dense.bias  # type: ignore[attr-defined]
-    b = np.zeros(w.shape[0], dtype=dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
-    return w, b, True
-
-
-def _pack(layers: list[_Layer], batch: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The settings table, parameters, tap index and input buffers that :func:`array_block` reads."""
-    params: list[np.ndarray] = []
-    index: list[np.ndarray] = []
-    sizes = {"params": 0, "index": 0, "state": 0}
-
-    def put(kind: str, values: np.ndarray) -> int:
-        at = sizes[kind]
-        sizes[kind] += values.size
-        (params if kind == "params" else index).append(values.ravel())
-        return at
-
-    rows = []
-    for lr in layers:
-        st = [0] * _FIELDS
-        st[_HISTORY], st[_GATING], st[_ACT], st[_SEC] = lr.history, lr.gating, lr.act[0], lr.sec[0]
-        st[_HAS_L1], st[_HAS_H1] = int(lr.l1[2]), int(lr.h1[2])
-        st[_CHANNELS], st[_MID], st[_BOTTLENECK], st[_TAPS], st[_H1_OUT] = lr.channels, lr.mid, lr.bottleneck, lr.conv_w.shape[1], lr.h1[0].shape[0]
-        st[_BUF], st[_BUF_LEN] = sizes["state"], lr.buf_len
-        sizes["state"] += batch * lr.channels * lr.buf_len
-        st[_CONV_W], st[_CONV_B], st[_MIX_W] = put("params", lr.conv_w), put("params", lr.conv_b), put("params", lr.mix_w)
-        st[_ACT_SLOPES], st[_ACT_BOUNDS] = put("params", lr.act[1]), put("params", lr.act[2])
-        st[_SEC_SLOPES], st[_SEC_BOUNDS] = put("params", lr.sec[1]), put("params", lr.sec[2])
-        st[_L1_W], st[_L1_B], st[_H1_W], st[_H1_B] = (put("params", a) for a in (*lr.l1[:2], *lr.h1[:2]))
-        st[_ROWS], st[_OFFSETS] = put("index", lr.conv_rows), put("index", lr.conv_offsets)
-        rows.append(st)
-    return (
-        np.array(rows, dtype=np.int64),
-        np.concatenate(params, dtype=dtype),
-        np.concatenate(index).astype(np.int64),
-        np.zeros(sizes["state"], dtype=dtype),
-    )
-
-
-class CompiledArrayRunner:
-    """One layer array over blocks of up to ``block`` samples: the compiled twin of the NumPy array runner.
-
-    Same protocol: ``runner(y, cond, skip_in, prime) -> (output, head)``.
-    """
-
-    def __init__(self, arr: object, batch: int, dtype: np.dtype, block: int, fast_tanh: bool) -> None:
-        from ..conv import ConvRunner
-
-        self.cond_size = arr.condition_size  # type: ignore[attr-defined]
-        # The layers' weights in the kernels' layout, until they are packed into one array.
-        layers = [_Layer(layer, batch, dtype, block, fast_tanh) for layer in arr.layers]  # type: ignore[attr-defined]
-        rechannel = arr.rechannel  # type: ignore[attr-defined]
-        self.rechannel_w = np.ascontiguousarray(rechannel.weight[:, :, 0], dtype=dtype)
-        width = arr.layers[0].head_width  # type: ignore[attr-defined]
-        chunk = min(block, CHUNK)
-        self.skip = np.empty((batch, width, chunk), dtype=dtype)
-        self.out = np.empty((batch, arr.channels, block), dtype=dtype)  # type: ignore[attr-defined]
-        head = arr.head  # type: ignore[attr-defined]
-        self.head = ConvRunner(head.weight, head.bias, head.dilation, "linear", batch, dtype, block, defer_gain=False)
-        self.head_out = np.empty((batch, arr.head_size, block), dtype=dtype)  # type: ignore[attr-defined]
-        # Inputs are staged in buffers of their own, so every kernel sees whole C-ordered arrays
-        # (one compiled signature) whatever views the caller hands over.
-        self.y_stage = np.empty((batch, rechannel.in_channels, chunk), dtype=dtype)
-        self.cond_stage = np.empty((batch, self.cond_size, chunk), dtype=dtype)
-        self.z = np.empty((max(lr.z_rows for lr in layers), chunk), dtype=dtype)
-        self.settings, self.params, self.index, self.state = _pack(layers, batch, dtype)
-        rows = max(self.cond_size, rechannel.in_channels, max(lr.bottleneck for lr in layers))
-        self.ramp, self.zeros = np.arange(rows, dtype=np.int64), np.zeros(rows, dtype=np.int64)
-        self.zero_bias = np.zeros(max(self.z.shape[0], self.rechannel_w.shape[0]), dtype=dtype)
-        self.scratch = np.empty(chunk, dtype=dtype)
-
-    def __call__(self, y: np.ndarray, cond: np.ndarray, skip_in: np.ndarray | None, prime: bool) -> tuple[np.ndarray, np.ndarray]:
-        n = y.shape[-1]
-        for start in range(0, n, CHUNK):
-            stop = min(start + CHUNK, n)
-            self._chunk(y[..., start:stop], cond[..., start:stop], None if skip_in is None else skip_in[..., start:stop], prime, start)
-        return self.out[..., :n], self.head_out[..., :n]
-
-    def _chunk(self, y: np.ndarray, cond: np.ndarray, skip_in: np.ndarray | None, prime: bool, start: int) -> None:
-        n = y.shape[-1]
-        skip = self.skip[..., :n]
-        if skip_in is None:
-            skip[...] = 0
-        else:
-            np.copyto(skip, skip_in)
-        np.copyto(self.cond_stage[..., :n], cond)
-        np.copyto(self.y_stage[..., :n], y)
-        array_block(n, prime, self.y_stage, self.cond_stage, self.rechannel_w, self.settings, self.params, self.index, self.state, self.z, self.skip, self.out, start, self.ramp, self.zeros, self.zero_bias, self.scratch)
-        if prime:
-            self.head.hist[...] = skip[..., :1]
-        self.head.run(skip, self.head_out[..., start : start + n])

@@ -29,7 +29,7 @@ export stores the state reached after 48000 silent samples from zeros. Only
 the file's numbers and the Core's prewarm count here.
 
 The recurrence is sequential in time. On the ``numba`` engine each layer
-runs as one compiled loop (:data:`wavedil.kernels.lstm.LAYERS`, tanh and
+runs as one compiled loop (:data:`wavedil.kernels.codes.LSTM_KERNELS`, tanh and
 sigmoid by rational approximations within 4e-7); on the ``numpy`` engine the
 input side ``W_ih @ u`` of a block is one NumPy product and a loop of small
 NumPy calls does the rest, sample by sample, with libm's tanh and exp. With
@@ -467,11 +467,12 @@ class LSTMRunner:
         self.fast_tanh = resolved.fast_tanh
         self._kernel = None
         if resolved.compiled:
-            from ..kernels import lstm as kernels
+            from ..kernels.codes import LSTM_FAST, LSTM_KERNELS, LSTM_LIBM, LSTM_RATIONAL
+            from ..kernels.exports import kernel
 
             # float64 asks for precision: libm's tanh and exp there, the rational ones in float32.
-            exact = kernels.LIBM if self.dtype == np.float64 else kernels.RATIONAL
-            self._kernel = kernels.LAYERS[kernels.FAST if resolved.fast_tanh else exact]
+            exact = LSTM_LIBM if self.dtype == np.float64 else LSTM_RATIONAL
+            self._kernel = kernel(LSTM_KERNELS[LSTM_FAST if resolved.fast_tanh else exact], self.dtype)
         self.engine = "numpy" if self._kernel is None else "numba"
         work = self.dtype if self._kernel is not None else np.dtype(np.float64)
         hidden = lstm.hidden_size

@@ -216,7 +216,7 @@ class LayerArray:
         return [self.rechannel, self.head, *(d for layer in self.layers for d in layer.denses)]
 
     def compiled_bytes(self, batch: int, itemsize: int, block: int) -> int:
-        """Bytes the compiled runner (:mod:`wavedil.kernels.wavenet`) allocates beyond the weights' copy.
+        """Bytes the compiled runner (:mod:`wavedil.models.wavenet_compiled`) allocates beyond the weights' copy.
 
         Per layer its input with the history for a chunk; per array one z
         scratch and a spare row, the skip sum and the staged input and

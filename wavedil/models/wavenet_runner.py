@@ -235,7 +235,7 @@ class _ArrayRunner:
 def _array_runner(arr: LayerArray, batch: int, dtype: np.dtype, block: int, engine: Engine) -> "_ArrayRunner":
     """The compiled array runner when the engine has one for this array, else the NumPy one."""
     if engine.compiled and supports_array(arr):
-        from ..kernels.wavenet import CompiledArrayRunner
+        from .wavenet_compiled import CompiledArrayRunner
 
         return CompiledArrayRunner(arr, batch, dtype, block, engine.fast_tanh)  # type: ignore[return-value]
     return _ArrayRunner(arr, batch, dtype, block, engine)

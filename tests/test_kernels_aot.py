@@ -1,0 +1,199 @@
+"""Kernels compiled ahead of time (``wavedil compile``) against the same kernels from Numba's compiler.
+
+The module is built once for this file (about a minute), with the command a
+user runs; each model then runs in a fresh process that finds it, and must
+give Numba's output without importing Numba.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import wavedil
+from cli.main import cli
+from wavedil import engines
+from wavedil.kernels import exports
+
+HAS_NUMBA = engines.numba_installed()
+needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (the 'fast' extra)")
+HAS_COMPILER = any(shutil.which(name) for name in ("cc", "gcc", "clang"))
+NAM = Path(__file__).resolve().parent / "fixtures" / "nam" / "v0_5"
+
+#: Every kind of compiled runner: WaveNet arrays (plain, gated ReLU, three arrays), the LSTM, a ConvNet's
+#: plain convolutions, a fused mono chain (a preset's layers under --engine numba).
+MODELS = ["nam:wavenet_a1_nano", "nam:wavenet_gated_relu", "nam:wavenet_three_arrays", "nam:lstm", "nam:convnet", "preset:drive"]
+
+
+def load(model: str) -> wavedil.Stack:
+    kind, name = model.split(":")
+    return wavedil.load_spec(NAM / f"{name}.nam") if kind == "nam" else wavedil.preset(name)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    if not HAS_COMPILER:
+        pytest.skip("no C compiler to link the module")
+    directory = tmp_path_factory.mktemp("kernels")
+    result = CliRunner().invoke(cli, ["compile", "--dir", str(directory)])
+    assert result.exit_code == 0, result.output
+    assert "10 kernels compiled" in result.output and f"WAVEDIL_KERNELS_DIR={directory}" in result.output
+    return directory
+
+
+@pytest.fixture
+def jit_only(monkeypatch, tmp_path):
+    """This process takes its kernels from Numba's compiler (an empty module folder), whatever the user built."""
+    monkeypatch.setenv(exports.DIRECTORY_VARIABLE, str(tmp_path / "none"))
+    exports.ahead_of_time.cache_clear()
+    yield monkeypatch
+    exports.ahead_of_time.cache_clear()
+
+
+_RUN = """
+import json, sys
+import numpy as np
+import wavedil
+sys.path.insert(0, sys.argv[1])
+from test_kernels_aot import MODELS, load
+from wavedil.kernels import exports
+x = (np.random.default_rng(5).standard_normal(6000) * 0.4).astype(np.float32)
+out = {}
+for model in MODELS:
+    for dtype in ("float32", "float64"):
+        for fast in (False, True):
+            out[f"{model}|{dtype}|{fast}"] = wavedil.apply(load(model), x, dtype=dtype, engine="numba", fast_tanh=fast)
+np.savez(sys.argv[2], **out)
+sources = sorted({exports.source(name, dtype) for name in exports.EXPORTS for dtype in exports.EXPORTS[name][1]})
+print(json.dumps({"numba_imported": "numba" in sys.modules, "sources": sources}))
+"""
+
+
+def run_with(directory: Path, code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, exports.DIRECTORY_VARIABLE: str(directory)}
+    env.pop("WAVEDIL_ENGINE", None)
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, cwd=Path(__file__).parent.parent)
+
+
+@needs_numba
+def test_every_compiled_runner_gives_numbas_output_without_importing_numba(built, jit_only, tmp_path):
+    proc = run_with(built, _RUN, str(Path(__file__).parent), str(tmp_path / "aot.npz"))
+    assert proc.returncode == 0, proc.stderr
+    facts = json.loads(proc.stdout.splitlines()[-1])
+    assert facts == {"numba_imported": False, "sources": ["ahead-of-time"]}
+    aot = np.load(tmp_path / "aot.npz")
+    x = (np.random.default_rng(5).standard_normal(6000) * 0.4).astype(np.float32)
+    assert len(aot.files) == len(MODELS) * 4
+    for key in aot.files:
+        model, dtype, fast = key.split("|")
+        jit = wavedil.apply(load(model), x, dtype=dtype, engine="numba", fast_tanh=fast == "True")
+        peak = np.max(np.abs(jit))
+        assert peak > 0 and aot[key].shape == jit.shape, key
+        assert np.max(np.abs(aot[key] - jit)) <= 1e-6 * peak, key
+
+
+@needs_numba
+def test_a_module_with_one_dtype_serves_it_and_leaves_the_other_to_numba(jit_only, tmp_path):
+    if not HAS_COMPILER:
+        pytest.skip("no C compiler to link the module")
+    from wavedil.kernels.build import compile_kernels
+
+    directory = tmp_path / "f32"
+    result = compile_kernels(directory, dtypes=["float32"])
+    assert result.kernels == ("wavenet.array_block:float32", "lstm.rational_layer:float32", "lstm.fast_layer:float32", "conv.conv:float32", "conv.mono_chain:float32")
+    assert result.path.parent == directory and result.size > 0 and not list(directory.glob(".wavedil-kernels-*"))
+    code = (
+        "from wavedil.kernels import exports\n"
+        "print(exports.source('wavenet.array_block', 'float32'), exports.source('wavenet.array_block', 'float64'))\n"
+    )
+    assert run_with(directory, code).stdout.split() == ["ahead-of-time", "numba-jit"]
+
+
+@needs_numba
+def test_a_kernel_from_the_module_refuses_arguments_of_the_wrong_kind(built):
+    """The extension module trusts its caller (a wrong dtype would crash the process): the wrapper checks."""
+    code = (
+        "import numpy as np\n"
+        "from wavedil.kernels import exports\n"
+        "k = exports.kernel('conv.conv', 'float32')\n"
+        "f32, i64 = np.zeros(8, np.float32), np.zeros(1, np.int64)\n"
+        "good = (f32, 8, 8, f32.copy(), 8, 8, 8, f32.copy(), i64, np.zeros((1, 1, 2), np.float32), np.zeros(1, np.float32), 1, 0, np.zeros(4))\n"
+        "k(*good)\n"
+        "for i, bad in ((0, np.zeros(8)), (9, np.zeros((1, 1, 4), np.float32)[..., ::2]), (3, [0.0] * 8), (1, 8.5)):\n"
+        "    try:\n"
+        "        k(*good[:i], bad, *good[i + 1:])\n"
+        "        print('accepted', i)\n"
+        "    except TypeError:\n"
+        "        print('refused', i)\n"
+        "try:\n"
+        "    k(*good[:-1])\n"
+        "except TypeError as e:\n"
+        "    print(e)\n"
+    )
+    proc = run_with(built, code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["refused 0", "refused 9", "refused 3", "refused 1", "kernel conv.conv takes 14 arguments, got 13"]
+
+
+@needs_numba
+def test_the_modules_name_changes_with_the_kernels_sources(monkeypatch, tmp_path):
+    copy = tmp_path / "kernels"
+    shutil.copytree(Path(exports.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(exports, "_HERE", copy)
+    exports.fingerprint.cache_clear()
+    try:
+        before = exports.module_name()
+        tanh = copy / "tanh.py"
+        tanh.write_text(tanh.read_text() + "\n# changed\n")
+        exports.fingerprint.cache_clear()
+        after = exports.module_name()
+    finally:
+        exports.fingerprint.cache_clear()
+    assert before != after and before is not None and after is not None
+    assert before.startswith("wavedil_kernels_")
+
+
+@needs_numba
+@pytest.mark.parametrize("kind", ["fifo", "folder", "garbage", "empty"])
+def test_a_module_path_that_is_not_a_loadable_file_counts_as_absent(jit_only, tmp_path, kind):
+    jit_only.setenv(exports.DIRECTORY_VARIABLE, str(tmp_path))
+    path = exports.module_path()
+    assert path is not None and path.parent == tmp_path
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes(b"" if kind == "empty" else b"\x7fELF not really" * 64)
+    exports.ahead_of_time.cache_clear()
+    assert exports.ahead_of_time() is None
+    assert exports.source("wavenet.array_block", "float32") == "numba-jit"
+    assert exports.kernel("conv.conv", "float32") is __import__("wavedil.kernels.conv", fromlist=["conv"]).conv
+
+
+@needs_numba
+def test_compile_into_a_file_or_with_an_unknown_dtype_is_one_error_line(tmp_path):
+    target = tmp_path / "a-file"
+    target.write_text("x")
+    result = CliRunner().invoke(cli, ["compile", "--dir", str(target)])
+    assert result.exit_code == 1 and result.output.strip() == f"Error: {target}: not a folder"
+    result = CliRunner().invoke(cli, ["compile", "--dtype", "float16"])
+    assert result.exit_code == 2 and "float16" in result.output
+    with pytest.raises(wavedil.UsageError, match="float16"):
+        wavedil.compile_kernels(tmp_path, dtypes=["float16"])
+
+
+@pytest.mark.skipif(HAS_NUMBA, reason="numba is installed")
+def test_compile_without_numba_says_what_to_install(tmp_path):
+    result = CliRunner().invoke(cli, ["compile", "--dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.strip() == 'Error: compiling the kernels needs numba (pip install "wavedil[fast]")'
+    assert exports.kernel_directory() is not None and exports.module_name() is None
