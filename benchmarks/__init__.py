@@ -28,8 +28,9 @@ W8  ``wavedil`` commands in fresh processes: ``--help``,     ≤ 0.3 s for the f
     ``presets``, a small report; reports of long stacks      ≤ 2 s for each report
 W9  W2's stack from a plain Python script (no thread         ≤ 1.2x the command line's time
     variables) beside ``wavedil apply -j 1`` on 10 s
-W10 numba's compile overhead on the standard capture, fresh  < 10 s the first time, < 0.5 s cached
-    processes: an empty cache, then the cache it filled
+W10 numba's compile overhead on the standard capture, fresh  < 10 s the first time, < 0.5 s in a
+    processes: an empty cache, the cache it filled, and the  later process
+    kernels compiled ahead of time (``wavedil compile``)
 === ======================================================= =====================================
 
 NAM's PyTorch reference is a peer of W2, W3, W6 and W7 when ``torch`` and
