@@ -2,7 +2,7 @@
 
 Numba's on-disk cache spares a later process the compile, not Numba itself:
 importing it and setting up its compiler before the first cached function
-loads cost 0.8-1.3 s a process here (about 0.4 s of imports, including
+loads cost 0.6-1.3 s a process here (0.3-0.9 s of imports, including
 SciPy's BLAS, and 0.5-0.9 s of registries), for every process that runs a
 compiled layer. :func:`wavedil.kernels.build.compile_kernels` compiles the
 same kernels once into an extension module (``numba.pycc``); a process that
@@ -17,7 +17,10 @@ from Numba's compiler as before.
 
 An extension module does not check the types of what it is handed (a wrong
 dtype is a crash, not an exception), so each function from it is wrapped in
-a check of its arguments against :data:`EXPORTS` (about 2 us a call).
+a check of its arguments against :data:`EXPORTS`: each array's dtype,
+number of dimensions, C order and, where the kernel writes it, writability
+(about 2 us a call). Sizes are the runners' to get right, as with Numba's
+compiled functions, which do not check them either.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import importlib.util
 import operator
 import os
 import platform
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,17 +46,20 @@ import numpy as np
 _HERE = Path(__file__).parent
 #: Where :func:`kernel_directory` looks first (a folder).
 DIRECTORY_VARIABLE = "WAVEDIL_KERNELS_DIR"
+#: The module's checksum sits beside it, in a file named after it with this suffix (its SHA-256, in hex).
+CHECKSUM_SUFFIX = ".sha256"
 
 #: Every kernel a runner calls, by ``module.function``: its argument types and the dtypes it runs in.
-#: Argument codes: ``n`` an int64, ``?`` a bool; ``F<k>`` a C-ordered
-#: array of the dtype with k dimensions, ``I<k>`` the same of int64, ``D<k>`` of float64.
+#: Argument codes: ``n`` an int64, ``?`` a bool; ``F<k>`` a C-ordered array of the dtype with k
+#: dimensions, ``I<k>`` the same of int64, ``D<k>`` of float64; a trailing ``w`` marks an array the
+#: kernel writes (it must be writable).
 EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "wavenet.array_block": ("n ? F3 F3 F2 I2 F1 I1 F1 F2 F3 F3 n I1 I1 F1 F1", ("float32", "float64")),
-    "lstm.rational_layer": ("F3 F2 F1 F2 F2 F2 F3", ("float32",)),
-    "lstm.fast_layer": ("F3 F2 F1 F2 F2 F2 F3", ("float32", "float64")),
-    "lstm.libm_layer": ("F3 F2 F1 F2 F2 F2 F3", ("float64",)),
-    "conv.conv": ("F1 n n F1 n n n F1 I1 F3 F1 n n D1", ("float32", "float64")),
-    "conv.mono_chain": ("F1 n F1 n n F1 I1 I2 F4 I1 I1 F1 I1 D2 F1", ("float32", "float64")),
+    "wavenet.array_block": ("n ? F3 F3 F2 I2 F1 I1 F1w F2w F3w F3w n I1 I1 F1 F1w", ("float32", "float64")),
+    "lstm.rational_layer": ("F3 F2 F1 F2 F2w F2w F3w", ("float32",)),
+    "lstm.fast_layer": ("F3 F2 F1 F2 F2w F2w F3w", ("float32", "float64")),
+    "lstm.libm_layer": ("F3 F2 F1 F2 F2w F2w F3w", ("float64",)),
+    "conv.conv": ("F1 n n F1w n n n F1w I1w F3 F1 n n D1", ("float32", "float64")),
+    "conv.mono_chain": ("F1 n F1w n n F1w I1 I2w F4 I1 I1 F1 I1 D2 F1w", ("float32", "float64")),
 }
 
 
@@ -80,7 +87,7 @@ def _cpu_features() -> list[str]:
 
 @functools.cache
 def fingerprint() -> str | None:
-    """A hash of what an ahead-of-time module's machine code depends on, or None without Numba installed.
+    """A hash of what an ahead-of-time module's machine code depends on; None without Numba or the kernels' sources.
 
     The kernels' sources (every ``.py`` of this package), the versions of
     Numba, NumPy and Python, the machine and the CPU features NumPy detects.
@@ -89,8 +96,11 @@ def fingerprint() -> str | None:
         numba_version = importlib.metadata.version("numba")
     except importlib.metadata.PackageNotFoundError:
         return None
+    sources = sorted(_HERE.glob("*.py"))
+    if not sources:  # an install without its sources: nothing to tell one build from another
+        return None
     digest = hashlib.sha256()
-    for path in sorted(_HERE.glob("*.py")):
+    for path in sources:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     context = [numba_version, np.__version__, sys.version, sys.implementation.cache_tag or "", platform.machine(), *_cpu_features()]
     digest.update("\0".join(context).encode())
@@ -111,24 +121,50 @@ def module_path(directory: Path | None = None) -> Path | None:
     return (kernel_directory() if directory is None else directory) / (name + importlib.machinery.EXTENSION_SUFFIXES[0])
 
 
+def _trusted(path: Path) -> bool:
+    """Whether ``path`` is a regular file that only its owner (this user or root) could have put there.
+
+    A module is code this process runs: not from a file or folder that
+    anyone may write (``o+w`` without the sticky bit), nor from a file of
+    another user. Not checked where there are no owners (Windows).
+    """
+    if not path.is_file():
+        return False
+    if not hasattr(os, "geteuid"):
+        return True
+    info, folder = path.stat(), path.parent.stat()
+    if info.st_uid not in (os.geteuid(), 0) or info.st_mode & stat.S_IWOTH:
+        return False
+    return not (folder.st_mode & stat.S_IWOTH and not folder.st_mode & stat.S_ISVTX)
+
+
 @functools.cache
 def ahead_of_time() -> ModuleType | None:
     """The ahead-of-time module for this machine and these sources, loaded; None when there is none.
 
-    Only a regular file is loaded. A file that fails to load (truncated,
-    built for something else) counts as absent: the kernels then come from
-    Numba's compiler.
+    Loaded only when it is a regular file (:func:`_trusted`), its bytes match
+    the checksum written beside it (a file cut short by a full disk or an
+    interrupted copy would crash the process that loads it, not raise) and
+    it holds every kernel of :data:`EXPORTS`. Otherwise it counts as absent:
+    the kernels then come from Numba's compiler.
     """
     path = module_path()
-    if path is None or not path.is_file():
+    if path is None:
         return None
+    checksum = path.with_name(path.name + CHECKSUM_SUFFIX)
     try:
+        if not _trusted(path) or not checksum.is_file():
+            return None
+        if hashlib.sha256(path.read_bytes()).hexdigest() != checksum.read_text(encoding="ascii").strip():
+            return None
         spec = importlib.util.spec_from_file_location(path.name.split(".")[0], path)
         if spec is None or spec.loader is None:
             return None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-    except (ImportError, OSError):
+    except (ImportError, OSError, UnicodeDecodeError):
+        return None
+    if not all(hasattr(module, symbol(name, dtype)) for name, (_, dtypes) in EXPORTS.items() for dtype in dtypes):
         return None
     return module
 
@@ -138,29 +174,35 @@ class _Checked:
     """A function of the ahead-of-time module behind a check of its arguments (see the module docstring)."""
 
     name: str
+    dtype: str
     function: Callable[..., Any]
-    arrays: tuple[tuple[int, np.dtype, int], ...]
+    arrays: tuple[tuple[int, np.dtype, int, bool], ...]
     integers: tuple[int, ...]
     count: int
 
     def __call__(self, *args: Any) -> Any:
         if len(args) != self.count:
             raise TypeError(f"kernel {self.name} takes {self.count} arguments, got {len(args)}")
-        for i, dtype, ndim in self.arrays:
+        for i, dtype, ndim, written in self.arrays:
             a = args[i]
-            if type(a) is not np.ndarray or a.dtype != dtype or a.ndim != ndim or not a.flags.c_contiguous:
-                raise TypeError(f"kernel {self.name}: argument {i} must be a C-ordered {dtype} array of {ndim} dimensions")
+            if type(a) is not np.ndarray or a.dtype != dtype or a.ndim != ndim or not a.flags.c_contiguous or (written and not a.flags.writeable):
+                kind = "writable C-ordered" if written else "C-ordered"
+                raise TypeError(f"kernel {self.name}: argument {i} must be a {kind} {dtype} array of {ndim} dimensions")
         for i in self.integers:
             operator.index(args[i])
         return self.function(*args)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The module's functions do not pickle: the receiving process looks the kernel up again.
+        return kernel, (self.name, self.dtype)
 
 
 def _checked(name: str, dtype: str, function: Callable[..., Any]) -> _Checked:
     codes = EXPORTS[name][0].split()
     kinds = {"F": np.dtype(dtype), "I": np.dtype(np.int64), "D": np.dtype(np.float64)}
-    arrays = tuple((i, kinds[c[0]], int(c[1:])) for i, c in enumerate(codes) if c[0] in kinds)
+    arrays = tuple((i, kinds[c[0]], int(c[1:].rstrip("w")), c.endswith("w")) for i, c in enumerate(codes) if c[0] in kinds)
     integers = tuple(i for i, c in enumerate(codes) if c == "n")
-    return _Checked(name, function, arrays, integers, len(codes))
+    return _Checked(name, dtype, function, arrays, integers, len(codes))
 
 
 def kernel(name: str, dtype: np.dtype | str) -> Callable[..., Any]:
