@@ -1,11 +1,14 @@
 """Compiled kernels (Numba): the ``numba`` engine's forward passes.
 
-Each module compiles on first use and caches the machine code on disk
-(``cache=True``), so a later process loads it instead of compiling. Importing
-a module here imports Numba: only runners built for the ``numba`` engine do
-(see :mod:`wavedil.engines`); :mod:`wavedil.kernels.codes` alone is free of it.
-Kernels are single-threaded; parallelism stays with worker processes and
-segments.
+Each kernel compiles on first use and caches the machine code on disk
+(``cache=True``), so a later process loads it instead of compiling; or it
+comes from the module ``wavedil compile`` built ahead of time. Runners take
+their kernels through :mod:`wavedil.kernels.exports`, which imports Numba
+only when there is no such module. Importing a kernel module (``tanh``,
+``activations``, ``wavenet``, ``conv``, ``lstm``) imports Numba;
+:mod:`~wavedil.kernels.codes`, :mod:`~wavedil.kernels.exports` and
+:mod:`~wavedil.kernels.build` (until it compiles) do not. Kernels are
+single-threaded; parallelism stays with worker processes and segments.
 
 Numba keys a kernel's cache by its own file only, while the kernels inline
 one another (``tanh.py`` into all of them). Importing this package therefore
