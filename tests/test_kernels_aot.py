@@ -246,6 +246,20 @@ def test_a_build_that_fails_says_why_in_one_line_and_leaves_nothing(tmp_path, mo
     assert list((tmp_path / "k").iterdir()) == []
 
 
+def test_folders_of_killed_builds_are_removed_once_an_hour_old(tmp_path):
+    """kill -9 leaves a build's temporary folder; the next build removes it, but not one still in use."""
+    from wavedil.kernels.build import remove_abandoned
+
+    old, fresh, other = tmp_path / ".wavedil-kernels-old", tmp_path / ".wavedil-kernels-now", tmp_path / "kept"
+    for folder in (old, fresh, other):
+        (folder / "tmp").mkdir(parents=True)
+    two_hours_ago = fresh.stat().st_mtime - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    os.utime(other, (two_hours_ago, two_hours_ago))
+    assert remove_abandoned(tmp_path) == [old]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".wavedil-kernels-now", "kept"]
+
+
 @pytest.mark.skipif(HAS_NUMBA, reason="numba is installed")
 def test_compile_without_numba_says_what_to_install(tmp_path):
     result = CliRunner().invoke(cli, ["compile", "--dir", str(tmp_path)])

@@ -26,6 +26,7 @@ import importlib
 import importlib.machinery
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,8 @@ from ..errors import KernelBuildError
 from . import exports
 
 _RESULT = "result.json"
+#: A build's temporary folder in the target, and the age after which a folder left by a killed build is removed.
+_WORK_PREFIX, _ABANDONED_AFTER = ".wavedil-kernels-", 3600.0
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,8 @@ def compile_kernels(directory: str | os.PathLike[str] | None = None) -> Built:
     start = time.perf_counter()
     try:
         target.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=target, prefix=".wavedil-kernels-") as tmp:
+        remove_abandoned(target)
+        with tempfile.TemporaryDirectory(dir=target, prefix=_WORK_PREFIX) as tmp:
             work = Path(tmp)
             (work / "tmp").mkdir()
             # The compiler's scratch (pycc's own temporary folder) and Numba's cache live inside
@@ -114,6 +118,20 @@ def compile_kernels(directory: str | os.PathLike[str] | None = None) -> Built:
         raise KernelBuildError(f"{target}: {exc.strerror or exc}") from None
     exports.ahead_of_time.cache_clear()
     return Built(final, tuple(result["kernels"]), time.perf_counter() - start, final.stat().st_size)
+
+
+def remove_abandoned(target: Path, now: float | None = None) -> list[Path]:
+    """Remove the temporary folders of builds killed in ``target`` (kill -9 skips every cleanup); returns them.
+
+    Only folders older than an hour: a build running now takes a minute or two.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    for folder in target.glob(_WORK_PREFIX + "*"):
+        if folder.is_dir() and not folder.is_symlink() and now - folder.stat().st_mtime > _ABANDONED_AFTER:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def _reason(result: dict, proc: subprocess.CompletedProcess[str]) -> str:
@@ -171,12 +189,13 @@ def _build(work: Path) -> dict:
 def _numba_type(code: str, dtype: str):  # type: ignore[no-untyped-def]
     from numba import types
 
-    if code == "n":
+    kind, ndim, _ = exports.argument(code)
+    if kind == "n":
         return types.int64
-    if code == "?":
+    if kind == "?":
         return types.boolean
-    scalar = {"F": getattr(types, dtype), "I": types.int64, "D": types.float64}[code[0]]
-    return types.Array(scalar, int(code[1:].rstrip("w")), "C")
+    scalar = {"F": getattr(types, dtype), "I": types.int64, "D": types.float64}[kind]
+    return types.Array(scalar, ndim, "C")
 
 
 def _main(argv: list[str]) -> int:

@@ -63,6 +63,17 @@ EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+def argument(code: str) -> tuple[str, int, bool]:
+    """An argument code of :data:`EXPORTS` read: its kind (``n``, ``?``, ``F``, ``I``, ``D``), dimensions and whether it is written.
+
+    >>> argument("F3w"), argument("n")
+    (('F', 3, True), ('n', 0, False))
+    """
+    if code in ("n", "?"):
+        return code, 0, False
+    return code[0], int(code[1:].rstrip("w")), code.endswith("w")
+
+
 def symbol(name: str, dtype: str) -> str:
     """The name of kernel ``name`` in ``dtype`` inside the ahead-of-time module: ``wavenet_array_block_float32``."""
     return f"{name.replace('.', '_')}_{dtype}"
@@ -198,11 +209,11 @@ class _Checked:
 
 
 def _checked(name: str, dtype: str, function: Callable[..., Any]) -> _Checked:
-    codes = EXPORTS[name][0].split()
+    args = [argument(code) for code in EXPORTS[name][0].split()]
     kinds = {"F": np.dtype(dtype), "I": np.dtype(np.int64), "D": np.dtype(np.float64)}
-    arrays = tuple((i, kinds[c[0]], int(c[1:].rstrip("w")), c.endswith("w")) for i, c in enumerate(codes) if c[0] in kinds)
-    integers = tuple(i for i, c in enumerate(codes) if c == "n")
-    return _Checked(name, dtype, function, arrays, integers, len(codes))
+    arrays = tuple((i, kinds[kind], ndim, written) for i, (kind, ndim, written) in enumerate(args) if kind in kinds)
+    integers = tuple(i for i, (kind, _, _) in enumerate(args) if kind == "n")
+    return _Checked(name, dtype, function, arrays, integers, len(args))
 
 
 def kernel(name: str, dtype: np.dtype | str) -> Callable[..., Any]:
