@@ -6,6 +6,7 @@ The public API::
     y = wavedil.apply(stack, x)                      # arrays
     wavedil.process_file("in.wav", "out.wav", stack) # files, streamed in blocks
     wavedil.analyze(stack, sample_rate=48000)        # the receptive-field report
+    amp = wavedil.gain(6) + wavedil.load_spec("amp.nam") + wavedil.ir("cab.wav")  # a chain
 
 The names are loaded on first use: importing the package does not import
 NumPy, so the command line starts at once and loads only what a command needs.
@@ -45,6 +46,12 @@ _HOMES = {
     "preset": "presets",
     "Conv1d": "stack",
     "Stack": "stack",
+    "Stage": "stack",
+    "chain": "chains",
+    "Gain": "gains",
+    "gain": "gains",
+    "ImpulseResponse": "impulses",
+    "ir": "impulses",
     "load_spec": "spec",
     "parse_spec": "spec",
     "stack_from_dilations": "spec",
@@ -57,6 +64,8 @@ __all__ = [
     "Conv1d",
     "Engine",
     "FileResult",
+    "Gain",
+    "ImpulseResponse",
     "KernelBuildError",
     "MemoryLimitError",
     "Options",
@@ -65,13 +74,17 @@ __all__ = [
     "SampleRateError",
     "SpecError",
     "Stack",
+    "Stage",
     "StreamingFilter",
     "UsageError",
     "WavedilError",
     "analyze",
     "apply",
     "block_size_for",
+    "chain",
     "compile_kernels",
+    "gain",
+    "ir",
     "load_spec",
     "parse_spec",
     "preset",
@@ -91,7 +104,10 @@ if TYPE_CHECKING:
     from .report import Report, render
     from .presets import DEFAULT_PRESET, PRESETS, preset
     from .spec import load_spec, parse_spec, stack_from_dilations
-    from .stack import Conv1d, Stack
+    from .stack import Conv1d, Stack, Stage
+    from .chains import chain
+    from .gains import Gain, gain
+    from .impulses import ImpulseResponse, ir
 
 
 def __getattr__(name: str) -> Any:

@@ -206,6 +206,32 @@ class Conv1d:
 Layer = Any
 
 
+@dataclass(frozen=True)
+class Stage:
+    """Where one stage of a chain (:func:`wavedil.chain`) sits among its layers.
+
+    Attributes
+    ----------
+    name : str
+        The stage's label (a stack's or a capture's name, ``IR cab.wav``, ``gain -3 dB``).
+    kind : str
+        ``model`` (a trained capture), ``stack``, ``ir`` or ``gain``.
+    first, count : int
+        Its layers are ``stack.layers[first : first + count]``.
+    sample_rate : int or None
+        The rate a model stage was made for, in Hz.
+    source : str or None
+        The file it came from, when known.
+    """
+
+    name: str
+    kind: str
+    first: int
+    count: int
+    sample_rate: int | None = None
+    source: str | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class Stack:
     """A chain of layers (:class:`Conv1d`, a NAM model such as :class:`~wavedil.models.wavenet.WaveNet`) and its edge rule.
@@ -232,6 +258,9 @@ class Stack:
         For a model read from a NAM ``SlimmableContainer``: each submodel's
         ``max_value``, ``architecture``, ``receptive_field``, ``parameters``,
         ``macs_per_sample`` and whether it is the ``active`` one.
+    stages : tuple of Stage
+        For a chain (:func:`wavedil.chain`, ``a + b``): where each stage's
+        layers are. Empty for a single stack.
     """
 
     layers: tuple[Layer, ...]
@@ -241,11 +270,17 @@ class Stack:
     sample_rate: int | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     submodels: tuple[Mapping[str, Any], ...] = ()
+    stages: tuple[Stage, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "stages", tuple(self.stages))
         if not self.layers:
             raise SpecError("a stack needs at least one layer", field="layers")
+        if self.stages and [(s.first, s.count > 0) for s in self.stages] != [
+            (sum(t.count for t in self.stages[:i]), True) for i in range(len(self.stages))
+        ] or sum(s.count for s in self.stages) not in (0, len(self.layers)):
+            raise SpecError("a chain's stages must cover its layers in order", field="stages")
         # Texts from files end up in reports and on terminals: a lone surrogate (JSON "\ud800") cannot be printed.
         for key in ("name", "description"):
             value = getattr(self, key)
@@ -311,6 +346,40 @@ class Stack:
     def is_linear(self) -> bool:
         return all(layer.is_linear for layer in self.layers)
 
+    @property
+    def kind(self) -> str:
+        """What the stack is as a stage of a chain: ``gain``, ``ir``, ``model`` (a capture, made for a sample rate) or ``stack``."""
+        kinds = {getattr(layer, "kind", None) for layer in self.layers}
+        if kinds == {"gain"}:
+            return "gain"
+        if kinds == {"ir"}:
+            return "ir"
+        return "model" if self.sample_rate else "stack"
+
+    def __add__(self, other: object) -> "Stack":
+        """``a + b``: the chain that runs ``a``, then ``b`` (:func:`wavedil.chain`)."""
+        if not isinstance(other, Stack):
+            return NotImplemented
+        from .chains import chain
+
+        return chain(self, other)
+
+    def at_rate(self, rate: int) -> "Stack":
+        """This stack for audio at ``rate`` Hz: its impulse responses resampled to it (see :meth:`wavedil.impulses.ImpulseResponse.at_rate`)."""
+        layers = tuple(_at_rate(layer, rate) for layer in self.layers)
+        if all(new is old for new, old in zip(layers, self.layers)):
+            return self
+        return dataclasses.replace(self, layers=layers)
+
+    def resampled_responses(self) -> list[tuple[str, int, int]]:
+        """``(source, from_rate, to_rate)`` of each impulse response :meth:`at_rate` resampled."""
+        found = []
+        for layer in self.layers:
+            inner = getattr(layer, "layer", layer)
+            if getattr(inner, "resampled_from", None):
+                found.append((inner.source or "impulse response", inner.resampled_from, inner.sample_rate))
+        return found
+
     def replace(self, **changes: Any) -> "Stack":
         """A copy with some fields changed (``padding=...``, ``name=...``)."""
         return dataclasses.replace(self, **changes)
@@ -327,3 +396,12 @@ class Stack:
             out["sample_rate"] = self.sample_rate
         out["layers"] = [layer.to_dict() for layer in self.layers]
         return out
+
+
+def _at_rate(layer: Layer, rate: int) -> Layer:
+    """``layer`` for audio at ``rate``: an impulse response (also inside a per-channel wrapper) resampled, else itself."""
+    inner = getattr(layer, "layer", None)
+    if inner is not None and hasattr(inner, "at_rate"):
+        moved = inner.at_rate(rate)
+        return layer if moved is inner else dataclasses.replace(layer, layer=moved)
+    return layer.at_rate(rate) if hasattr(layer, "at_rate") else layer

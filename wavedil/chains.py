@@ -1,0 +1,255 @@
+"""Chains: stacks, captures, impulse responses and gains run one after another, in one pass.
+
+``chain(a, b, c)`` (or ``a + b + c``) is one :class:`~wavedil.stack.Stack`
+whose layers are the stages' layers in order, with each stage's place kept in
+:attr:`~wavedil.stack.Stack.stages` for reports. Every layer keeps its own
+streaming state, so the chain runs block by block like any stack, and its
+receptive field is that of its layers::
+
+    receptive_field = 1 + sum_i (RF_i - 1)
+
+Channels: a mono stage (one channel in and out: a capture, a gain, a mono
+IR) runs on every channel of whatever reaches it; a stage of ``C`` channels
+(a stereo spec, an IR of ``C`` channels) takes exactly ``C``. A mono stage in
+a chain that has such a stage runs as ``C`` copies (:class:`PerChannel`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .engines import NUMPY, Engine
+from .errors import SpecError
+from .stack import Layer, Stack, Stage
+
+
+@dataclass(frozen=True, eq=False)
+class PerChannel:
+    """A mono layer run on each of ``channels`` channels apart: ``channels`` in, ``channels`` out.
+
+    The channels share the layer's weights; each has a runner, and so a state, of its own.
+    """
+
+    layer: Layer
+    channels: int
+
+    @property
+    def kind(self) -> str:
+        return str(self.layer.kind)
+
+    stacks_taps = False
+
+    @property
+    def in_channels(self) -> int:
+        return self.channels
+
+    @property
+    def out_channels(self) -> int:
+        return self.channels
+
+    @property
+    def history(self) -> int | None:
+        return self.layer.history  # type: ignore[no-any-return]
+
+    @property
+    def parameters(self) -> int:
+        return int(self.layer.parameters)
+
+    @property
+    def macs_per_sample(self) -> int:
+        return int(self.layer.macs_per_sample) * self.channels
+
+    @property
+    def is_linear(self) -> bool:
+        return bool(self.layer.is_linear)
+
+    @property
+    def kernels_pay(self) -> bool:
+        return bool(getattr(self.layer, "kernels_pay", False))
+
+    def __getattr__(self, name: str) -> Any:
+        # What the report and the analysis read of a layer (kernel_size, dilation, sample_rate...).
+        if name.startswith("__") or name == "layer":
+            raise AttributeError(name)
+        return getattr(self.layer, name)
+
+    def activation_names(self) -> set[str]:
+        return set(self.layer.activation_names())
+
+    def block_rows(self) -> int | None:
+        rows = self.layer.block_rows()
+        return None if rows is None else rows * self.channels
+
+    def memory_bytes(self, batch: int, itemsize: int, block: int, engine: Engine = NUMPY) -> int:
+        return int(self.layer.memory_bytes(batch, itemsize, block, engine)) * self.channels
+
+    def runner(self, batch: int, dtype: np.dtype, block: int, gain_in: float = 1.0, *, engine: Engine = NUMPY) -> "PerChannelRunner":
+        return PerChannelRunner(self.layer, batch, dtype, block, gain_in, self.channels, engine)
+
+    def graph_nodes(self, g: Any, x: int, index: int) -> int:
+        return int(self.layer.graph_nodes(g, x, index))
+
+    def rows(self) -> list[dict[str, Any]]:
+        rows = [dict(row) for row in self.layer.rows()]
+        for row in rows:
+            row["in_channels"] = row["out_channels"] = self.channels
+            row["macs_per_sample"] = row["macs_per_sample"] * self.channels if row.get("macs_per_sample") is not None else None
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "per_channel", "channels": self.channels, "layer": self.layer.to_dict()}
+
+
+class PerChannelRunner:
+    """One runner of a mono layer per channel, each over the batch's signals: channel ``c`` reads and writes rows ``c``."""
+
+    def __init__(self, layer: Layer, batch: int, dtype: np.dtype, block: int, gain_in: float, channels: int, engine: Engine) -> None:
+        self.inners = [layer.runner(batch, dtype, block, gain_in, engine=engine) for _ in range(channels)]
+        self.out_channels = channels
+        self.gain_out = self.inners[0].gain_out
+        self.engine = getattr(self.inners[0], "engine", "numpy")
+
+    @property
+    def layer_engines(self) -> list[str]:
+        return list(getattr(self.inners[0], "layer_engines", [self.engine]))
+
+    def prime(self, steady_in: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.asarray(inner.prime(steady_in[c : c + 1])) for c, inner in enumerate(self.inners)])
+
+    def run(self, x: np.ndarray, y: np.ndarray) -> None:
+        for c, inner in enumerate(self.inners):
+            inner.run(x[:, c : c + 1], y[:, c : c + 1])
+
+
+def chain(*stages: Stack, padding: str | None = None, name: str | None = None) -> Stack:
+    """Stages run one after another, in one pass: ``y = stage_n(... stage_2(stage_1(x)))``.
+
+    Parameters
+    ----------
+    *stages : Stack
+        Stacks, captures (:func:`wavedil.load_spec`), impulse responses
+        (:func:`wavedil.ir`), gains (:func:`wavedil.gain`) or chains, in order.
+    padding : {"causal", "same"}, optional
+        The edge rule of the whole chain. Default: the stages' own when there
+        is one stage or they all say ``causal``; stages that say ``same`` in
+        a chain of several need it given here (a stage's own centring would
+        apply to its part only).
+    name : str, optional
+        A label for reports; default: the stages' names joined by ``" > "``.
+
+    Returns
+    -------
+    Stack
+        Its ``receptive_field`` is ``1 + sum_i (RF_i - 1)``, its ``stages`` say
+        where each stage's layers are. A mono stage in a chain with a stage of
+        ``C`` channels runs on each of the ``C`` channels (:class:`PerChannel`).
+
+    Raises
+    ------
+    SpecError
+        Stages whose channels do not meet, models made for different sample
+        rates, or ``same`` stages without ``padding``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavedil import apply, gain, stack_from_dilations
+    >>> smooth = stack_from_dilations([1, 2], taps=[0.5, 0.5])
+    >>> both = chain(gain(6.0206), smooth)
+    >>> both.receptive_field, [s.kind for s in both.stages]
+    (4, ['gain', 'stack'])
+    >>> apply(both, np.array([1.0, 0.0, 0.0, 0.0]), dtype=np.float64).round(6).tolist()
+    [0.5, 0.5, 0.5, 0.5]
+    """
+    if not stages:
+        raise SpecError("a chain needs at least one stage", field="stages")
+    parts: list[Stage] = []
+    for stage in stages:
+        if not isinstance(stage, Stack):
+            raise SpecError(f"a chain's stages are stacks, got {type(stage).__name__}", field="stages")
+        parts.extend(_stages_of(stage))
+    if len(parts) == 1 and padding in (None, stages[0].padding) and name is None:
+        return stages[0]
+    rates = {s.sample_rate for s in parts if s.sample_rate}
+    if len(rates) > 1:
+        listed = ", ".join(f"stage {i} ({s.name}) {s.sample_rate} Hz" for i, s in enumerate(parts, start=1) if s.sample_rate)
+        raise SpecError(f"the stages were made for different sample rates: {listed}", field="sample_rate")
+    own = {s.padding for s in parts}
+    if padding is None:
+        if "same" in own:
+            which = next(i for i, s in enumerate(parts, start=1) if s.padding == "same")
+            raise SpecError(
+                f"stage {which} ({parts[which - 1].name}) has padding 'same', which a chain of several stages "
+                "takes for the whole chain only: give the chain's padding",
+                field="padding",
+            )
+        padding = "causal"
+    layers = _layers(parts)
+    at, placed = 0, []
+    for part, count in zip(parts, (len(p.layers) for p in parts)):
+        placed.append(Stage(part.name, part.kind, at, count, part.sample_rate, part.source))
+        at += count
+    return Stack(
+        layers=tuple(layer for group in layers for layer in group),
+        padding=padding,
+        name=name or " > ".join(p.name for p in parts),
+        sample_rate=rates.pop() if rates else None,
+        stages=tuple(placed),
+    )
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A stage before placement: its layers, and what the chain needs to know of it."""
+
+    name: str
+    kind: str
+    layers: tuple[Layer, ...]
+    mono: bool
+    in_channels: int
+    out_channels: int
+    sample_rate: int | None
+    padding: str
+    source: str | None
+
+
+def _stages_of(stack: Stack) -> list[_Part]:  # type: ignore[valid-type]
+    """A stack's stages: its own when it is a chain (flattened), else itself."""
+    if not stack.stages:
+        return [_Part(stack.name or "stack", stack.kind, stack.layers, stack.is_mono, stack.in_channels, stack.out_channels, stack.sample_rate, stack.padding, None)]
+    parts = []
+    for s in stack.stages:
+        layers = tuple(_unwrapped(layer) for layer in stack.layers[s.first : s.first + s.count])
+        mono = all(layer.in_channels == 1 and layer.out_channels == 1 for layer in layers)
+        parts.append(_Part(s.name, s.kind, layers, mono, layers[0].in_channels, layers[-1].out_channels, s.sample_rate, stack.padding, s.source))
+    return parts
+
+
+def _unwrapped(layer: Layer) -> Layer:
+    return layer.layer if isinstance(layer, PerChannel) else layer
+
+
+def _layers(parts: list[_Part]) -> list[tuple[Layer, ...]]:  # type: ignore[valid-type]
+    """Each stage's layers, mono stages wrapped to the channel count that reaches them."""
+    counts: list[int | None] = [None] * len(parts)
+    current: int | None = None
+    for i, part in enumerate(parts):
+        if part.mono:
+            counts[i] = current
+            continue
+        if current is None:
+            # The first stage with set channels sets them for the mono stages before it.
+            counts[:i] = [part.in_channels] * i
+        elif current != part.in_channels:
+            raise SpecError(
+                f"stage {i + 1} ({part.name}) takes {part.in_channels} channel(s) but stage {i} ({parts[i - 1].name}) gives {current}",
+                field="stages",
+            )
+        current = part.out_channels
+    return [
+        tuple(PerChannel(layer, count) for layer in part.layers) if part.mono and count and count > 1 else part.layers
+        for part, count in zip(parts, counts)
+    ]
