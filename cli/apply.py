@@ -44,7 +44,7 @@ from wavedil.workers import WORKERS_PER_CORE, default_workers, max_workers
 from .errors import describe
 from .output import silence_stdout
 from .progress import ProgressLine, format_speed
-from .stack_options import PATH, build_stack, check_stack_memory, engine_options, memory_limit_option, stack_options
+from .stack_options import PATH, ChainCommand, build_stack, check_stack_memory, engine_options, memory_limit_option, files_with_flags, stack_files, stack_options
 
 #: The options that say where outputs and reports go (see :func:`wavedil.batch.collect_jobs`).
 _LAYOUT = ("output", "outdir", "recursive", "suffix", "ext", "report", "report_dir", "report_format")
@@ -79,7 +79,7 @@ def _subtype(ctx: click.Context, param: click.Parameter, value: str | None) -> s
     return value
 
 
-@click.command("apply")
+@click.command("apply", cls=ChainCommand)
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output", type=PATH, help="Output file for a single INPUT ('-' writes a WAV stream to stdout).")
 @click.option("-d", "--outdir", type=PATH, help="Output folder for one or more inputs.")
@@ -136,13 +136,15 @@ def apply_command(inputs: tuple[str, ...], jobs: int | None, scheduler: str | No
     options = Options(**{f.name: kw.pop(f.name) for f in dataclasses.fields(Options)})
     layout = {name: kw.pop(name) for name in _LAYOUT}
     stack = build_stack(**kw)
+    files = stack_files(kw)
     # Planned for the engine that will run: auto may keep the stack on NumPy, or fall back when the kernels cannot load.
     check_stack_memory(
-        stack, kw.get("spec_path"), dtype=options.dtype, block_size=options.block_size, limit=options.memory_limit, engine=usable(options.chosen_engine, stack)
+        stack, files[0] if len(files) == 1 and not stack.stages else None, dtype=options.dtype, block_size=options.block_size,
+        limit=options.memory_limit, engine=usable(options.chosen_engine, stack),
     )
     _check_usage(inputs, layout["output"], scheduler=scheduler, as_json=as_json)
     _check_ignored(click.get_current_context(), layout, options)
-    job_list, early = _collect(inputs, layout, kw.get("spec_path"))
+    job_list, early = _collect(inputs, layout, files)
     check_jobs(job_list, options)
     view = _View(len(job_list) + len(early), as_json=as_json, quiet=quiet, normalized=options.normalize)
     view.total(job_list)
@@ -181,17 +183,17 @@ def _check_ignored(ctx: click.Context, layout: dict[str, Any], options: Options)
         raise click.UsageError("--force replaces existing outputs, --skip-existing keeps them: give one")
 
 
-def _collect(inputs: tuple[str, ...], layout: dict[str, Any], spec_path: str | None) -> tuple[list, list[JobResult]]:
-    """The jobs, with ``-`` as standard input and output; the model or spec file is an input too: nothing may replace it."""
+def _collect(inputs: tuple[str, ...], layout: dict[str, Any], files: list[str]) -> tuple[list, list[JobResult]]:
+    """The jobs, with ``-`` as standard input and output; the stages' files (specs, models, IRs) are inputs too: nothing may replace them."""
     targets = [_stdin() if item == STDIO else item for item in inputs]
     output = sys.stdout.buffer if layout["output"] == STDIO else layout["output"]
     report_ext = extension_for(layout.pop("report_format"))
     job_list, early = collect_jobs(targets, **{**layout, "output": output}, report_ext=report_ext)
-    if spec_path:
+    for stage_file, flag in files_with_flags(files):
         for job in job_list:
             for path, what in ((job.output, "output"), (job.report, "report")):
-                if path and not is_stream(path) and same_file(path, spec_path):
-                    raise WavedilError(f"{path}: the {what} would replace the --spec file; choose another path")
+                if path and not is_stream(path) and same_file(path, stage_file):
+                    raise WavedilError(f"{path}: the {what} would replace the {flag} file; choose another path")
     return job_list, early
 
 
@@ -266,6 +268,9 @@ class _View:
                 f"Warning: {r.output}: {r.clipped_samples} sample(s) beyond full scale were clipped; use {remedy} to keep them",
                 err=True,
             )
+        if r.audio is not None:
+            for source, rate_from, rate_to in r.audio.resampled_responses:
+                click.echo(f"Note: {r.input}: impulse response {source} resampled from {rate_from} Hz to {rate_to} Hz", err=True)
         if r.sanitized_samples:
             click.echo(f"Warning: {r.input}: {r.sanitized_samples} NaN or infinite sample(s) were replaced by zero", err=True)
 

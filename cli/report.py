@@ -15,13 +15,13 @@ from wavedil.report import FORMAT_NAMES, format_name, render
 from wavedil.stack import Stack
 
 from .errors import option_for
-from .stack_options import PATH, build_stack, engine_options, memory_limit_option, number_list, stack_options
+from .stack_options import PATH, ChainCommand, build_stack, engine_options, files_with_flags, memory_limit_option, number_list, stack_files, stack_options
 
 #: Widest dilation tree: more columns than any screen or page shows, and each costs time per layer.
 MAX_DIAGRAM_WIDTH = 10_000
 
 
-@click.command("report")
+@click.command("report", cls=ChainCommand)
 @stack_options
 @click.option("--sample-rate", type=click.IntRange(1, MAX_SAMPLE_RATE), metavar="HZ", help="Sample rate for the millisecond figures (default: a model's own).")
 @click.option("--format", "fmt", type=click.Choice(list(FORMAT_NAMES)), default="text", show_default=True, help="Output format (md = markdown, txt = text).")
@@ -77,13 +77,13 @@ def report_command(
         raise click.UsageError("--engine chooses what --speed times; without --speed it does nothing")
     # Resolved first: an engine that cannot run is a usage mistake, found before any work.
     chosen = resolve_engine(engine, fast_tanh=fast_tanh)
-    _check_targets(stack_kw.get("spec_path"), output=output, plot_path=plot_path)
+    _check_targets(stack_files(stack_kw), output=output, plot_path=plot_path)
     stack = build_stack(**stack_kw)
     if stack.is_recurrent and (diagram or plot_path):
         raise click.UsageError("a recurrent model (LSTM) has no dilation tree: --diagram and --plot need a finite receptive field")
     if (diagram or plot_path) and graph_cells(stack) > MAX_GRAPH_CELLS:
         raise WavedilError(
-            f"{stack_kw.get('spec_path') or 'the stack'}: its dilation tree has {graph_cells(stack):,} signal-offsets, "
+            f"{' '.join(stack_kw.get('spec_path', ())) or 'the stack'}: its dilation tree has {graph_cells(stack):,} signal-offsets, "
             f"over the {MAX_GRAPH_CELLS:,} that --diagram and --plot draw"
         )
     _check_frequencies(stack, sample_rate, frequencies)
@@ -115,16 +115,17 @@ def report_command(
         click.echo(text, nl=False)
 
 
-def _check_targets(spec_path: str | None, *, output: str | None, plot_path: str | None) -> None:
-    """Refuse a report or plot path that is the spec file itself."""
-    if not spec_path or not (output or plot_path):
+def _check_targets(files: list[str], *, output: str | None, plot_path: str | None) -> None:
+    """Refuse a report or plot path that is a stage's file (a spec, a model, an IR)."""
+    if not files or not (output or plot_path):
         return
     # Loaded only for files: a report to stdout starts without the audio modules.
     from wavedil.audio import same_file
 
-    for path, what in ((output, "-o"), (plot_path, "--plot")):
-        if path and same_file(path, spec_path):
-            raise WavedilError(f"{path}: {what} would replace the --spec file; choose another path")
+    for stage_file, flag in files_with_flags(files):
+        for path, what in ((output, "-o"), (plot_path, "--plot")):
+            if path and same_file(path, stage_file):
+                raise WavedilError(f"{path}: {what} would replace the {flag} file; choose another path")
 
 
 def _check_frequencies(stack: Stack, sample_rate: int | None, frequencies: list[float] | None) -> None:

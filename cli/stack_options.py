@@ -96,11 +96,66 @@ def check_stack_memory(stack: Stack, source: str | None, *, dtype: str, block_si
         raise exc.prefixed(source or "the stack") from None
 
 
+#: The options that add a stage to the chain, in the order given (see :class:`ChainCommand`).
+STAGE_OPTIONS = ("spec_path", "preset_name", "gain", "ir", "kernel_size", "dilations", "taps")
+_SHORTHAND = ("kernel_size", "dilations", "taps")
+
+
+class ChainCommand(click.Command):
+    """A command whose stage options keep their order on the command line.
+
+    Click gathers each repeated option's values apart; the parser's record of
+    which option came when is read here and kept in ``ctx.meta``, so
+    ``--gain 6 --spec amp.nam --ir cab.wav --gain -3`` runs in that order.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        parser = self.make_parser(ctx)
+        _, _, order = parser.parse_args(args=list(args))
+        ctx.meta["wavedil.stage_order"] = [p.name for p in order if p.name in STAGE_OPTIONS]
+        return super().parse_args(ctx, args)
+
+
+def _gain_db(ctx: click.Context, param: click.Parameter, value: tuple[float, ...]) -> tuple[float, ...]:
+    from wavedil.gains import MAX_GAIN_DB
+
+    for db in value:
+        if not math.isfinite(db) or abs(db) > MAX_GAIN_DB:
+            raise click.BadParameter(f"a gain is a finite number of dB within +-{MAX_GAIN_DB:g}, got {db}")
+    return value
+
+
 def stack_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --spec / --preset / --kernel-size --dilations --taps --stacks / --padding."""
+    """Add the stage options (--spec, --preset, --gain, --ir, repeatable, in order; --kernel-size --dilations --taps --stacks) and --padding.
+
+    The command must be a :class:`ChainCommand`.
+    """
     options = [
-        click.option("--spec", "spec_path", type=PATH, help="A stack spec file (.toml or .json) or a Neural Amp Modeler capture (.nam)."),
-        click.option("--preset", "preset_name", metavar="NAME", help="A named stack (see 'wavedil presets')."),
+        click.option(
+            "--spec",
+            "spec_path",
+            type=PATH,
+            multiple=True,
+            help="A stage: a stack spec (.toml, .json), a chain file, or a Neural Amp Modeler capture (.nam). Repeatable; stages run in the order given.",
+        ),
+        click.option("--preset", "preset_name", metavar="NAME", multiple=True, help="A stage: a named stack (see 'wavedil presets'). Repeatable."),
+        click.option(
+            "--gain",
+            type=float,
+            multiple=True,
+            metavar="DB",
+            callback=_gain_db,
+            help="A stage: a gain in dB (negative cuts), e.g. the input and output knobs around a capture. Repeatable.",
+        ),
+        click.option(
+            "--ir",
+            type=PATH,
+            multiple=True,
+            metavar="FILE",
+            help="A stage: convolve with the impulse response in an audio file (a cabinet), mono or one channel per channel, "
+            "resampled to the audio's rate when they differ. Repeatable.",
+        ),
+        click.option("--ir-normalize", is_flag=True, help="Scale each --ir response to unit energy."),
         click.option("--kernel-size", type=click.IntRange(min=1), help="Shorthand: taps per layer (uniform 1/K)."),
         click.option("--dilations", callback=number_list(int, "integers"), metavar="D1,D2,...", help="Shorthand: dilation of each layer."),
         click.option("--taps", callback=number_list(float, "numbers"), metavar="W0,W1,...", help="Shorthand: the taps of every layer (w0 meets the current sample)."),
@@ -129,8 +184,11 @@ def _shorthand_name(kernel_size: int | None, dilations: list[int], taps: list[fl
 
 def build_stack(
     *,
-    spec_path: str | None,
-    preset_name: str | None,
+    spec_path: tuple[str, ...] = (),
+    preset_name: tuple[str, ...] = (),
+    gain: tuple[float, ...] = (),
+    ir: tuple[str, ...] = (),
+    ir_normalize: bool = False,
     kernel_size: int | None,
     dilations: list[int] | None,
     taps: list[float] | None,
@@ -139,24 +197,82 @@ def build_stack(
     model_size: float | None = None,
     default_preset: str | None = DEFAULT_PRESET,
 ) -> Stack:
-    """The stack the options describe; ``default_preset`` when none is given."""
-    shorthand = dilations is not None or taps is not None or kernel_size is not None
-    chosen = [name for name, on in (("--spec", spec_path), ("--preset", preset_name), ("--dilations", shorthand)) if on]
-    if len(chosen) > 1:
-        raise click.UsageError(f"give one stack: {' or '.join(chosen)}, not several")
-    if stacks != 1 and not shorthand:
+    """The stack (or chain of stages) the options describe, stages in the order given; ``default_preset`` when none is given."""
+    from wavedil.chains import chain
+
+    order = _stage_order(spec_path, preset_name, gain, ir, kernel_size, dilations, taps)
+    if stacks != 1 and dilations is None:
         raise click.UsageError("--stacks goes with --dilations")
-    if spec_path:
-        stack = load_spec(spec_path, model_size=model_size)
-    elif shorthand:
-        stack = _shorthand(kernel_size, dilations, taps, stacks, padding)
-    else:
-        stack = _preset(preset_name or default_preset)
-    if model_size is not None and not stack.submodels:
+    if ir_normalize and not ir:
+        raise click.UsageError("--ir-normalize goes with --ir")
+    values = {"spec_path": list(spec_path), "preset_name": list(preset_name), "gain": list(gain), "ir": list(ir)}
+    stages: list[Stack] = []
+    for option in order:
+        if option in _SHORTHAND:
+            stages.append(_shorthand(kernel_size, dilations, taps, stacks, padding))
+        elif option == "spec_path":
+            stages.append(load_spec(values[option].pop(0), model_size=model_size))
+        elif option == "preset_name":
+            stages.append(_preset(values[option].pop(0)))
+        elif option == "gain":
+            from wavedil.gains import gain as gain_stage
+
+            stages.append(gain_stage(values[option].pop(0)))
+        else:
+            from wavedil.impulses import ir as ir_stage
+
+            stages.append(ir_stage(values[option].pop(0), normalize=ir_normalize))
+    if not stages:
+        stages.append(_preset(default_preset))
+    if model_size is not None and not any(stage.submodels for stage in stages):
         raise click.UsageError("--model-size chooses a submodel of a SlimmableContainer .nam file (an A2 capture); this stack has none")
-    if padding and padding != stack.padding:
-        stack = stack.replace(padding=padding)
-    return stack
+    if len(stages) == 1:
+        stack = stages[0]
+        return stack.replace(padding=padding) if padding and padding != stack.padding else stack
+    try:
+        return chain(*stages, padding=padding)
+    except SpecError as exc:
+        if exc.field == "padding":
+            raise click.UsageError(f"{exc.reason}: --padding causal or --padding same") from None
+        raise
+
+
+def stack_files(kw: dict[str, Any]) -> list[str]:
+    """The files the stage options name (specs and models, then IRs): inputs that no output may replace."""
+    return [*kw.get("spec_path", ()), *kw.get("ir", ())]
+
+
+def files_with_flags(files: list[str]) -> list[tuple[str, str]]:
+    """Each of :func:`stack_files` with the option that named it, for messages."""
+    ctx = click.get_current_context(silent=True)
+    irs = set(ctx.params.get("ir", ())) if ctx is not None else set()
+    return [(f, "--ir" if f in irs else "--spec") for f in files]
+
+
+def _stage_order(
+    spec_path: tuple[str, ...], preset_name: tuple[str, ...], gain: tuple[float, ...], ir: tuple[str, ...],
+    kernel_size: int | None, dilations: list[int] | None, taps: list[float] | None,
+) -> list[str]:
+    """The stage options in the order given on the command line; the shorthand (one stage) at its first option.
+
+    Called from Python without a command line, the order is that of the
+    parameters: specs, presets, gains, IRs, then the shorthand.
+    """
+    ctx = click.get_current_context(silent=True)
+    given = ctx.meta.get("wavedil.stage_order") if ctx is not None else None
+    if given is None:
+        given = ["spec_path"] * len(spec_path) + ["preset_name"] * len(preset_name) + ["gain"] * len(gain) + ["ir"] * len(ir)
+        given += [name for name, value in (("kernel_size", kernel_size), ("dilations", dilations), ("taps", taps)) if value is not None]
+    for name, flag in (("kernel_size", "--kernel-size"), ("dilations", "--dilations"), ("taps", "--taps")):
+        if given.count(name) > 1:
+            raise click.UsageError(f"{flag} given {given.count(name)} times: the shorthand makes one stage (use a spec file for another)")
+    order: list[str] = []
+    for name in given:
+        if name in _SHORTHAND:
+            if any(o in _SHORTHAND for o in order):
+                continue
+        order.append(name)
+    return order
 
 
 def _preset(name: str | None) -> Stack:

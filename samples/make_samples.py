@@ -7,10 +7,15 @@ made by a seeded generator, so running it again gives the same bytes.
 - ``drums_48k_stereo.wav``: kick, snare and hi-hat hits panned apart, 48 kHz, stereo, 24-bit.
 - ``voice_48k_mono.wav``: a vowel-like buzz through formant resonators, 48 kHz, mono, 16-bit.
 - ``chirp_44k1_stereo.wav``: a logarithmic sweep, left leading right, 44.1 kHz, stereo, 16-bit.
+- ``di_guitar_48k_mono.wav``: the plucked phrase as a guitar's direct input (DI), quieter, 48 kHz, mono, 24-bit.
+- ``cab_ir_48k.wav``: a synthetic guitar-cabinet impulse response, 85 ms, 48 kHz, mono, 24-bit.
+- ``seeded_amp.nam``: a small WaveNet capture with seeded weights (it shows the re-amping commands;
+  random weights are not a trained amp's tone), written by wavedil's own ``.nam`` writer.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -124,13 +129,55 @@ def chirp(sr: int = 44100) -> np.ndarray:
     return np.stack([sweep, 0.8 * right], axis=1)
 
 
+def cabinet_ir(sr: int = 48000) -> np.ndarray:
+    """A guitar cabinet's kind of response: a speaker's band (80 Hz to 5 kHz, steep above), a presence bump, a short decay.
+
+    Decaying noise (an 8 ms envelope after a 0.3 ms onset) through a 4th-order
+    band-pass and a +6 dB peak at 2.5 kHz (a second-order resonator), cut to
+    4096 samples with a 5 ms fade and scaled to a peak of 0.9.
+    """
+    rng = np.random.default_rng(SEED + 4)
+    n = 4096
+    t = np.arange(n) / sr
+    burst = rng.normal(0.0, 1.0, n) * np.exp(-t / 0.008) * np.minimum(1.0, t / 0.0003)
+    band = signal.butter(4, [80.0, 5000.0], btype="bandpass", fs=sr, output="sos")
+    shaped = signal.sosfilt(band, burst)
+    b, a = signal.iirpeak(2500.0, Q=1.5, fs=sr)
+    shaped = shaped + signal.lfilter(b, a, shaped)  # the band plus its resonance: about +6 dB at 2.5 kHz
+    fade = int(0.005 * sr)
+    shaped[-fade:] *= np.linspace(1.0, 0.0, fade)
+    return 0.9 * shaped / np.max(np.abs(shaped))
+
+
+def seeded_amp() -> dict:
+    """A small A1-style WaveNet (8 channels, kernel 3, dilations 1..128, tanh) with seeded weights, as a .nam document."""
+    from wavedil.formats.nam import to_nam
+    from wavedil.spec import parse_spec
+
+    net = parse_spec(
+        {
+            "layers": [
+                {
+                    "type": "wavenet",
+                    "init": {"seed": SEED + 5},
+                    "arrays": [{"channels": 8, "kernel_size": 3, "dilations": [1, 2, 4, 8, 16, 32, 64, 128], "activation": "tanh", "head_size": 1, "head_bias": True}],
+                }
+            ]
+        }
+    ).layers[0]
+    return to_nam(net, sample_rate=48000, metadata={"name": "wavedil seeded amp", "gear_type": "amp", "tone_type": "seeded"})
+
+
 def main() -> None:
     sf.write(HERE / "pluck_44k1_mono.wav", pluck_phrase(), 44100, subtype="PCM_16")
     sf.write(HERE / "drums_48k_stereo.wav", drums(), 48000, subtype="PCM_24")
     sf.write(HERE / "voice_48k_mono.wav", voice(), 48000, subtype="PCM_16")
     sf.write(HERE / "chirp_44k1_stereo.wav", chirp(), 44100, subtype="PCM_16")
-    total = sum(p.stat().st_size for p in HERE.glob("*.wav"))
-    print(f"wrote 4 files, {total / 1e6:.2f} MB in all")
+    sf.write(HERE / "di_guitar_48k_mono.wav", 0.5 * pluck_phrase(48000), 48000, subtype="PCM_24")
+    sf.write(HERE / "cab_ir_48k.wav", cabinet_ir(), 48000, subtype="PCM_24")
+    (HERE / "seeded_amp.nam").write_text(json.dumps(seeded_amp()), encoding="utf-8")
+    total = sum(p.stat().st_size for p in (*HERE.glob("*.wav"), HERE / "seeded_amp.nam"))
+    print(f"wrote 7 files, {total / 1e6:.2f} MB in all")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ NESTED = {
     "memory": [rpt.Memory],
     "submodels": [rpt.Submodel],
     "audio": [rpt.AudioFacts],
+    "stages": [rpt.StageRow],
 }
 
 
@@ -65,10 +66,14 @@ def test_each_nested_object_lists_its_keys_in_the_readme(key):
 def test_a_report_to_dict_has_exactly_the_documented_keys_and_survives_json():
     r = wavedil.analyze(wavedil.preset("comb"), 48000, speed=False)
     doc = json.loads(json.dumps(r.to_dict()))
-    assert set(doc) == field_names(rpt.Report) - {"audio"}  # "audio" only in apply's reports
+    assert set(doc) == field_names(rpt.Report) - {"audio", "stages"}  # "audio" only in apply's reports, "stages" in chains
     assert set(doc["frequency_response"]) == field_names(rpt.FrequencyResponse)
     assert set(doc["layers"][0]) == field_names(rpt.LayerRow)
     assert doc == r.to_dict()
+    chained = wavedil.analyze(wavedil.gain(-3) + wavedil.preset("comb"), 48000)
+    doc = json.loads(json.dumps(chained.to_dict()))
+    assert set(doc) == field_names(rpt.Report) - {"audio"}
+    assert [set(stage) for stage in doc["stages"]] == [field_names(rpt.StageRow)] * 2
 
 
 def test_mapping_access_reads_as_the_json():

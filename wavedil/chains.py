@@ -16,13 +16,18 @@ a chain that has such a stage runs as ``C`` copies (:class:`PerChannel`).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .engines import NUMPY, Engine
-from .errors import SpecError
+from .errors import SpecError, WavedilError
+from .fields import refuse_unknown
+from .limits import MAX_LAYERS
 from .stack import Layer, Stack, Stage
 
 
@@ -253,3 +258,99 @@ def _layers(parts: list[_Part]) -> list[tuple[Layer, ...]]:  # type: ignore[vali
         tuple(PerChannel(layer, count) for layer in part.layers) if part.mono and count and count > 1 else part.layers
         for part, count in zip(parts, counts)
     ]
+
+
+#: The keys of a chain file's stage, by the stage's kind (the first key names the kind).
+_STAGE_KEYS = {"spec": ("spec", "model_size"), "preset": ("preset",), "ir": ("ir", "normalize"), "gain": ("gain",)}
+
+
+def chain_from_document(data: Mapping[str, Any], *, source: str | None = None, base_dir: str | os.PathLike[str] | None = None) -> Stack:
+    """A chain from a chain file's document: ``[[chain]]`` tables, each one stage, in order.
+
+    The schema (TOML; JSON alike)::
+
+        name = "re-amp"          # optional
+        padding = "causal"       # optional: the whole chain's edge rule
+        [[chain]]
+        gain = 6                 # dB
+        [[chain]]
+        spec = "amp.nam"         # a spec or a capture; model_size = 0.5 for an A2 container
+        [[chain]]
+        ir = "cab.wav"           # an impulse response; normalize = true for unit energy
+        [[chain]]
+        preset = "smooth"        # a named stack (wavedil presets)
+
+    Paths are relative to the chain file's folder. A stage's file cannot be
+    a chain file itself.
+
+    Raises
+    ------
+    SpecError, AudioError
+        Naming the chain file and the stage (``chain[2].ir``) at fault.
+    """
+    from .gains import gain
+    from .impulses import ir
+    from .presets import PRESETS, preset
+    from .spec import load_spec
+
+    where = source or "the chain"
+    try:
+        refuse_unknown(data, ("chain", "name", "description", "padding"), what="top-level field of a chain")
+    except SpecError as exc:
+        raise exc.located(where) from None
+    raw = data.get("chain")
+    if not isinstance(raw, list) or not raw:
+        raise SpecError("must be a non-empty list of stages", source=source, field="chain")
+    if len(raw) > MAX_LAYERS:
+        raise SpecError(f"{len(raw)} stages exceed the limit of {MAX_LAYERS}", source=source, field="chain")
+    padding = data.get("padding")
+    if padding is not None and padding not in ("causal", "same"):
+        raise SpecError(f"must be causal or same, got {padding!r}", source=source, field="padding")
+    name = data.get("name")
+    if name is not None and not isinstance(name, str):
+        raise SpecError("must be a string", source=source, field="name")
+    folder = Path(base_dir) if base_dir is not None else Path(".")
+    stages = []
+    for i, entry in enumerate(raw, start=1):
+        at = f"chain[{i}]"
+        if not isinstance(entry, Mapping):
+            raise SpecError(f"a stage is a table, got {type(entry).__name__}", source=source, field=at)
+        kinds = [k for k in _STAGE_KEYS if k in entry]
+        if len(kinds) != 1:
+            raise SpecError(f"a stage has one of {', '.join(_STAGE_KEYS)}, got {', '.join(map(str, entry)) or 'none'}", source=source, field=at)
+        kind = kinds[0]
+        value = entry[kind]
+        try:
+            refuse_unknown(entry, _STAGE_KEYS[kind], what="field", field=at)
+            if kind == "gain":
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise SpecError(f"a number of dB, got {value!r}", field=f"{at}.gain")
+                stages.append(gain(float(value)))
+                continue
+            if not isinstance(value, str) or not value:
+                raise SpecError(f"a {'name' if kind == 'preset' else 'file path'}, got {value!r}", field=f"{at}.{kind}")
+            if kind == "preset":
+                if value not in PRESETS:
+                    raise SpecError(f"unknown preset {value!r}; known: {', '.join(PRESETS)}", field=f"{at}.preset")
+                stages.append(preset(value))
+            elif kind == "ir":
+                normalize = entry.get("normalize", False)
+                if not isinstance(normalize, bool):
+                    raise SpecError(f"true or false, got {normalize!r}", field=f"{at}.normalize")
+                stages.append(ir(folder / value, normalize=normalize))
+            else:
+                size = entry.get("model_size")
+                if size is not None and (isinstance(size, bool) or not isinstance(size, (int, float)) or not 0.0 <= size <= 1.0):
+                    raise SpecError(f"a number from 0 to 1, got {size!r}", field=f"{at}.model_size")
+                stages.append(load_spec(folder / value, model_size=size, chains=False))
+        except SpecError as exc:
+            if exc.source:
+                # An error in the stage's own file: named after the chain file and the stage.
+                raise SpecError(exc._subject(), source=where, field=at, hint=exc.hint, settings=exc.settings) from None
+            raise exc.located(where) from None
+        except WavedilError as exc:
+            raise exc.prefixed(f"{where}: {at}") from None
+    try:
+        return chain(*stages, padding=padding, name=name or None)
+    except SpecError as exc:
+        raise exc.located(where) from None

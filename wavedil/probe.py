@@ -90,13 +90,27 @@ def probe_memory(stack: Stack, signals: int, length: int) -> int:
     return 8 * signals * length * (2 * c + 2 * stack.out_channels) + engine
 
 
-def impulse_measures(h: np.ndarray, rf: int) -> tuple[int, EffectiveField]:
+def rounding_floor(stack: Stack, *outputs: np.ndarray) -> float:
+    """The largest output change that is rounding, not hearing: 0 for a stack computed without FFTs.
+
+    A layer convolved through FFTs (an impulse response) spreads rounding
+    noise of about 1e-16 of the signal over its whole frame, where the
+    arithmetic of taps would give exact zeros: its changes up to 1e-9 of the
+    outputs' peak are not taken as heard.
+    """
+    if not any(getattr(getattr(layer, "layer", layer), "kind", None) == "ir" for layer in stack.layers):
+        return 0.0
+    return 1e-9 * max((float(np.max(np.abs(o))) for o in outputs if o.size), default=0.0)
+
+
+def impulse_measures(h: np.ndarray, rf: int, floor: float = 0.0) -> tuple[int, EffectiveField]:
     """The measured receptive field and the effective one from an impulse response ``h`` (length >= ``rf``).
 
-    For a linear stack both follow from ``h``: ``1 +`` its last nonzero
-    offset, and how its energy spreads over ``0..rf-1``.
+    For a linear stack both follow from ``h``: ``1 +`` its last offset above
+    ``floor`` in magnitude (see :func:`rounding_floor`), and how its energy
+    spreads over ``0..rf-1``.
     """
-    hit = np.flatnonzero(np.any(h != 0, axis=(1, 2)))
+    hit = np.flatnonzero(np.any(np.abs(h) > floor, axis=(1, 2)))
     measured = int(hit[-1]) + 1 if hit.size else 0
     return measured, _spread(np.sum(h[:rf] ** 2, axis=(1, 2)), "impulse response")
 
@@ -237,7 +251,7 @@ def measured_receptive_field(stack: Stack, *, seed: int = 0, positions: int | No
     reach = rf + max(16, rf // 8)
     if stack.is_linear:
         h = impulse_response(stack, reach, engine=engine)
-        hit = np.flatnonzero(np.any(h != 0, axis=(1, 2)))
+        hit = np.flatnonzero(np.any(np.abs(h) > rounding_floor(stack, h), axis=(1, 2)))
         return int(hit[-1]) + 1 if hit.size else 0
     if positions is None:
         positions = kick_positions(stack)
@@ -248,7 +262,7 @@ def measured_receptive_field(stack: Stack, *, seed: int = 0, positions: int | No
     kicked[:, 0, :] += rng.normal(0.0, 0.5, (positions, base.shape[2]))
     # The context before the kick is the same for both: it runs once.
     after_kick, unkicked = _continued(stack, base[:, :s], [kicked, base[:, s:]], engine)
-    moved = after_kick != unkicked
+    moved = np.abs(after_kick - unkicked) > rounding_floor(stack, after_kick, unkicked)
     hit = np.flatnonzero(np.any(moved, axis=(0, 2)))
     return int(hit[-1]) + 1 if hit.size else 0
 

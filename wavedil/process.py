@@ -220,6 +220,8 @@ class FileResult:
     fast_tanh: bool = False
     #: The engine that ran each layer of the stack (a layer without a compiled kernel runs on ``numpy``).
     layer_engines: tuple[str, ...] = ()
+    #: ``(source, from_rate, to_rate)`` of each impulse response resampled to the rate the stack ran at.
+    resampled_responses: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def seconds_audio(self) -> float:
@@ -278,8 +280,9 @@ def process_file(
         With ``workers`` > 1, a file is cut into segments that run on this
         executor (a pool from :func:`wavedil.workers.worker_pool` or a
         ``dask.distributed.Client``); see :mod:`wavedil.segments`. The output
-        is the same, bit for bit. Streams, ``resample`` and recurrent models
-        run here.
+        is the same, bit for bit (to float rounding with an impulse response,
+        whose FFT frames fall elsewhere in a segment). Streams, ``resample``
+        and recurrent models run here.
     workers : int
         Segments in flight at once.
     **settings
@@ -311,6 +314,8 @@ def process_file(
     fmt = "WAV" if is_stream(output) else output_format(output)
     with open_source(input) as src:
         subtype = _output_subtype(fmt, src, opts.subtype, out_name, to_stream=is_stream(output))
+        # Impulse responses run at the rate the stack runs at: the model's, else the audio's.
+        stack = stack.at_rate(stack.sample_rate or src.samplerate)
         chain = _Chain.build(src, in_name, stack, opts, executor if _may_split(input, src, stack, executor, workers) else None, workers)
         # Overflow is checked on the output and reported as an error naming
         # the file: NumPy's warnings about it would only be noise on stderr.
@@ -340,6 +345,7 @@ def process_file(
         engine=chain.filt.engine.name,
         fast_tanh=chain.filt.engine.fast_tanh,
         layer_engines=tuple(chain.filt.layer_engines),
+        resampled_responses=tuple(stack.resampled_responses()),
     )
 
 

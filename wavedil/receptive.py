@@ -48,9 +48,11 @@ from .probe import (
     probe_channels,
     probe_memory,
     probe_time,
+    rounding_floor,
 )
 from .report import (
     AudioFacts,
+    StageRow,
     CoverageSummary,
     DenseEquivalent,
     EffectiveField,
@@ -260,7 +262,7 @@ def _linear_probes(
         except ProbeOverflow:
             skipped["measured_receptive_field"] = _OVERFLOW
             return _overflowed(stack, _Probed(), skipped)
-        measured, erf = impulse_measures(h, rf)
+        measured, erf = impulse_measures(h, rf, rounding_floor(stack, h))
         if not np.all(np.isfinite(erf.profile)):
             return _overflowed(stack, _Probed(measured), skipped)
         fr = None
@@ -358,7 +360,34 @@ def _totals(stack: Stack, sample_rate: int | None, speed: Speed | None) -> dict[
         "speed": speed,
         "submodels": tuple(Submodel(**s) for s in stack.submodels),
         "layers": _layer_rows(stack, sample_rate),
+        "stages": _stage_rows(stack, sample_rate),
     }
+
+
+def _stage_rows(stack: Stack, sample_rate: int | None) -> tuple[StageRow, ...]:
+    """A chain's stages with their own figures, and where their rows are in the layer table."""
+    rows_per_layer = [len(layer.rows()) for layer in stack.layers]
+    out = []
+    for i, stage in enumerate(stack.stages, start=1):
+        layers = stack.layers[stage.first : stage.first + stage.count]
+        histories = [layer.history for layer in layers]
+        rf = None if None in histories else 1 + sum(histories)
+        first = 1 + sum(rows_per_layer[: stage.first])
+        out.append(
+            StageRow(
+                index=i,
+                name=stage.name,
+                kind=stage.kind,
+                first_layer=first,
+                last_layer=first + sum(rows_per_layer[stage.first : stage.first + stage.count]) - 1,
+                receptive_field=rf,
+                receptive_field_ms=_ms(rf, sample_rate),
+                parameters=sum(layer.parameters for layer in layers),
+                macs_per_sample=sum(layer.macs_per_sample for layer in layers),
+                model_sample_rate=stage.sample_rate,
+            )
+        )
+    return tuple(out)
 
 
 def _recurrent_report(stack: Stack, sample_rate: int | None, bounds: _Bounds, skipped: dict[str, Reason], speed: Speed | None) -> Report:
@@ -434,7 +463,9 @@ class StackAnalysis:
 
 def _analysis(stack: Stack, sample_rate: int | None, audio: AudioSource, frequencies: Sequence[float] | None, speed: bool, bounds: _Bounds) -> StackAnalysis:
     """The work of :func:`analyze`, kept with what :meth:`StackAnalysis.for_file` needs to redo the audio's part."""
-    sample_rate = sample_rate or stack.sample_rate
+    sample_rate = sample_rate or stack.rate
+    if sample_rate:
+        stack = stack.at_rate(sample_rate)
     skipped: dict[str, Reason] = {}
     timed = _speed(stack, sample_rate or FALLBACK_SAMPLE_RATE, bounds, skipped) if speed else None
     if stack.is_recurrent:

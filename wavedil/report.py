@@ -323,6 +323,23 @@ class Submodel(_Record):
 
 
 @dataclass(frozen=True)
+class StageRow(_Record):
+    """One stage of a chain (:func:`wavedil.chain`): its layers and its own figures."""
+
+    index: int
+    name: str
+    kind: str
+    #: Its layers are rows ``first_layer .. last_layer`` of ``layers`` (1-based).
+    first_layer: int
+    last_layer: int
+    receptive_field: int | None
+    receptive_field_ms: float | None
+    parameters: int
+    macs_per_sample: int
+    model_sample_rate: int | None
+
+
+@dataclass(frozen=True)
 class AudioFacts(_Record):
     """What filtering one file gave (``apply``'s reports): the ``audio`` object.
 
@@ -393,8 +410,10 @@ class Report(_Record):
     skipped: dict[str, Reason]
     #: ``apply`` only: what filtering the file gave.
     audio: AudioFacts | None = None
+    #: A chain's stages, in order (absent for a single stack).
+    stages: tuple[StageRow, ...] = ()
 
-    _OMITTED: ClassVar[Mapping[str, Any]] = {"audio": None}
+    _OMITTED: ClassVar[Mapping[str, Any]] = {"audio": None, "stages": ()}
 
     def with_audio(self, facts: AudioFacts | Mapping[str, Any]) -> "Report":
         """The report with a file's ``audio`` object (an :class:`AudioFacts`, or its keys as a mapping)."""
@@ -628,8 +647,26 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return [fmt.format(*header), fmt.format(*("-" * w for w in widths)), *(fmt.format(*r) for r in rows)]
 
 
+def _stage_lines(stage: StageRow, sample_rate: int | None) -> tuple[str, list[tuple[str, str]]]:
+    """A stage's section: its title and its lines (the whole chain's figures follow them)."""
+    layers = f"{stage.first_layer}" if stage.first_layer == stage.last_layer else f"{stage.first_layer}..{stage.last_layer}"
+    rf = "recurrent: unbounded" if stage.receptive_field is None else _samples(stage.receptive_field, sample_rate)
+    lines = [("layers", layers), ("receptive field", rf), ("parameters", f"{stage.parameters:,}"), ("MACs per sample", f"{stage.macs_per_sample:,}")]
+    if stage.model_sample_rate:
+        lines.append(("made for", f"{stage.model_sample_rate:,} Hz"))
+    return f"stage {stage.index}: {stage.name} ({stage.kind})", lines
+
+
 def _text(report: Report, option: Callable[[Setting], str]) -> str:
-    lines = [_title(report), ""]
+    lines = []
+    for stage in report.stages:
+        title, rows = _stage_lines(stage, report.sample_rate)
+        lines += [title, *(f"  {k:<16}  {v}" for k, v in rows), ""]
+    if report.stages:
+        lines.append(f"the whole chain: {_title(report)}")
+    else:
+        lines.append(_title(report))
+    lines.append("")
     summary = _summary(report)
     width = max(len(k) for k, _ in summary)
     lines += [f"{k:<{width}}  {v}" for k, v in summary]
@@ -642,7 +679,11 @@ def _text(report: Report, option: Callable[[Setting], str]) -> str:
 
 
 def _markdown(report: Report, option: Callable[[Setting], str]) -> str:
-    lines = [f"## {_title(report)}", ""]
+    lines = []
+    for stage in report.stages:
+        title, rows = _stage_lines(stage, report.sample_rate)
+        lines += [f"### {title}", "", *(f"- **{k}**: {v}" for k, v in rows), ""]
+    lines += [f"## {'the whole chain: ' if report.stages else ''}{_title(report)}", ""]
     lines += [f"- **{k}**: {v}" for k, v in _summary(report)]
     warnings = _warnings(report, option)
     if warnings:

@@ -7,7 +7,9 @@ state of silence: that warm-up of ``RF-1`` frames makes its output exactly
 the serial one. Warm-up starts and segment ends sit on the block grid of a
 serial run (multiples of ``block_size``), so every block a segment computes
 holds the same frames as in the serial run, goes through the same arithmetic,
-and the joined output equals the serial output bit for bit. A BLAS may split a
+and the joined output equals the serial output bit for bit (with an impulse
+response to float rounding: its FFT windows reach up to two partitions before
+the warm-up, where the segment holds silence; see :mod:`wavedil.partitioned`). A BLAS may split a
 product differently, and round differently, on another thread count: the
 engine runs one BLAS thread wherever it runs (:mod:`wavedil.blas`).
 
@@ -196,7 +198,7 @@ def parallel_apply(
     engine: str | Engine | None = None,
     fast_tanh: bool = False,
 ) -> np.ndarray:
-    """:func:`wavedil.apply` with segments run on ``executor``; the same output, bit for bit.
+    """:func:`wavedil.apply` with segments run on ``executor``; the same output, bit for bit (see the module docstring).
 
     Parameters
     ----------

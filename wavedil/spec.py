@@ -227,6 +227,10 @@ def parse_spec(data: Mapping[str, Any], *, source: str | None = None, base_dir: 
     >>> stack.receptive_field
     5
     """
+    if isinstance(data, Mapping) and "chain" in data:
+        from .chains import chain_from_document
+
+        return chain_from_document(data, source=source, base_dir=base_dir)
     try:
         fields = _stack_fields(data)
         layers = _parse_layers(data.get("layers"), Path(base_dir) if base_dir is not None else None)
@@ -235,13 +239,15 @@ def parse_spec(data: Mapping[str, Any], *, source: str | None = None, base_dir: 
         raise exc.located(source) if source else exc
 
 
-def load_spec(path: str | os.PathLike[str], *, model_size: float | None = None) -> Stack:
+def load_spec(path: str | os.PathLike[str], *, model_size: float | None = None, chains: bool = True) -> Stack:
     """Read a stack from a ``.toml`` or ``.json`` spec, or a ``.nam`` model.
 
     The format follows the extension; any other extension is tried as TOML,
     then JSON. The file is parsed as data only and may be at most
     :data:`~wavedil.limits.MAX_SPEC_BYTES` long. ``.nam`` files are read by
-    :func:`wavedil.formats.nam.load_nam`, which takes ``model_size``.
+    :func:`wavedil.formats.nam.load_nam`, which takes ``model_size``. A spec
+    with a ``chain`` list is a chain file (:func:`wavedil.chains.chain_from_document`);
+    ``chains=False`` refuses one (the stages of a chain file do not nest).
 
     Raises
     ------
@@ -257,7 +263,10 @@ def load_spec(path: str | os.PathLike[str], *, model_size: float | None = None) 
         return load_nam(path, model_size=model_size)
     source = str(path)
     text = read_text(path, MAX_SPEC_BYTES, "spec file")
-    return parse_spec(parse_spec_document(text, suffix, source), source=source, base_dir=path.parent)
+    document = parse_spec_document(text, suffix, source)
+    if not chains and isinstance(document, Mapping) and "chain" in document:
+        raise SpecError("is a chain file: a chain's stages are specs, captures, IRs and gains, not chains", source=source)
+    return parse_spec(document, source=source, base_dir=path.parent)
 
 
 def stack_from_dilations(

@@ -371,6 +371,13 @@ class Stack:
             return self
         return dataclasses.replace(self, layers=layers)
 
+    @property
+    def rate(self) -> int | None:
+        """The rate the stack's figures are in, in Hz: a model's, else its first impulse response's; None: any."""
+        if self.sample_rate:
+            return self.sample_rate
+        return next((r for layer in self.layers if (r := getattr(getattr(layer, "layer", layer), "sample_rate", None))), None)
+
     def resampled_responses(self) -> list[tuple[str, int, int]]:
         """``(source, from_rate, to_rate)`` of each impulse response :meth:`at_rate` resampled."""
         found = []
