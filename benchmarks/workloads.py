@@ -32,6 +32,7 @@ import numpy as np
 import soundfile as sf
 
 import wavedil
+import wavedil.partitioned
 from wavedil.engines import Engine, numba_installed, resolve_engine
 from wavedil.segments import parallel_apply
 from wavedil.workers import worker_pool
@@ -810,6 +811,60 @@ def w10(settings: Settings, earlier: Mapping[str, Result]) -> Result:
     )
 
 
+#: W11's cabinet: 500 ms at 48 kHz (24,000 taps), decaying seeded noise, like a long cabinet or a small room.
+IR_SECONDS = 0.5
+
+
+def w11(settings: Settings, earlier: Mapping[str, Result]) -> Result:
+    """W2's capture then a 500 ms impulse response, 60 s at 48 kHz: the IR stage's share of the chain's time.
+
+    Timed in turns: the chain, the capture alone, the IR stage alone (in the
+    chain's blocks), and scipy's ``oaconvolve`` of the whole signal with the
+    response as a peer. The target: the IR stage costs under 10% of the
+    capture's time.
+    """
+    rate, seconds = 48_000, 60.0
+    capture = wavedil.parse_spec(STANDARD_CAPTURE)
+    rng = np.random.default_rng(11)
+    taps = round(IR_SECONDS * rate)
+    response = rng.standard_normal(taps) * np.exp(-np.arange(taps) / (0.08 * rate)) * 0.05
+    cab = wavedil.Stack(layers=(wavedil.ImpulseResponse(response, sample_rate=rate),), name="IR 500 ms")
+    chain = capture + cab
+    block = wavedil.block_size_for(chain)
+    x = noise(seconds, rate)
+    engine = resolve_engine(None)
+    whole = peers.oaconvolve_dense(cab)
+    jobs = {
+        "chain": timed(lambda: wavedil.apply(chain, x, engine=engine)),
+        "capture": timed(lambda: wavedil.apply(capture, x, engine=engine)),
+        "IR stage": timed(lambda: wavedil.apply(cab, x, block_size=block)),
+        "scipy oaconvolve": timed(lambda: whole(x)),
+    }
+    measured = interleave(jobs, settings.repeat)[0]
+    t = {k: m.timing.median for k, m in measured.items()}
+    share = t["IR stage"] / t["capture"]
+    serial = wavedil.apply(cab, measured["capture"].output, block_size=block)
+    return Result(
+        "W11",
+        "A1 capture + 500 ms IR, 60 s 48 kHz",
+        seconds,
+        t["chain"],
+        measured["chain"].timing.runs,
+        "IR stage <10% of the capture's time",
+        share < 0.10,
+        peers={"wavedil capture alone": t["capture"], "wavedil IR stage alone": t["IR stage"], "scipy oaconvolve (whole signal at once)": t["scipy oaconvolve"]},
+        engine=engine.describe(),
+        engines={engine.describe(): t["chain"]},
+        notes=[
+            f"W2's stack, then a {taps:,}-tap response (seeded noise, 80 ms decay) as a chain (capture + IR), blocks of {block:,} samples",
+            f"IR stage {t['IR stage']:.3f} s = {100 * share:.1f}% of the capture's {t['capture']:.3f} s; the chain minus the capture: {t['chain'] - t['capture']:.3f} s",
+            f"partitions of {wavedil.partitioned.partition_size(taps, block):,} taps; direct convolution would be {taps:,} multiply-adds a sample",
+            "chain output vs the capture's output then the IR stage: " + agreement(measured["chain"].output, serial),
+        ],
+        extra={"ir_share": round(share, 4)},
+    )
+
+
 #: The workloads by name, in the order they run.
 WORKLOADS: dict[str, Callable[[Settings, Mapping[str, Result]], Result]] = {
     "W1": w1,
@@ -822,4 +877,5 @@ WORKLOADS: dict[str, Callable[[Settings, Mapping[str, Result]], Result]] = {
     "W8": w8,
     "W9": w9,
     "W10": w10,
+    "W11": w11,
 }

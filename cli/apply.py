@@ -79,6 +79,10 @@ def _subtype(ctx: click.Context, param: click.Parameter, value: str | None) -> s
     return value
 
 
+def _bits(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    return None if value is None else int(value)
+
+
 @click.command("apply", cls=ChainCommand)
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output", type=PATH, help="Output file for a single INPUT ('-' writes a WAV stream to stdout).")
@@ -95,7 +99,20 @@ def _subtype(ctx: click.Context, param: click.Parameter, value: str | None) -> s
 @click.option("--force", "overwrite", is_flag=True, help="Replace existing outputs and reports.")
 @click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (resume a batch).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), callback=_workers, help=f"Worker processes, at most {WORKERS_PER_CORE} per core [default: the number of cores].")
-@click.option("--subtype", metavar="NAME", callback=_subtype, help="Output sample format, e.g. PCM_16, PCM_24, FLOAT (default: the input's).")
+@click.option(
+    "--subtype",
+    metavar="NAME",
+    callback=_subtype,
+    help="Output sample format, e.g. PCM_16, PCM_24, FLOAT (default: the input's, else the closest the format holds, said when it holds less).",
+)
+@click.option("-b", "--bits", type=click.Choice(["8", "16", "24", "32", "64"]), callback=_bits, help="sox's -b: bits per output sample (instead of --subtype).")
+@click.option("-e", "--encoding", type=click.Choice(["float", "signed", "unsigned"]), help="sox's -e: float, signed or unsigned integer samples (instead of --subtype).")
+@click.option(
+    "--compression",
+    type=click.FloatRange(0.0, 1.0),
+    metavar="LEVEL",
+    help="FLAC, OGG (Vorbis, Opus) and MP3: 0 (fastest, largest, best) to 1 (smallest); FLAC levels 0-8, Vorbis quality 1-LEVEL [default: libsndfile's].",
+)
 @click.option("--normalize", is_flag=True, help="Scale each output to a peak of --peak-db instead of clipping.")
 @click.option("--peak-db", type=float, default=-1.0, show_default=True, callback=_finite_db, help="Peak for --normalize, in dBFS.")
 @click.option("--sanitize", is_flag=True, help="Replace NaN and infinite input samples by zero instead of refusing the file.")
@@ -266,6 +283,12 @@ class _View:
             remedy = "--subtype FLOAT" if self.normalized else "--normalize or --subtype FLOAT"
             click.echo(
                 f"Warning: {r.output}: {r.clipped_samples} sample(s) beyond full scale were clipped; use {remedy} to keep them",
+                err=True,
+            )
+        if r.audio is not None and r.audio.subtype_downgraded_from:
+            fmt = r.audio.format
+            click.echo(
+                f"Note: {r.output}: written as {r.audio.subtype}: {fmt} holds no {r.audio.subtype_downgraded_from} (--subtype, or -b/-e, choose)",
                 err=True,
             )
         if r.audio is not None:

@@ -39,6 +39,12 @@ _NAME_MAX = 255
 
 _FORMAT_ALIASES = {"AIF": "AIFF", "OGA": "OGG", "OPUS": "OGG", "WAVE": "WAV"}
 _FLOAT_SUBTYPES = {"FLOAT", "DOUBLE"}
+#: Formats libsndfile writes that wavedil does not, and why.
+_NOT_WRITTEN = {
+    # libsndfile writes its header to an AppleDouble "._" file beside it: the rename that puts a
+    # complete output in place would leave that behind, and the output would not open.
+    "SD2": "Sound Designer II keeps its header in a separate resource file",
+}
 
 
 def output_format(path: str | os.PathLike[str]) -> str:
@@ -51,32 +57,123 @@ def output_format(path: str | os.PathLike[str]) -> str:
     """
     ext = Path(path).suffix.lstrip(".").upper()
     fmt = _FORMAT_ALIASES.get(ext, ext)
-    if fmt not in sf.available_formats():
-        known = ", ".join(sorted(k.lower() for k in sf.available_formats()))
+    if fmt not in sf.available_formats() or fmt in _NOT_WRITTEN:
+        known = ", ".join(sorted(k.lower() for k in sf.available_formats() if k not in _NOT_WRITTEN))
         shown = f"'.{ext.lower()}'" if ext else "(none)"
-        raise AudioError(f"{path}: cannot tell the audio format from the extension {shown}; use one of {known}")
+        why = f" ({_NOT_WRITTEN[fmt]})" if fmt in _NOT_WRITTEN else ""
+        raise AudioError(f"{path}: cannot write the audio format of the extension {shown}{why}; use one of {known}")
     return fmt
 
 
-def choose_subtype(fmt: str, input_subtype: str | None, requested: str | None, *, path: str, input_format: str | None = None) -> str:
-    """The subtype to write: ``requested``, else the input's if ``fmt`` allows it, else ``fmt``'s default.
+#: Bits of resolution of the plain subtypes (u-law and A-law decode to 16 bits); codecs count 0.
+_RESOLUTION = {"DOUBLE": 64, "FLOAT": 32, "PCM_32": 32, "PCM_24": 24, "PCM_16": 16, "ULAW": 16, "ALAW": 16, "PCM_S8": 8, "PCM_U8": 8}
+#: What ``encoding`` (sox's ``-e``) may be.
+ENCODINGS = ("float", "signed", "unsigned")
+#: What ``bits`` (sox's ``-b``) may be.
+BITS = (8, 16, 24, 32, 64)
+#: The formats libsndfile compresses with a level (``compression``): FLAC, Ogg (Vorbis, Opus), MP3.
+COMPRESSED_FORMATS = frozenset({"FLAC", "OGG", "MP3"})
 
-    A codec (MP3, Vorbis, ADPCM, ...) is carried over only within its own
-    format: libsndfile lists MP3 as a WAV subtype it cannot write, and a WAV
-    of PCM is what anyone filtering an MP3 into a .wav expects.
+
+def choose_subtype(
+    fmt: str,
+    input_subtype: str | None,
+    requested: str | None,
+    *,
+    path: str,
+    input_format: str | None = None,
+    bits: int | None = None,
+    encoding: str | None = None,
+) -> str:
+    """The subtype to write: ``requested`` (or the one ``bits`` and ``encoding`` name), else the input's, else the closest.
+
+    Without a request, the input's subtype when ``fmt`` holds it; otherwise
+    the finest plain subtype of ``fmt`` no finer than the input's (float or
+    32-bit input written as FLAC becomes 24-bit, as sox and ffmpeg do);
+    otherwise ``fmt``'s default. A codec (MP3, Vorbis, ADPCM, ...) is carried
+    over only within its own format: libsndfile lists MP3 as a WAV subtype it
+    cannot write, and a WAV of PCM is what anyone filtering an MP3 into a
+    .wav expects.
+
+    ``bits`` and ``encoding`` are sox's ``-b`` and ``-e``: ``float`` is 32 or
+    64 bits (``FLOAT``, ``DOUBLE``), ``signed`` 8 to 32 (``PCM_S8`` ...
+    ``PCM_32``; without ``bits``, the input's integer width, else 24),
+    ``unsigned`` 8 (``PCM_U8``); ``bits`` alone is signed (or float for 64;
+    8 bits is unsigned where the format has no signed 8-bit, as in WAV).
+
+    >>> choose_subtype("FLAC", "FLOAT", None, path="out.flac")
+    'PCM_24'
+    >>> choose_subtype("WAV", "PCM_24", None, path="out.wav", bits=8)
+    'PCM_U8'
     """
+    if requested is None and (bits is not None or encoding is not None):
+        requested = _named_subtype(fmt, input_subtype, bits, encoding, path)
     if requested:
         sub = requested.upper()
         if sub not in sf.available_subtypes() or not sf.check_format(fmt, sub):
             allowed = ", ".join(sorted(sf.available_subtypes(fmt)))
-            raise AudioError(f"{path}: subtype {requested} cannot be written as {fmt}; it takes {allowed}")
+            raise AudioError(f"{path}: subtype {sub} cannot be written as {fmt}; it takes {allowed}")
         return sub
     if fmt == "OGG" and Path(path).suffix.lower() == ".opus":
         return "OPUS"
-    plain = bool(input_subtype) and (input_subtype.startswith("PCM_") or input_subtype in ("FLOAT", "DOUBLE", "ULAW", "ALAW"))
+    plain = bool(input_subtype) and input_subtype in _RESOLUTION
     if input_subtype and sf.check_format(fmt, input_subtype) and (plain or input_format == fmt):
         return input_subtype
+    if plain:
+        finest = _RESOLUTION[input_subtype]  # type: ignore[index]
+        held = [sub for sub in sf.available_subtypes(fmt) if sub in _RESOLUTION and _RESOLUTION[sub] <= finest and sf.check_format(fmt, sub)]
+        if held:
+            # The finest the format holds; a float stays float where it can (FLOAT before PCM_32).
+            return max(held, key=lambda sub: (_RESOLUTION[sub], sub in _FLOAT_SUBTYPES, sub != "PCM_U8"))
     return sf.default_subtype(fmt)
+
+
+def bits_encoding_problem(bits: int | None, encoding: str | None) -> str | None:
+    """What is wrong with a ``bits`` and ``encoding`` pair whatever the format, or None.
+
+    >>> bits_encoding_problem(16, "unsigned")
+    'unsigned samples are 8 bits (PCM_U8), not 16'
+    """
+    if encoding is not None and encoding not in ENCODINGS:
+        return f"encoding {encoding!r} is none of {', '.join(ENCODINGS)}"
+    if bits is not None and bits not in BITS:
+        return f"{bits} bits is none of {', '.join(map(str, BITS))}"
+    if encoding == "float" and bits not in (None, 32, 64):
+        return f"float samples are 32 or 64 bits, not {bits}"
+    if encoding == "unsigned" and bits not in (None, 8):
+        return f"unsigned samples are 8 bits (PCM_U8), not {bits}"
+    if encoding == "signed" and bits == 64:
+        return "signed integer samples are 8 to 32 bits, not 64"
+    return None
+
+
+def _named_subtype(fmt: str, input_subtype: str | None, bits: int | None, encoding: str | None, path: str) -> str:
+    """The subtype ``bits`` and ``encoding`` name (see :func:`choose_subtype`)."""
+    problem = bits_encoding_problem(bits, encoding)
+    if problem:
+        raise AudioError(f"{path}: {problem}")
+    if encoding == "float" or (encoding is None and bits == 64):
+        return "DOUBLE" if bits == 64 else "FLOAT"
+    if encoding == "unsigned":
+        return "PCM_U8"
+    if bits is None:
+        bits = _RESOLUTION[input_subtype] if input_subtype in ("PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32") else 24  # type: ignore[index]
+    if bits == 8:
+        return "PCM_U8" if encoding is None and not sf.check_format(fmt, "PCM_S8") else "PCM_S8"
+    return f"PCM_{bits}"
+
+
+def downgraded(input_subtype: str | None, output_subtype: str) -> bool:
+    """Whether writing ``input_subtype`` audio as ``output_subtype`` loses resolution: float to integer, fewer bits, or a lossy codec.
+
+    >>> downgraded("FLOAT", "PCM_24"), downgraded("PCM_16", "PCM_24"), downgraded("PCM_16", "VORBIS")
+    (True, False, True)
+    """
+    if not input_subtype or input_subtype not in _RESOLUTION:
+        return False
+    if input_subtype in _FLOAT_SUBTYPES and output_subtype not in _FLOAT_SUBTYPES:
+        return True
+    return _RESOLUTION.get(output_subtype, 0) < _RESOLUTION[input_subtype]
 
 
 def clips(subtype: str) -> bool:

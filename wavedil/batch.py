@@ -132,6 +132,8 @@ class JobResult:
         keys: dict[str, Any] = {"engine": a.engine, "fast_tanh": a.fast_tanh}
         if any(name != a.engine for name in a.layer_engines):
             keys["layer_engines"] = list(a.layer_engines)
+        if a.subtype_downgraded_from:
+            keys["subtype_downgraded_from"] = a.subtype_downgraded_from
         if a.resampled_responses:
             keys["resampled_responses"] = [{"source": s, "from_rate": f, "to_rate": t} for s, f, t in a.resampled_responses]
         return keys

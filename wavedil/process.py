@@ -31,10 +31,13 @@ import numpy as np
 import soundfile as sf
 
 from .audio import (
+    COMPRESSED_FORMATS,
     WavStreamWriter,
     atomic_output,
+    bits_encoding_problem,
     choose_subtype,
     clips,
+    downgraded,
     open_input,
     os_reason,
     output_format,
@@ -96,7 +99,18 @@ class Options:
     overwrite : bool
         Replace an existing output (and report).
     subtype : str, optional
-        libsndfile subtype to write, e.g. ``PCM_24`` or ``FLOAT``; default: the input's.
+        libsndfile subtype to write, e.g. ``PCM_24`` or ``FLOAT``; default: the
+        input's, or the closest the output's format holds (float input as
+        FLAC: ``PCM_24``); :attr:`FileResult.subtype_downgraded_from` says
+        when that loses resolution.
+    bits, encoding : optional
+        sox's ``-b`` and ``-e`` instead of ``subtype``: 8, 16, 24, 32 or 64
+        bits; ``float``, ``signed`` or ``unsigned`` (see
+        :func:`wavedil.audio.choose_subtype`).
+    compression : float, optional
+        0 (fastest, largest, best quality) to 1 (smallest): libsndfile's
+        compression level for FLAC (levels 0-8), Ogg Vorbis and Opus
+        (quality 1 - level) and MP3 (bit rate). Other formats refuse it.
     normalize : bool
         Scale the output to a peak of ``peak_db`` dBFS instead of clipping
         (the engine runs twice: the input must be a file, not a stream).
@@ -167,8 +181,18 @@ class Options:
     skip_existing: bool = False
     engine: str | None = None
     fast_tanh: bool = False
+    bits: int | None = None
+    encoding: str | None = None
+    compression: float | None = None
 
     def __post_init__(self) -> None:
+        if self.subtype is not None and (self.bits is not None or self.encoding is not None):
+            raise UsageError("give the subtype, or bits and encoding, not both")
+        problem = bits_encoding_problem(self.bits, self.encoding)
+        if problem:
+            raise UsageError(problem)
+        if self.compression is not None and not (math.isfinite(self.compression) and 0.0 <= self.compression <= 1.0):
+            raise UsageError(f"compression must be a level from 0 to 1, got {self.compression}")
         if self.block_size is not None and not 1 <= self.block_size <= MAX_BLOCK_SIZE:
             raise UsageError(f"block size must be 1 to {MAX_BLOCK_SIZE} frames, got {self.block_size}")
         if not math.isfinite(self.peak_db):
@@ -222,6 +246,8 @@ class FileResult:
     layer_engines: tuple[str, ...] = ()
     #: ``(source, from_rate, to_rate)`` of each impulse response resampled to the rate the stack ran at.
     resampled_responses: tuple[tuple[str, int, int], ...] = ()
+    #: The input's subtype when the output's, chosen without a request, holds less (float to PCM_24, PCM_16 to Vorbis).
+    subtype_downgraded_from: str | None = None
 
     @property
     def seconds_audio(self) -> float:
@@ -313,7 +339,9 @@ def process_file(
         raise AudioError(f"{out_name}: the output is the input file; choose another output path")
     fmt = "WAV" if is_stream(output) else output_format(output)
     with open_source(input) as src:
-        subtype = _output_subtype(fmt, src, opts.subtype, out_name, to_stream=is_stream(output))
+        subtype = _output_subtype(fmt, src, opts, out_name, to_stream=is_stream(output))
+        if opts.compression is not None and fmt not in COMPRESSED_FORMATS:
+            raise AudioError(f"{out_name}: {fmt} has no compression level (FLAC, OGG and MP3 have)")
         # Impulse responses run at the rate the stack runs at: the model's, else the audio's.
         stack = stack.at_rate(stack.sample_rate or src.samplerate)
         chain = _Chain.build(src, in_name, stack, opts, executor if _may_split(input, src, stack, executor, workers) else None, workers)
@@ -324,7 +352,7 @@ def process_file(
             level = _Level(in_name, opts.dtype, gain=gain, limit=_FLOAT32_MAX if subtype == "FLOAT" else _FLOAT64_MAX, clip=clips(subtype))
             known_frames = src.frames if src.seekable() else None
             done = _Done(progress, src.samplerate)
-            with open_sink(output, opts.overwrite, src.samplerate, chain.filt.out_channels, fmt, subtype, known_frames) as write:
+            with open_sink(output, opts.overwrite, src.samplerate, chain.filt.out_channels, fmt, subtype, known_frames, opts.compression) as write:
                 for y in chain.blocks(early=done.early):
                     write(level(y))
                     done.written(len(y))
@@ -346,11 +374,13 @@ def process_file(
         fast_tanh=chain.filt.engine.fast_tanh,
         layer_engines=tuple(chain.filt.layer_engines),
         resampled_responses=tuple(stack.resampled_responses()),
+        subtype_downgraded_from=src.subtype if not (opts.subtype or opts.bits or opts.encoding) and downgraded(src.subtype, subtype) else None,
     )
 
 
-def _output_subtype(fmt: str, src: sf.SoundFile, requested: str | None, out_name: str, *, to_stream: bool) -> str:
-    subtype = choose_subtype(fmt, src.subtype, requested, path=out_name, input_format=src.format)
+def _output_subtype(fmt: str, src: sf.SoundFile, opts: Options, out_name: str, *, to_stream: bool) -> str:
+    requested = opts.subtype or opts.bits or opts.encoding
+    subtype = choose_subtype(fmt, src.subtype, opts.subtype, path=out_name, input_format=src.format, bits=opts.bits, encoding=opts.encoding)
     if to_stream and subtype not in WavStreamWriter.subtypes and not requested:
         # An input subtype a WAV stream cannot hold (u-law, ADPCM...): float loses nothing.
         return "FLOAT"
@@ -498,7 +528,7 @@ def open_source(input: Target) -> Iterator[sf.SoundFile]:
 
 @contextmanager
 def open_sink(
-    output: Target, overwrite: bool, rate: int, channels: int, fmt: str, subtype: str, frames: int | None
+    output: Target, overwrite: bool, rate: int, channels: int, fmt: str, subtype: str, frames: int | None, compression: float | None = None
 ) -> Iterator[Callable[[np.ndarray], None]]:
     """A function that writes output blocks: to a temporary file renamed into place when complete, or to a stream."""
     if is_stream(output):
@@ -508,7 +538,7 @@ def open_sink(
     name = os.fspath(output)
     with atomic_output(name, force=overwrite) as tmp:
         try:
-            dst = sf.SoundFile(tmp, "w", samplerate=rate, channels=channels, format=fmt, subtype=subtype)
+            dst = sf.SoundFile(tmp, "w", samplerate=rate, channels=channels, format=fmt, subtype=subtype, compression_level=compression)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioError(f"{name}: cannot write {fmt}/{subtype}: {sndfile_reason(None, exc)}") from None
 
