@@ -859,7 +859,10 @@ def w11(settings: Settings, earlier: Mapping[str, Result]) -> Result:
             f"W2's stack, then a {taps:,}-tap response (seeded noise, 80 ms decay) as a chain (capture + IR), blocks of {block:,} samples",
             f"IR stage {t['IR stage']:.3f} s = {100 * share:.1f}% of the capture's {t['capture']:.3f} s; the chain minus the capture: {t['chain'] - t['capture']:.3f} s",
             f"partitions of {wavedil.partitioned.partition_size(taps, block):,} taps; direct convolution would be {taps:,} multiply-adds a sample",
-            "chain output vs the capture's output then the IR stage: " + agreement(measured["chain"].output, serial),
+            # Before the chain's field is full, the chain's IR hears the capture's answer to the silence before the input
+            # (its bias), the IR run on the capture's output hears silence: they are compared after it.
+            f"chain output vs the capture's output then the IR stage, from sample {chain.receptive_field:,} on: "
+            + agreement(measured["chain"].output[chain.receptive_field :], serial[chain.receptive_field :]),
         ],
         extra={"ir_share": round(share, 4)},
     )
