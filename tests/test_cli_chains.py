@@ -160,3 +160,20 @@ def test_the_report_shows_each_stage_then_the_whole(files):
     # The IR runs at the capture's rate: resampled from 44.1 kHz, 900 taps become 980.
     assert "980 samples" in text
     assert "BUG" not in text
+
+
+def test_a_capture_in_a_chain_keeps_its_sample_rate_rule(files, tmp_path):
+    """44.1 kHz audio through a 48 kHz capture and a 48 kHz IR: refused, or resampled with --resample (the IR stays at 48 kHz)."""
+    src = tmp_path / "di44.wav"
+    sf.write(src, np.random.default_rng(5).normal(0.0, 0.1, 8820), 44100, subtype="FLOAT")
+    stages = ("--gain", "3", "--spec", str(files / "amp.nam"), "--ir", str(files / "cab48.wav"))
+    line = error_line(run("apply", str(src), "-o", str(tmp_path / "no.wav"), *stages))
+    assert "the audio is at 44100 Hz but the model runs at 48000 Hz" in line and "--resample" in line
+    out = tmp_path / "yes.wav"
+    p = run("apply", str(src), "-o", str(out), *stages, "--resample")
+    assert p.returncode == 0 and "Note" not in p.stderr, p.stderr
+    y, rate = sf.read(out, dtype="float32")
+    assert rate == 44100 and len(y) == 8820
+    chain = wavedil.gain(3) + wavedil.load_spec(files / "amp.nam") + wavedil.ir(files / "cab48.wav")
+    reference = wavedil.process_file(src, tmp_path / "lib.wav", chain, resample=True)
+    assert reference.resampled_responses == () and np.array_equal(sf.read(tmp_path / "lib.wav", dtype="float32")[0], y)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ import wavedil
 from wavedil.audio import choose_subtype, downgraded
 from wavedil.errors import AudioError, UsageError
 
-from test_cli import error_line, run
+from test_cli import run
 
 
 def _tone(seconds: float = 1.0, rate: int = 48000, channels: int = 2) -> np.ndarray:

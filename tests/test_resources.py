@@ -70,6 +70,11 @@ def _stacks() -> dict[str, wavedil.Stack]:
         "wavenet preset": wavedil.preset("wavenet"),
         "gated wavenet": _seeded_wavenet(8, [1, 2, 4, 8, 16], gated=True),
     }
+    response = rng.normal(size=(20000, 1)) * np.exp(-np.arange(20000) / 3000)[:, None]
+    cab = wavedil.Stack(layers=(wavedil.ImpulseResponse(response, sample_rate=48000),))
+    stacks["chain with an IR"] = wavedil.gain(6) + wavedil.preset("drive") + cab + wavedil.gain(-3)
+    stereo = wavedil.Stack(layers=(wavedil.ImpulseResponse(rng.normal(size=(3000, 2)), sample_rate=48000),))
+    stacks["mono stages around a stereo IR"] = wavedil.preset("drive") + stereo + wavedil.gain(-3)
     for name in ("wavenet_layer1x1_post_film", "lstm_unsettled_state"):
         stacks[name] = parse_nam(json.loads((FIXTURES / "core" / f"{name}.nam").read_text()))
     return stacks

@@ -47,11 +47,16 @@ def partition_size(length: int, block: int) -> int:
 
 
 def partition_memory(length: int, channels: int, batch: int, itemsize: int, block: int) -> int:
-    """Bytes a :class:`PartitionedRunner` holds: the responses' spectra, the delay line and the frames."""
+    """Bytes a :class:`PartitionedRunner` holds and its FFTs allocate.
+
+    The responses' spectra; per signal and channel the delay line, the frame,
+    the current spectrum, the sum of products and the past frames' share,
+    and the inverse FFT's output with room for the FFT's own work copy.
+    """
     p = partition_size(length, block)
     k = -(-length // p)
     bins = (p + 1) * 2 * itemsize
-    return channels * k * bins + batch * channels * (k * bins + 2 * p * itemsize + 3 * bins)
+    return channels * k * bins + batch * channels * (k * bins + 2 * p * itemsize + 3 * bins + 2 * (2 * p * itemsize + bins))
 
 
 class PartitionedRunner:
