@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import wavedil
 from wavedil.chains import PerChannel, chain
+from wavedil.engines import numba_installed
 from wavedil.errors import AudioError, SpecError
 from wavedil.gains import gain
 from wavedil.impulses import ImpulseResponse, ir
@@ -292,3 +293,26 @@ def test_chains_refuse_what_does_not_fit():
     assert np.allclose(wavedil.apply(both, x, dtype=np.float64), wavedil.apply(centred, x * 10 ** (1 / 20), dtype=np.float64), rtol=1e-12, atol=1e-14)
     with pytest.raises(SpecError, match="at least one stage"):
         chain()
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_a_gain_before_a_capture_after_a_biased_stage_starts_in_the_right_state(engine):
+    """A deferred gain reaches a capture's steady state too: the capture after a stage that answers silence with a constant."""
+    if engine == "numba" and not numba_installed():
+        pytest.skip("numba is not installed")
+    net = parse_spec(
+        {
+            "layers": [
+                {
+                    "type": "wavenet",
+                    "init": {"seed": 8},
+                    "arrays": [{"channels": 4, "kernel_size": 3, "dilations": [1, 2, 4], "activation": "tanh", "head_size": 1, "head_bias": True}],
+                }
+            ]
+        }
+    )
+    stages = [_nonlinear(4), gain(20), net, gain(-6), net]
+    x = np.random.default_rng(8).normal(0.0, 0.3, 3000)
+    y = wavedil.apply(chain(*stages), x, dtype=np.float64, engine=engine)
+    ref = _serial(stages, x)
+    assert np.max(np.abs(y - ref)) <= 1e-9 * np.max(np.abs(ref))

@@ -295,12 +295,16 @@ class WaveNetRunner:
             v = dst
 
     def prime(self, steady_in: np.ndarray) -> np.ndarray:
-        """Put every layer in the steady state of the constant input; return the constant output."""
+        """Put every layer in the steady state of the constant input; return the constant output.
+
+        ``steady_in`` arrives as every input does, divided by the gain the
+        layers before deferred (``gain_in``): :meth:`_forward` applies it, and
+        the condition model sees the input it applies it to.
+        """
         if self.cond_runner is not None:
-            self.cond_const = self.cond_runner.prime(steady_in).astype(self.dtype)
+            scaled = steady_in if self.gain_in is None else steady_in * self.gain_in
+            self.cond_const = self.cond_runner.prime(scaled).astype(self.dtype)
         x = np.repeat(steady_in[None, :, None].astype(self.dtype), self.batch, axis=0)
-        if self.gain_in is not None:
-            x = x / self.gain_in
         out = np.empty((self.batch, self.out_channels, 1), dtype=self.dtype)
         self._forward(x, out, prime=True)
         return out[0, :, 0].copy()
