@@ -152,11 +152,12 @@ def apply_command(inputs: tuple[str, ...], jobs: int | None, scheduler: str | No
     """
     options = Options(**{f.name: kw.pop(f.name) for f in dataclasses.fields(Options)})
     layout = {name: kw.pop(name) for name in _LAYOUT}
+    named = stack_files(kw)
     stack = build_stack(**kw)
-    files = stack_files(kw)
+    files = stack_files(kw, stack)
     # Planned for the engine that will run: auto may keep the stack on NumPy, or fall back when the kernels cannot load.
     check_stack_memory(
-        stack, files[0] if len(files) == 1 and not stack.stages else None, dtype=options.dtype, block_size=options.block_size,
+        stack, named[0] if len(named) == 1 else None, dtype=options.dtype, block_size=options.block_size,
         limit=options.memory_limit, engine=usable(options.chosen_engine, stack),
     )
     _check_usage(inputs, layout["output"], scheduler=scheduler, as_json=as_json)

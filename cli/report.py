@@ -77,8 +77,8 @@ def report_command(
         raise click.UsageError("--engine chooses what --speed times; without --speed it does nothing")
     # Resolved first: an engine that cannot run is a usage mistake, found before any work.
     chosen = resolve_engine(engine, fast_tanh=fast_tanh)
-    _check_targets(stack_files(stack_kw), output=output, plot_path=plot_path)
     stack = build_stack(**stack_kw)
+    _check_targets(stack_files(stack_kw, stack), output=output, plot_path=plot_path)
     if stack.is_recurrent and (diagram or plot_path):
         raise click.UsageError("a recurrent model (LSTM) has no dilation tree: --diagram and --plot need a finite receptive field")
     if (diagram or plot_path) and graph_cells(stack) > MAX_GRAPH_CELLS:
@@ -134,9 +134,9 @@ def _check_frequencies(stack: Stack, sample_rate: int | None, frequencies: list[
         return
     if not stack.is_linear:
         raise click.UsageError("--freq gives gains of a linear stack; this one is nonlinear (it has no frequency response)")
-    rate = stack.sample_rate or sample_rate or FALLBACK_SAMPLE_RATE
+    rate = stack.sample_rate or sample_rate or stack.rate or FALLBACK_SAMPLE_RATE
     if min(frequencies) < 0:
         raise click.BadParameter(f"{min(frequencies):g} Hz: a frequency is 0 Hz or more", param_hint="'--freq'")
     if max(frequencies) > rate / 2:
-        assumed = "" if stack.sample_rate or sample_rate else " (assumed; --sample-rate sets it)"
+        assumed = "" if stack.rate or sample_rate else " (assumed; --sample-rate sets it)"
         raise click.BadParameter(f"{max(frequencies):g} Hz is beyond Nyquist, {rate / 2:g} Hz at {rate:,} Hz{assumed}", param_hint="'--freq'")

@@ -211,7 +211,7 @@ def build_stack(
         if option in _SHORTHAND:
             stages.append(_shorthand(kernel_size, dilations, taps, stacks, padding))
         elif option == "spec_path":
-            stages.append(load_spec(values[option].pop(0), model_size=model_size))
+            stages.append(load_spec(values[option].pop(0), model_size=model_size, padding=padding))
         elif option == "preset_name":
             stages.append(_preset(values[option].pop(0)))
         elif option == "gain":
@@ -232,21 +232,22 @@ def build_stack(
     try:
         return chain(*stages, padding=padding)
     except SpecError as exc:
-        if exc.field == "padding":
+        if "padding 'same'" in exc.reason:
             raise click.UsageError(f"{exc.reason}: --padding causal or --padding same") from None
         raise
 
 
-def stack_files(kw: dict[str, Any]) -> list[str]:
-    """The files the stage options name (specs and models, then IRs): inputs that no output may replace."""
-    return [*kw.get("spec_path", ()), *kw.get("ir", ())]
+def stack_files(kw: dict[str, Any], stack: Stack | None = None) -> list[str]:
+    """The files the stage options name (specs and models, then IRs) and a chain file's stages name: inputs no output may replace."""
+    return [*kw.get("spec_path", ()), *kw.get("ir", ()), *(s.source for s in (stack.stages if stack else ()) if s.source)]
 
 
 def files_with_flags(files: list[str]) -> list[tuple[str, str]]:
-    """Each of :func:`stack_files` with the option that named it, for messages."""
+    """Each of :func:`stack_files` with what named it, for messages: ``--ir``, ``--spec`` or a chain file."""
     ctx = click.get_current_context(silent=True)
     irs = set(ctx.params.get("ir", ())) if ctx is not None else set()
-    return [(f, "--ir" if f in irs else "--spec") for f in files]
+    specs = set(ctx.params.get("spec_path", ())) if ctx is not None else set()
+    return [(f, "--ir" if f in irs else "--spec" if f in specs else "chain file's stage") for f in files]
 
 
 def _stage_order(

@@ -18,7 +18,7 @@ from wavedil.engines import numba_installed
 from wavedil.errors import AudioError, SpecError
 from wavedil.gains import gain
 from wavedil.impulses import ImpulseResponse, ir
-from wavedil.partitioned import PartitionedRunner, partition_size
+from wavedil.partitioned import MIN_PARTITION, PartitionedRunner, partition_size
 from wavedil.segments import parallel_apply
 from wavedil.spec import parse_spec, stack_from_dilations
 from wavedil.stack import Stack
@@ -109,7 +109,7 @@ def test_partition_size_is_a_power_of_two_within_the_block():
     for length in (1, 100, 24000, 1 << 22):
         for block in (1, 7, 1024, 65536):
             p = partition_size(length, block)
-            assert p & (p - 1) == 0 and p <= max(1, block)
+            assert p & (p - 1) == 0 and p <= max(MIN_PARTITION, block)
 
 
 # --- the IR stage -----------------------------------------------------------------------------------
@@ -197,7 +197,7 @@ def test_gain_scales_and_folds_into_the_next_layer():
     assert np.allclose(wavedil.apply(after, x, dtype=np.float64), wavedil.apply(drive, x, dtype=np.float64) * 10 ** (-3 / 20), rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 201.0, -1e9, "loud"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 201.0, -1e9, "loud", True])
 def test_gain_refuses_what_is_not_a_finite_level(bad):
     with pytest.raises(SpecError, match="gain"):
         gain(bad)
@@ -316,3 +316,32 @@ def test_a_gain_before_a_capture_after_a_biased_stage_starts_in_the_right_state(
     y = wavedil.apply(chain(*stages), x, dtype=np.float64, engine=engine)
     ref = _serial(stages, x)
     assert np.max(np.abs(y - ref)) <= 1e-9 * np.max(np.abs(ref))
+
+
+def test_a_chain_is_held_to_the_limits_of_a_stack():
+    with pytest.raises(SpecError, match=r"layers exceed the limit of 4,096"):
+        chain(*[wavedil.preset("smooth")] * 1025)
+    with pytest.raises(SpecError, match="receptive field 17825793 samples exceeds the limit"):
+        chain(*[stack_from_dilations([2**20], kernel_size=2)] * 17)
+    with pytest.raises(SpecError, match="a chain's name is a string"):
+        chain(gain(1), gain(2), name=5)  # type: ignore[arg-type]
+
+
+def test_a_normalized_response_has_unit_energy_at_the_rate_it_runs(tmp_path):
+    path = tmp_path / "cab.wav"
+    sf.write(path, _response(np.random.default_rng(9), 600)[:, 0] * 0.1, 8000, subtype="DOUBLE")
+    for rate in (8000, 44100, 48000):
+        assert np.sum(ir(path, normalize=True).layers[0].at_rate(rate).taps ** 2) == pytest.approx(1.0, rel=1e-12)
+    with pytest.raises(SpecError, match="normalize is True or False"):
+        ir(path, normalize="no")  # type: ignore[arg-type]
+    for bad in (0, -1, 44100.5, True):
+        with pytest.raises(SpecError, match="a sample rate is a whole number of Hz"):
+            ir(path).layers[0].at_rate(bad)  # type: ignore[arg-type]
+
+
+def test_a_response_resampled_past_the_limit_is_refused_before_it_is_made(tmp_path, monkeypatch):
+    path = tmp_path / "long.wav"
+    sf.write(path, np.ones(1000) * 0.1, 8000)
+    monkeypatch.setattr("wavedil.impulses.MAX_IR_FRAMES", 5000)
+    with pytest.raises(AudioError, match=r"long\.wav: long\.wav: resampled from 8000 Hz to 48000 Hz it would be 6,000 frames"):
+        ir(path, sample_rate=48000)

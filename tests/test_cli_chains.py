@@ -113,8 +113,9 @@ def test_a_chain_file_equals_the_same_options(files, tmp_path):
         ('[[chain]]\ngain = 3\nir = "cab48.wav"\n', "chain[1]: a stage has one of spec, preset, ir, gain, got gain, ir"),
         ('[[chain]]\nir = "cab48.wav"\nnormalise = true\n', "chain[1]: unknown field(s) normalise; known: ir, normalize"),
         ('[[chain]]\npreset = "fuzz"\n', "chain[1].preset: unknown preset 'fuzz'"),
-        ('[[chain]]\nir = "missing.wav"\n', "chain[1]: "),
-        ('[[chain]]\nspec = "bad.toml"\n', "chain[1]: "),
+        ('[[chain]]\nir = "missing.wav"\n', "chain[1].ir: "),
+        ('[[chain]]\nspec = "bad.toml"\n', "chain[1].spec: "),
+        ("[[chain]]\ngain = 300\n", "chain[1].gain: a gain must be finite and within +-200 dB"),
         ("chain = []\n", "chain: must be a non-empty list of stages"),
     ],
 )
@@ -177,3 +178,37 @@ def test_a_capture_in_a_chain_keeps_its_sample_rate_rule(files, tmp_path):
     chain = wavedil.gain(3) + wavedil.load_spec(files / "amp.nam") + wavedil.ir(files / "cab48.wav")
     reference = wavedil.process_file(src, tmp_path / "lib.wav", chain, resample=True)
     assert reference.resampled_responses == () and np.array_equal(sf.read(tmp_path / "lib.wav", dtype="float32")[0], y)
+
+
+def test_files_a_chain_file_names_are_inputs_too(files, tmp_path):
+    folder = tmp_path / "kept"
+    folder.mkdir()
+    for name in ("amp.nam", "cab48.wav"):
+        (folder / name).write_bytes((files / name).read_bytes())
+    chain_file = folder / "chain.toml"
+    chain_file.write_text('[[chain]]\nspec = "amp.nam"\n[[chain]]\nir = "cab48.wav"\n')
+    before = {name: (folder / name).read_bytes() for name in ("amp.nam", "cab48.wav")}
+    for args in (("-o", str(folder / "cab48.wav")), ("-o", str(tmp_path / "o.wav"), "--report", str(folder / "amp.nam"))):
+        line = error_line(run("apply", str(files / "di.wav"), "--spec", str(chain_file), "--force", *args))
+        assert "would replace the chain file's stage file" in line
+    assert "would replace the chain file's stage file" in error_line(run("report", "--spec", str(chain_file), "-o", str(folder / "amp.nam"), "--force"))
+    assert {name: (folder / name).read_bytes() for name in before} == before
+
+
+def test_chain_files_take_padding_and_model_size_from_the_command_line(files, tmp_path):
+    centred = files / "centred.toml"
+    centred.write_text('padding = "same"\n[[layers]]\nweights = [0.5, 0.5]\n')
+    chain_file = tmp_path / "c.toml"
+    chain_file.write_text(f'[[chain]]\ngain = 1\n[[chain]]\nspec = "{centred}"\n')
+    line = error_line(run("report", "--spec", str(chain_file), "--format", "json"))
+    assert line.startswith(f"Error: {chain_file}: ") and "has padding 'same'" in line
+    p = run("report", "--spec", str(chain_file), "--padding", "same", "--format", "json")
+    assert p.returncode == 0 and json.loads(p.stdout)["lookahead"] == 0  # RF 2: (2-1)//2
+
+
+def test_a_report_of_a_chain_with_an_lstm_gives_its_stage_no_field(files):
+    lstm = Path(__file__).parent / "fixtures" / "nam" / "core" / "lstm_unsettled_state.nam"
+    p = run("report", "--gain", "3", "--spec", str(lstm), "--format", "json")
+    assert p.returncode == 0, p.stderr
+    stages = json.loads(p.stdout)["stages"]
+    assert [s["kind"] for s in stages] == ["gain", "model"] and stages[1]["receptive_field"] is None and stages[1]["receptive_field_ms"] is None

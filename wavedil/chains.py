@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import numpy as np
 from .engines import NUMPY, Engine
 from .errors import SpecError, WavedilError
 from .fields import refuse_unknown
-from .limits import MAX_LAYERS
+from .limits import MAX_LAYERS, check_totals
 from .stack import Layer, Stack, Stage
 
 
@@ -171,28 +171,42 @@ def chain(*stages: Stack, padding: str | None = None, name: str | None = None) -
     """
     if not stages:
         raise SpecError("a chain needs at least one stage", field="stages")
-    parts: list[Stage] = []
-    for stage in stages:
+    if name is not None and not isinstance(name, str):
+        raise SpecError(f"a chain's name is a string, got {type(name).__name__}", field="name")
+    parts: list[_Part] = []
+    for i, stage in enumerate(stages, start=1):
         if not isinstance(stage, Stack):
             raise SpecError(f"a chain's stages are stacks, got {type(stage).__name__}", field="stages")
+        if stage.stages and stage.padding == "same" and padding is None:
+            raise SpecError(
+                f"stage {i} ({stage.name}) is a chain with padding 'same', which centres that chain alone: give this chain's padding"
+            )
         parts.extend(_stages_of(stage))
     if len(parts) == 1 and padding in (None, stages[0].padding) and name is None:
         return stages[0]
+    if padding is None and len(parts) == 1:
+        padding = parts[0].padding
     rates = {s.sample_rate for s in parts if s.sample_rate}
     if len(rates) > 1:
         listed = ", ".join(f"stage {i} ({s.name}) {s.sample_rate} Hz" for i, s in enumerate(parts, start=1) if s.sample_rate)
-        raise SpecError(f"the stages were made for different sample rates: {listed}", field="sample_rate")
+        raise SpecError(f"the stages were made for different sample rates: {listed}")
     own = {s.padding for s in parts}
     if padding is None:
         if "same" in own:
             which = next(i for i, s in enumerate(parts, start=1) if s.padding == "same")
             raise SpecError(
                 f"stage {which} ({parts[which - 1].name}) has padding 'same', which a chain of several stages "
-                "takes for the whole chain only: give the chain's padding",
-                field="padding",
+                "takes for the whole chain only: give the chain's padding"
             )
         padding = "causal"
     layers = _layers(parts)
+    count = sum(len(group) for group in layers)
+    if count > MAX_LAYERS:
+        raise SpecError(f"{count:,} layers exceed the limit of {MAX_LAYERS:,}", field="stages")
+    histories = [layer.history for group in layers for layer in group]
+    check_totals(
+        None if None in histories else 1 + sum(histories), sum(layer.parameters for group in layers for layer in group), field="stages"
+    )
     at, placed = 0, []
     for part, count in zip(parts, (len(p.layers) for p in parts)):
         placed.append(Stage(part.name, part.kind, at, count, part.sample_rate, part.source))
@@ -203,6 +217,7 @@ def chain(*stages: Stack, padding: str | None = None, name: str | None = None) -
         name=name or " > ".join(p.name for p in parts),
         sample_rate=rates.pop() if rates else None,
         stages=tuple(placed),
+        submodels=tuple(sub for stage in stages for sub in stage.submodels),
     )
 
 
@@ -229,7 +244,8 @@ def _stages_of(stack: Stack) -> list[_Part]:  # type: ignore[valid-type]
     for s in stack.stages:
         layers = tuple(_unwrapped(layer) for layer in stack.layers[s.first : s.first + s.count])
         mono = all(layer.in_channels == 1 and layer.out_channels == 1 for layer in layers)
-        parts.append(_Part(s.name, s.kind, layers, mono, layers[0].in_channels, layers[-1].out_channels, s.sample_rate, stack.padding, s.source))
+        # The chain's own padding applies to it as a whole (checked by chain()), not to its stages.
+        parts.append(_Part(s.name, s.kind, layers, mono, layers[0].in_channels, layers[-1].out_channels, s.sample_rate, "causal", s.source))
     return parts
 
 
@@ -250,8 +266,7 @@ def _layers(parts: list[_Part]) -> list[tuple[Layer, ...]]:  # type: ignore[vali
             counts[:i] = [part.in_channels] * i
         elif current != part.in_channels:
             raise SpecError(
-                f"stage {i + 1} ({part.name}) takes {part.in_channels} channel(s) but stage {i} ({parts[i - 1].name}) gives {current}",
-                field="stages",
+                f"stage {i + 1} ({part.name}) takes {part.in_channels} channel(s) but stage {i} ({parts[i - 1].name}) gives {current}"
             )
         current = part.out_channels
     return [
@@ -264,7 +279,14 @@ def _layers(parts: list[_Part]) -> list[tuple[Layer, ...]]:  # type: ignore[vali
 _STAGE_KEYS = {"spec": ("spec", "model_size"), "preset": ("preset",), "ir": ("ir", "normalize"), "gain": ("gain",)}
 
 
-def chain_from_document(data: Mapping[str, Any], *, source: str | None = None, base_dir: str | os.PathLike[str] | None = None) -> Stack:
+def chain_from_document(
+    data: Mapping[str, Any],
+    *,
+    source: str | None = None,
+    base_dir: str | os.PathLike[str] | None = None,
+    model_size: float | None = None,
+    padding: str | None = None,
+) -> Stack:
     """A chain from a chain file's document: ``[[chain]]`` tables, each one stage, in order.
 
     The schema (TOML; JSON alike)::
@@ -281,7 +303,10 @@ def chain_from_document(data: Mapping[str, Any], *, source: str | None = None, b
         preset = "smooth"        # a named stack (wavedil presets)
 
     Paths are relative to the chain file's folder. A stage's file cannot be
-    a chain file itself.
+    a chain file itself. ``model_size`` is the size of the A2 containers of
+    stages that give none, ``padding`` overrides the file's (and lets its
+    stages say ``same``). Each stage's :attr:`~wavedil.stack.Stage.source`
+    is its file.
 
     Raises
     ------
@@ -295,7 +320,7 @@ def chain_from_document(data: Mapping[str, Any], *, source: str | None = None, b
 
     where = source or "the chain"
     try:
-        refuse_unknown(data, ("chain", "name", "description", "padding"), what="top-level field of a chain")
+        refuse_unknown(data, ("chain", "name", "description", "padding"), what="top-level field")
     except SpecError as exc:
         raise exc.located(where) from None
     raw = data.get("chain")
@@ -303,14 +328,15 @@ def chain_from_document(data: Mapping[str, Any], *, source: str | None = None, b
         raise SpecError("must be a non-empty list of stages", source=source, field="chain")
     if len(raw) > MAX_LAYERS:
         raise SpecError(f"{len(raw)} stages exceed the limit of {MAX_LAYERS}", source=source, field="chain")
-    padding = data.get("padding")
-    if padding is not None and padding not in ("causal", "same"):
-        raise SpecError(f"must be causal or same, got {padding!r}", source=source, field="padding")
+    own = data.get("padding")
+    if own is not None and own not in ("causal", "same"):
+        raise SpecError(f"must be causal or same, got {own!r}", source=source, field="padding")
+    padding = padding or own
     name = data.get("name")
     if name is not None and not isinstance(name, str):
         raise SpecError("must be a string", source=source, field="name")
     folder = Path(base_dir) if base_dir is not None else Path(".")
-    stages = []
+    stages, sources = [], []
     for i, entry in enumerate(raw, start=1):
         at = f"chain[{i}]"
         if not isinstance(entry, Mapping):
@@ -320,6 +346,7 @@ def chain_from_document(data: Mapping[str, Any], *, source: str | None = None, b
             raise SpecError(f"a stage has one of {', '.join(_STAGE_KEYS)}, got {', '.join(map(str, entry)) or 'none'}", source=source, field=at)
         kind = kinds[0]
         value = entry[kind]
+        sources.append(str(folder / value) if kind in ("spec", "ir") and isinstance(value, str) else None)
         try:
             refuse_unknown(entry, _STAGE_KEYS[kind], what="field", field=at)
             if kind == "gain":
@@ -339,18 +366,21 @@ def chain_from_document(data: Mapping[str, Any], *, source: str | None = None, b
                     raise SpecError(f"true or false, got {normalize!r}", field=f"{at}.normalize")
                 stages.append(ir(folder / value, normalize=normalize))
             else:
-                size = entry.get("model_size")
+                size = entry.get("model_size", model_size)
                 if size is not None and (isinstance(size, bool) or not isinstance(size, (int, float)) or not 0.0 <= size <= 1.0):
                     raise SpecError(f"a number from 0 to 1, got {size!r}", field=f"{at}.model_size")
                 stages.append(load_spec(folder / value, model_size=size, chains=False))
         except SpecError as exc:
             if exc.source:
                 # An error in the stage's own file: named after the chain file and the stage.
-                raise SpecError(exc._subject(), source=where, field=at, hint=exc.hint, settings=exc.settings) from None
-            raise exc.located(where) from None
+                raise SpecError(exc._subject(), source=where, field=f"{at}.{kind}", hint=exc.hint, settings=exc.settings) from None
+            field = exc.field if exc.field and exc.field.startswith(at) else f"{at}.{kind}"
+            raise SpecError(exc.reason, source=where, field=field, hint=exc.hint, settings=exc.settings) from None
         except WavedilError as exc:
-            raise exc.prefixed(f"{where}: {at}") from None
+            raise exc.prefixed(f"{where}: {at}.{kind}") from None
     try:
-        return chain(*stages, padding=padding, name=name or None)
+        # Named, so that even one stage stays a chain that records its file.
+        made = chain(*stages, padding=padding, name=name or Path(where).stem)
     except SpecError as exc:
         raise exc.located(where) from None
+    return replace(made, stages=tuple(replace(stage, source=src or stage.source) for stage, src in zip(made.stages, sources)))

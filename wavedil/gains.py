@@ -50,6 +50,8 @@ class Gain:
 
     def __post_init__(self) -> None:
         try:
+            if isinstance(self.gain_db, bool):
+                raise TypeError
             value = float(self.gain_db)
         except (TypeError, ValueError):
             raise SpecError(f"a gain is a number of dB, got {self.gain_db!r}", field="gain") from None

@@ -22,13 +22,15 @@ import numpy as np
 
 from .engines import NUMPY, Engine
 from .errors import AudioError, SpecError
-from .limits import MAX_CHANNELS
+from .limits import MAX_CHANNELS, MAX_SAMPLE_RATE
 
 if TYPE_CHECKING:
     from .stack import Stack
 
-#: Longest impulse response read, in frames (about 87 s at 48 kHz; a cabinet's is under a second).
+#: Longest impulse response, in frames, read or resampled (about 87 s at 48 kHz; a cabinet's is under a second).
 MAX_IR_FRAMES = 1 << 22
+#: Most samples of an impulse response, all channels together (64 MiB in float64).
+MAX_IR_SAMPLES = 1 << 23
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,12 +49,16 @@ class ImpulseResponse:
         Where it came from (a file name), for reports.
     resampled_from : int, optional
         The rate it was recorded at when :meth:`at_rate` made it.
+    normalized : bool
+        Scale the response to unit energy, ``sum h**2 = 1`` over all its
+        channels, at whatever rate it runs (again after :meth:`at_rate`).
     """
 
     taps: np.ndarray
     sample_rate: int | None = None
     source: str | None = None
     resampled_from: int | None = None
+    normalized: bool = False
 
     kind = "ir"
     stacks_taps = False
@@ -65,6 +71,22 @@ class ImpulseResponse:
             raise SpecError(f"an impulse response must have shape (length,) or (length, channels), got {taps.shape}", field="ir")
         if not np.isfinite(taps).all():
             raise SpecError("the impulse response holds NaN or infinite samples", field="ir")
+        if taps.shape[0] > MAX_IR_FRAMES or taps.size > MAX_IR_SAMPLES:
+            raise SpecError(
+                f"{taps.shape[0]:,} frames x {taps.shape[1]} channel(s) is more than an impulse response may have "
+                f"({MAX_IR_FRAMES:,} frames, {MAX_IR_SAMPLES:,} samples in all)",
+                field="ir",
+            )
+        if self.sample_rate is not None and (isinstance(self.sample_rate, bool) or not isinstance(self.sample_rate, (int, np.integer)) or not 1 <= self.sample_rate <= MAX_SAMPLE_RATE):
+            raise SpecError(f"a sample rate is a whole number of Hz from 1 to {MAX_SAMPLE_RATE:,}, got {self.sample_rate!r}", field="sample_rate")
+        if not isinstance(self.normalized, bool):
+            raise SpecError(f"normalized is True or False, got {self.normalized!r}", field="normalize")
+        if self.normalized:
+            peak = float(np.max(np.abs(taps)))
+            if peak == 0.0:
+                raise SpecError("a silent impulse response cannot be normalized", field="ir")
+            # The norm through the peak: squares of a float file's large samples would overflow.
+            taps = taps / (peak * math.sqrt(float(np.sum((taps / peak) ** 2))))
         taps.setflags(write=False)
         object.__setattr__(self, "taps", taps)
 
@@ -161,12 +183,22 @@ class ImpulseResponse:
         by a polyphase filter: the factor keeps the level of the frequency
         response (the sum of the taps, for one, is kept).
         """
+        if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or not 1 <= rate <= MAX_SAMPLE_RATE:
+            raise SpecError(f"a sample rate is a whole number of Hz from 1 to {MAX_SAMPLE_RATE:,}, got {rate!r}", field="sample_rate")
         if not self.sample_rate or self.sample_rate == rate:
             return self
         from scipy.signal import resample_poly
 
         g = math.gcd(int(rate), int(self.sample_rate))
         up, down = int(rate) // g, int(self.sample_rate) // g
+        # Checked before resample_poly allocates it.
+        frames = -(-self.length * up // down)
+        if frames > MAX_IR_FRAMES or frames * self.in_channels > MAX_IR_SAMPLES:
+            name = self.source or "the impulse response"
+            raise SpecError(
+                f"{name}: resampled from {self.sample_rate} Hz to {rate} Hz it would be {frames:,} frames x {self.in_channels} channel(s), "
+                f"more than an impulse response may have ({MAX_IR_FRAMES:,} frames, {MAX_IR_SAMPLES:,} samples in all)"
+            )
         taps = resample_poly(self.taps, up, down, axis=0) * (self.sample_rate / rate)
         return replace(self, taps=taps, sample_rate=int(rate), resampled_from=self.resampled_from or self.sample_rate)
 
@@ -185,8 +217,8 @@ def ir(path: str | os.PathLike[str], *, normalize: bool = False, sample_rate: in
         :data:`MAX_IR_FRAMES` frames.
     normalize : bool
         Scale the response to unit energy (``sum h**2 = 1`` over all its
-        channels): responses recorded at different levels then sound alike
-        in level on broadband input.
+        channels, at the rate it runs): responses recorded at different
+        levels then sound alike in level on broadband input.
     sample_rate : int, optional
         Resample the response to this rate now (Hz). Otherwise the run
         resamples it to the audio's rate when they differ.
@@ -215,29 +247,30 @@ def ir(path: str | os.PathLike[str], *, normalize: bool = False, sample_rate: in
     from .audio import open_input
     from .stack import Stack
 
+    if not isinstance(normalize, bool):
+        raise SpecError(f"normalize is True or False, got {normalize!r}", field="normalize")
     name = str(path)
     with open_input(path) as f:
         if f.frames > MAX_IR_FRAMES:
             raise AudioError(f"{name}: {f.frames} frames is longer than an impulse response may be ({MAX_IR_FRAMES})")
-        if f.channels > MAX_CHANNELS:
-            raise AudioError(f"{name}: {f.channels} channels is more than an impulse response may have ({MAX_CHANNELS})")
-        # The limit holds on what is read, whatever the header says.
-        taps = f.read(MAX_IR_FRAMES + 1, dtype="float64", always_2d=True)
+        if f.channels > MAX_CHANNELS or f.frames * f.channels > MAX_IR_SAMPLES:
+            raise AudioError(f"{name}: {f.frames} frames x {f.channels} channels is more than an impulse response may have ({MAX_IR_SAMPLES:,} samples in all)")
+        # The limits hold on what is read, whatever the header says.
+        taps = f.read(min(MAX_IR_FRAMES, MAX_IR_SAMPLES // f.channels) + 1, dtype="float64", always_2d=True)
         rate = int(f.samplerate)
-    if len(taps) > MAX_IR_FRAMES:
-        raise AudioError(f"{name}: longer than an impulse response may be ({MAX_IR_FRAMES} frames)")
+    if len(taps) > MAX_IR_FRAMES or taps.size > MAX_IR_SAMPLES:
+        raise AudioError(f"{name}: longer than an impulse response may be ({MAX_IR_FRAMES} frames, {MAX_IR_SAMPLES:,} samples in all)")
     if len(taps) == 0:
         raise AudioError(f"{name}: holds no samples")
     if not np.isfinite(taps).all():
         raise AudioError(f"{name}: holds NaN or infinite samples")
-    peak = float(np.max(np.abs(taps)))
-    if peak == 0.0:
+    if not np.any(taps):
         raise AudioError(f"{name}: is silent: an impulse response of zeros would silence the audio")
-    if normalize:
-        # The norm through the peak: squares of a float file's large samples would overflow.
-        taps = taps / (peak * math.sqrt(float(np.sum((taps / peak) ** 2))))
-    layer = ImpulseResponse(taps, sample_rate=rate, source=os.path.basename(name))
-    if sample_rate is not None:
-        layer = layer.at_rate(sample_rate)
+    try:
+        layer = ImpulseResponse(taps, sample_rate=rate, source=os.path.basename(name), normalized=normalize)
+        if sample_rate is not None:
+            layer = layer.at_rate(sample_rate)
+    except SpecError as exc:
+        raise AudioError(f"{name}: {exc.reason}") from None
     label = f"IR {os.path.basename(name)}" + (" (normalized)" if normalize else "")
     return Stack(layers=(layer,), name=label)

@@ -36,14 +36,16 @@ def partition_size(length: int, block: int) -> int:
 
     A quarter of the response rounded up to a power of two, within
     :data:`MIN_PARTITION` and :data:`MAX_PARTITION`, and no longer than the
-    block (a shorter block would transform each frame several times).
+    block unless the block is shorter than :data:`MIN_PARTITION` (a block
+    shorter than the partition transforms a frame once per block; tiny
+    partitions would cost far more, one product per partition and sample).
 
-    >>> partition_size(24000, 8192), partition_size(100, 65536), partition_size(24000, 1000)
-    (8192, 256, 512)
+    >>> partition_size(24000, 8192), partition_size(100, 65536), partition_size(24000, 1000), partition_size(24000, 1)
+    (8192, 256, 512, 256)
     """
     p = 1 << max(0, (max(1, length) - 1).bit_length() - 2)
     p = min(max(p, MIN_PARTITION), MAX_PARTITION)
-    return min(p, 1 << (max(1, block).bit_length() - 1))
+    return min(p, max(MIN_PARTITION, 1 << (max(1, block).bit_length() - 1)))
 
 
 def partition_memory(length: int, channels: int, batch: int, itemsize: int, block: int) -> int:
@@ -56,7 +58,9 @@ def partition_memory(length: int, channels: int, batch: int, itemsize: int, bloc
     p = partition_size(length, block)
     k = -(-length // p)
     bins = (p + 1) * 2 * itemsize
-    return channels * k * bins + batch * channels * (k * bins + 2 * p * itemsize + 3 * bins + 2 * (2 * p * itemsize + bins))
+    # While the spectra are made: the padded response and its spectra in float64, beside the kept ones.
+    building = channels * k * (p * 8 + (p + 1) * 16)
+    return channels * k * bins + building + batch * channels * (k * bins + 2 * p * itemsize + 3 * bins + 2 * (2 * p * itemsize + bins))
 
 
 class PartitionedRunner:

@@ -343,7 +343,10 @@ def process_file(
         if opts.compression is not None and fmt not in COMPRESSED_FORMATS:
             raise AudioError(f"{out_name}: {fmt} has no compression level (FLAC, OGG and MP3 have)")
         # Impulse responses run at the rate the stack runs at: the model's, else the audio's.
-        stack = stack.at_rate(stack.sample_rate or src.samplerate)
+        try:
+            stack = stack.at_rate(stack.sample_rate or src.samplerate)
+        except WavedilError as exc:
+            raise exc.prefixed(in_name) from None
         chain = _Chain.build(src, in_name, stack, opts, executor if _may_split(input, src, stack, executor, workers) else None, workers)
         # Overflow is checked on the output and reported as an error naming
         # the file: NumPy's warnings about it would only be noise on stderr.

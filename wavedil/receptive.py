@@ -381,7 +381,7 @@ def _stage_rows(stack: Stack, sample_rate: int | None) -> tuple[StageRow, ...]:
                 first_layer=first,
                 last_layer=first + sum(rows_per_layer[stage.first : stage.first + stage.count]) - 1,
                 receptive_field=rf,
-                receptive_field_ms=_ms(rf, sample_rate),
+                receptive_field_ms=None if rf is None else _ms(rf, sample_rate),
                 parameters=sum(layer.parameters for layer in layers),
                 macs_per_sample=sum(layer.macs_per_sample for layer in layers),
                 model_sample_rate=stage.sample_rate,
@@ -465,7 +465,8 @@ def _analysis(stack: Stack, sample_rate: int | None, audio: AudioSource, frequen
     """The work of :func:`analyze`, kept with what :meth:`StackAnalysis.for_file` needs to redo the audio's part."""
     sample_rate = sample_rate or stack.rate
     if sample_rate:
-        stack = stack.at_rate(sample_rate)
+        # Impulse responses run at the rate the stack runs at, as in apply: a model's own, else the audio's.
+        stack = stack.at_rate(stack.sample_rate or sample_rate)
     skipped: dict[str, Reason] = {}
     timed = _speed(stack, sample_rate or FALLBACK_SAMPLE_RATE, bounds, skipped) if speed else None
     if stack.is_recurrent:

@@ -239,14 +239,16 @@ def parse_spec(data: Mapping[str, Any], *, source: str | None = None, base_dir: 
         raise exc.located(source) if source else exc
 
 
-def load_spec(path: str | os.PathLike[str], *, model_size: float | None = None, chains: bool = True) -> Stack:
+def load_spec(path: str | os.PathLike[str], *, model_size: float | None = None, chains: bool = True, padding: str | None = None) -> Stack:
     """Read a stack from a ``.toml`` or ``.json`` spec, or a ``.nam`` model.
 
     The format follows the extension; any other extension is tried as TOML,
     then JSON. The file is parsed as data only and may be at most
     :data:`~wavedil.limits.MAX_SPEC_BYTES` long. ``.nam`` files are read by
     :func:`wavedil.formats.nam.load_nam`, which takes ``model_size``. A spec
-    with a ``chain`` list is a chain file (:func:`wavedil.chains.chain_from_document`);
+    with a ``chain`` list is a chain file (:func:`wavedil.chains.chain_from_document`,
+    which takes ``model_size`` for its captures and ``padding`` for the whole
+    chain; other specs change padding with ``stack.replace(padding=...)``);
     ``chains=False`` refuses one (the stages of a chain file do not nest).
 
     Raises
@@ -264,8 +266,12 @@ def load_spec(path: str | os.PathLike[str], *, model_size: float | None = None, 
     source = str(path)
     text = read_text(path, MAX_SPEC_BYTES, "spec file")
     document = parse_spec_document(text, suffix, source)
-    if not chains and isinstance(document, Mapping) and "chain" in document:
-        raise SpecError("is a chain file: a chain's stages are specs, captures, IRs and gains, not chains", source=source)
+    if isinstance(document, Mapping) and "chain" in document:
+        if not chains:
+            raise SpecError("is a chain file: a chain's stages are specs, captures, IRs and gains, not chains", source=source)
+        from .chains import chain_from_document
+
+        return chain_from_document(document, source=source, base_dir=path.parent, model_size=model_size, padding=padding)
     return parse_spec(document, source=source, base_dir=path.parent)
 
 
