@@ -197,8 +197,27 @@ def _check_ignored(ctx: click.Context, layout: dict[str, Any], options: Options)
         raise click.UsageError("--report-format goes with --report-dir; --report takes its format from its extension")
     if given("peak_db") and not options.normalize:
         raise click.UsageError("--peak-db goes with --normalize")
+    if options.compression is not None:
+        _check_compression(layout)
     if options.overwrite and options.skip_existing:
         raise click.UsageError("--force replaces existing outputs, --skip-existing keeps them: give one")
+
+
+def _check_compression(layout: dict[str, Any]) -> None:
+    """Refuse --compression where the command line already shows the output's format has none."""
+    from wavedil.audio import COMPRESSED_FORMATS, output_format
+
+    if layout["output"] == STDIO:
+        raise click.UsageError("--compression: a WAV stream on standard output has no compression level (FLAC, OGG and MP3 have)")
+    named = layout["output"] or (f"x.{layout['ext']}" if layout["ext"] else None)
+    if named is None:
+        return  # each output keeps its input's format: checked file by file
+    try:
+        fmt = output_format(named)
+    except WavedilError:
+        return  # an unknown extension is the output's own error, reported with its file
+    if fmt not in COMPRESSED_FORMATS:
+        raise click.UsageError(f"--compression: {fmt} has no compression level (FLAC, OGG and MP3 have)")
 
 
 def _collect(inputs: tuple[str, ...], layout: dict[str, Any], files: list[str]) -> tuple[list, list[JobResult]]:

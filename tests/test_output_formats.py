@@ -109,6 +109,11 @@ def test_compression_levels_reach_libsndfile_and_other_formats_refuse_them(tmp_p
         wavedil.Options(compression=1.5)
     p = run("apply", str(src), "-o", str(tmp_path / "x.flac"), "--compression", "2")
     assert p.returncode == 2 and "'--compression'" in p.stderr
+    p = run("apply", str(src), "-o", str(tmp_path / "x.wav"), "--compression", "0.5")
+    assert p.returncode == 2 and "--compression: WAV has no compression level" in p.stderr and not (tmp_path / "x.wav").exists()
+    # libsndfile takes MP3 levels up to 0.999: 1 is that.
+    smallest = [wavedil.process_file(src, tmp_path / f"m{level}.mp3", wavedil.gain(0), compression=level) and (tmp_path / f"m{level}.mp3").stat().st_size for level in (0.0, 1.0)]
+    assert smallest[1] < smallest[0]
 
 
 #: Every extension whose format libsndfile writes for two channels at 48 kHz (HTK, SDS, SVX, WVE and XI do not;

@@ -61,18 +61,28 @@ def probe_time(stack: Stack, signals: int, length: int) -> float:
     machine: per sample, each mono tap costs a pass over memory
     (:data:`_PASS_NS`), each multiply-add of a layer ``C`` channels wide
     ``max(_GEMM_NS_MIN, _GEMM_NS_WIDTH / C)``; per block, a layer whose history is longer than
-    the block shifts it (:data:`_COPY_NS` per sample). It decides which
+    the block shifts it (:data:`_COPY_NS` per sample). An impulse response
+    has its own model (``probe_ns_per_sample``: FFTs, not taps). It decides which
     probes a report runs, so its figures never depend on the machine's load.
     """
     per_sample = 0.0
+    block = probe_block(stack, length)
     for layer in stack.layers:
+        # A layer with a cost model of its own (an impulse response's FFTs) gives it per sample and channel.
+        own = getattr(getattr(layer, "layer", layer), "probe_ns_per_sample", None)
+        if own is not None:
+            per_sample += own(block) * layer.in_channels
+            continue
         for row in layer.rows():
             width = max(row["in_channels"], row["out_channels"])
             ns = _PASS_NS if width == 1 else max(_GEMM_NS_MIN, _GEMM_NS_WIDTH / width)
             per_sample += ns * row["macs_per_sample"]
-    block = probe_block(stack, length)
     batch = signals * probe_channels(stack) if stack.is_mono else 1
-    copies = sum(layer.in_channels * layer.history for layer in stack.layers if layer.history is not None and layer.history > block)
+    copies = sum(
+        layer.in_channels * layer.history
+        for layer in stack.layers
+        if layer.history is not None and layer.history > block and not hasattr(getattr(layer, "layer", layer), "probe_ns_per_sample")
+    )
     blocks = -(-length // block) * (1 if stack.is_mono else signals)
     return 1e-9 * (signals * length * per_sample + _COPY_NS * blocks * batch * copies)
 

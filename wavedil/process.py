@@ -529,6 +529,10 @@ def open_source(input: Target) -> Iterator[sf.SoundFile]:
         yield f
 
 
+#: The highest MP3 compression level libsndfile takes (1 is taken as this).
+MAX_MP3_COMPRESSION = 0.999
+
+
 @contextmanager
 def open_sink(
     output: Target, overwrite: bool, rate: int, channels: int, fmt: str, subtype: str, frames: int | None, compression: float | None = None
@@ -541,9 +545,13 @@ def open_sink(
     name = os.fspath(output)
     with atomic_output(name, force=overwrite) as tmp:
         try:
+            if compression is not None and fmt == "MP3":
+                # libsndfile 1.2 refuses MP3 levels above 0.999 (its smallest bit rate is reached by then).
+                compression = min(compression, MAX_MP3_COMPRESSION)
             dst = sf.SoundFile(tmp, "w", samplerate=rate, channels=channels, format=fmt, subtype=subtype, compression_level=compression)
         except (sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioError(f"{name}: cannot write {fmt}/{subtype}: {sndfile_reason(None, exc)}") from None
+            what = f" at compression level {compression}" if compression is not None else ""
+            raise AudioError(f"{name}: cannot write {fmt}/{subtype}{what}: {sndfile_reason(None, exc)}") from None
 
         def write(y: np.ndarray) -> None:
             try:
