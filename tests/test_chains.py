@@ -345,3 +345,10 @@ def test_a_response_resampled_past_the_limit_is_refused_before_it_is_made(tmp_pa
     monkeypatch.setattr("wavedil.impulses.MAX_IR_FRAMES", 5000)
     with pytest.raises(AudioError, match=r"long\.wav: long\.wav: resampled from 8000 Hz to 48000 Hz it would be 6,000 frames"):
         ir(path, sample_rate=48000)
+
+
+def test_a_chain_file_is_refused_at_the_stage_that_passes_a_limit():
+    """Not after building every stage: the totals are checked as the stages come."""
+    document = {"chain": [{"preset": "smooth"}] * 1025}  # 4 layers each: the 1025th passes 4,096
+    with pytest.raises(SpecError, match=r"chain\[1025\]: 4,100 layers exceed the limit of 4,096"):
+        parse_spec(document, source="many.toml")

@@ -200,13 +200,7 @@ def chain(*stages: Stack, padding: str | None = None, name: str | None = None) -
             )
         padding = "causal"
     layers = _layers(parts)
-    count = sum(len(group) for group in layers)
-    if count > MAX_LAYERS:
-        raise SpecError(f"{count:,} layers exceed the limit of {MAX_LAYERS:,}", field="stages")
-    histories = [layer.history for group in layers for layer in group]
-    check_totals(
-        None if None in histories else 1 + sum(histories), sum(layer.parameters for group in layers for layer in group), field="stages"
-    )
+    _check_totals(stages)
     at, placed = 0, []
     for part, count in zip(parts, (len(p.layers) for p in parts)):
         placed.append(Stage(part.name, part.kind, at, count, part.sample_rate, part.source))
@@ -219,6 +213,15 @@ def chain(*stages: Stack, padding: str | None = None, name: str | None = None) -
         stages=tuple(placed),
         submodels=tuple(sub for stage in stages for sub in stage.submodels),
     )
+
+
+def _check_totals(stages: "list[Stack] | tuple[Stack, ...]") -> None:
+    """Refuse stages whose layers, receptive field or parameters together pass a stack's limits."""
+    count = sum(len(stage.layers) for stage in stages)
+    if count > MAX_LAYERS:
+        raise SpecError(f"{count:,} layers exceed the limit of {MAX_LAYERS:,}", field="stages")
+    fields = [stage.receptive_field for stage in stages]
+    check_totals(None if None in fields else 1 + sum(rf - 1 for rf in fields), sum(stage.parameters for stage in stages), field="stages")
 
 
 @dataclass(frozen=True)
@@ -378,6 +381,11 @@ def chain_from_document(
             raise SpecError(exc.reason, source=where, field=field, hint=exc.hint, settings=exc.settings) from None
         except WavedilError as exc:
             raise exc.prefixed(f"{where}: {at}.{kind}") from None
+        # The totals so far: a file of many large stages is refused as soon as they pass a limit, not once all are built.
+        try:
+            _check_totals(stages)
+        except SpecError as exc:
+            raise SpecError(exc.reason, source=where, field=at) from None
     try:
         # Named, so that even one stage stays a chain that records its file.
         made = chain(*stages, padding=padding, name=name or Path(where).stem)
