@@ -215,13 +215,29 @@ def chain(*stages: Stack, padding: str | None = None, name: str | None = None) -
     )
 
 
+@dataclass
+class _Totals:
+    """The layers, receptive field and parameters of stages so far, against a stack's limits."""
+
+    layers: int = 0
+    history: int | None = 0
+    parameters: int = 0
+
+    def add(self, stage: Stack) -> None:
+        self.layers += len(stage.layers)
+        rf = stage.receptive_field
+        self.history = None if rf is None or self.history is None else self.history + rf - 1
+        self.parameters += stage.parameters
+        if self.layers > MAX_LAYERS:
+            raise SpecError(f"{self.layers:,} layers exceed the limit of {MAX_LAYERS:,}", field="stages")
+        check_totals(None if self.history is None else 1 + self.history, self.parameters, field="stages")
+
+
 def _check_totals(stages: "list[Stack] | tuple[Stack, ...]") -> None:
     """Refuse stages whose layers, receptive field or parameters together pass a stack's limits."""
-    count = sum(len(stage.layers) for stage in stages)
-    if count > MAX_LAYERS:
-        raise SpecError(f"{count:,} layers exceed the limit of {MAX_LAYERS:,}", field="stages")
-    fields = [stage.receptive_field for stage in stages]
-    check_totals(None if None in fields else 1 + sum(rf - 1 for rf in fields), sum(stage.parameters for stage in stages), field="stages")
+    totals = _Totals()
+    for stage in stages:
+        totals.add(stage)
 
 
 @dataclass(frozen=True)
@@ -340,6 +356,7 @@ def chain_from_document(
         raise SpecError("must be a string", source=source, field="name")
     folder = Path(base_dir) if base_dir is not None else Path(".")
     stages, sources = [], []
+    totals = _Totals()
     for i, entry in enumerate(raw, start=1):
         at = f"chain[{i}]"
         if not isinstance(entry, Mapping):
@@ -383,7 +400,7 @@ def chain_from_document(
             raise exc.prefixed(f"{where}: {at}.{kind}") from None
         # The totals so far: a file of many large stages is refused as soon as they pass a limit, not once all are built.
         try:
-            _check_totals(stages)
+            totals.add(stages[-1])
         except SpecError as exc:
             raise SpecError(exc.reason, source=where, field=at) from None
     try:
