@@ -679,11 +679,12 @@ def _text(report: Report, option: Callable[[Setting], str]) -> str:
 
 
 def _markdown(report: Report, option: Callable[[Setting], str]) -> str:
-    lines = []
+    lines = [f"## {_title(report)}", ""]
     for stage in report.stages:
         title, rows = _stage_lines(stage, report.sample_rate)
         lines += [f"### {title}", "", *(f"- **{k}**: {v}" for k, v in rows), ""]
-    lines += [f"## {'the whole chain: ' if report.stages else ''}{_title(report)}", ""]
+    if report.stages:
+        lines += ["### the whole chain", ""]
     lines += [f"- **{k}**: {v}" for k, v in _summary(report)]
     warnings = _warnings(report, option)
     if warnings:
