@@ -28,7 +28,7 @@ from .engines import NUMPY, Engine
 from .errors import SpecError, WavedilError
 from .fields import refuse_unknown
 from .limits import MAX_LAYERS, check_totals
-from .stack import Layer, Stack, Stage
+from .stack import Layer, Stack, Stage, unwrapped
 
 
 @dataclass(frozen=True, eq=False)
@@ -255,24 +255,20 @@ class _Part:
     source: str | None
 
 
-def _stages_of(stack: Stack) -> list[_Part]:  # type: ignore[valid-type]
+def _stages_of(stack: Stack) -> list[_Part]:
     """A stack's stages: its own when it is a chain (flattened), else itself."""
     if not stack.stages:
         return [_Part(stack.name or "stack", stack.kind, stack.layers, stack.is_mono, stack.in_channels, stack.out_channels, stack.sample_rate, stack.padding, None)]
     parts = []
     for s in stack.stages:
-        layers = tuple(_unwrapped(layer) for layer in stack.layers[s.first : s.first + s.count])
+        layers = tuple(unwrapped(layer) for layer in stack.layers[s.first : s.first + s.count])
         mono = all(layer.in_channels == 1 and layer.out_channels == 1 for layer in layers)
         # The chain's own padding applies to it as a whole (checked by chain()), not to its stages.
         parts.append(_Part(s.name, s.kind, layers, mono, layers[0].in_channels, layers[-1].out_channels, s.sample_rate, "causal", s.source))
     return parts
 
 
-def _unwrapped(layer: Layer) -> Layer:
-    return layer.layer if isinstance(layer, PerChannel) else layer
-
-
-def _layers(parts: list[_Part]) -> list[tuple[Layer, ...]]:  # type: ignore[valid-type]
+def _layers(parts: list[_Part]) -> list[tuple[Layer, ...]]:
     """Each stage's layers, mono stages wrapped to the channel count that reaches them."""
     counts: list[int | None] = [None] * len(parts)
     current: int | None = None

@@ -28,7 +28,7 @@ from .engines import NUMPY, Engine, resolve_engine, usable
 from .errors import UsageError, WavedilError
 from .memory import plan_filter
 from .report import EffectiveField, Memory, Speed
-from .stack import Stack
+from .stack import Stack, unwrapped
 
 #: Positions averaged by the effective receptive field of nonlinear stacks.
 DEFAULT_POSITIONS = 8
@@ -69,7 +69,7 @@ def probe_time(stack: Stack, signals: int, length: int) -> float:
     block = probe_block(stack, length)
     for layer in stack.layers:
         # A layer with a cost model of its own (an impulse response's FFTs) gives it per sample and channel.
-        own = getattr(getattr(layer, "layer", layer), "probe_ns_per_sample", None)
+        own = getattr(unwrapped(layer), "probe_ns_per_sample", None)
         if own is not None:
             per_sample += own(block) * layer.in_channels
             continue
@@ -81,7 +81,7 @@ def probe_time(stack: Stack, signals: int, length: int) -> float:
     copies = sum(
         layer.in_channels * layer.history
         for layer in stack.layers
-        if layer.history is not None and layer.history > block and not hasattr(getattr(layer, "layer", layer), "probe_ns_per_sample")
+        if layer.history is not None and layer.history > block and not hasattr(unwrapped(layer), "probe_ns_per_sample")
     )
     blocks = -(-length // block) * (1 if stack.is_mono else signals)
     return 1e-9 * (signals * length * per_sample + _COPY_NS * blocks * batch * copies)
@@ -108,7 +108,7 @@ def rounding_floor(stack: Stack, *outputs: np.ndarray) -> float:
     arithmetic of taps would give exact zeros: its changes up to 1e-9 of the
     outputs' peak are not taken as heard.
     """
-    if not any(getattr(getattr(layer, "layer", layer), "kind", None) == "ir" for layer in stack.layers):
+    if not any(getattr(unwrapped(layer), "kind", None) == "ir" for layer in stack.layers):
         return 0.0
     return 1e-9 * max((float(np.max(np.abs(o))) for o in outputs if o.size), default=0.0)
 

@@ -376,13 +376,13 @@ class Stack:
         """The rate the stack's figures are in, in Hz: a model's, else its first impulse response's; None: any."""
         if self.sample_rate:
             return self.sample_rate
-        return next((r for layer in self.layers if (r := getattr(getattr(layer, "layer", layer), "sample_rate", None))), None)
+        return next((r for layer in self.layers if (r := getattr(unwrapped(layer), "sample_rate", None))), None)
 
     def resampled_responses(self) -> list[tuple[str, int, int]]:
         """``(source, from_rate, to_rate)`` of each impulse response :meth:`at_rate` resampled."""
         found = []
         for layer in self.layers:
-            inner = getattr(layer, "layer", layer)
+            inner = unwrapped(layer)
             if getattr(inner, "resampled_from", None):
                 found.append((inner.source or "impulse response", inner.resampled_from, inner.sample_rate))
         return found
@@ -405,10 +405,17 @@ class Stack:
         return out
 
 
+def unwrapped(layer: Layer) -> Layer:
+    """The layer itself, or the mono layer a per-channel wrapper (:class:`wavedil.chains.PerChannel`) runs."""
+    return getattr(layer, "layer", layer)
+
+
 def _at_rate(layer: Layer, rate: int) -> Layer:
     """``layer`` for audio at ``rate``: an impulse response (also inside a per-channel wrapper) resampled, else itself."""
-    inner = getattr(layer, "layer", None)
-    if inner is not None and hasattr(inner, "at_rate"):
-        moved = inner.at_rate(rate)
-        return layer if moved is inner else dataclasses.replace(layer, layer=moved)
-    return layer.at_rate(rate) if hasattr(layer, "at_rate") else layer
+    inner = unwrapped(layer)
+    if not hasattr(inner, "at_rate"):
+        return layer
+    moved = inner.at_rate(rate)
+    if moved is inner:
+        return layer
+    return moved if inner is layer else dataclasses.replace(layer, layer=moved)
